@@ -1,0 +1,25 @@
+"""Errors that nircolor reports to users as one clear line."""
+
+
+class NircolorError(Exception):
+    """Base class for every error caused by user input (files, models, options).
+
+    The CLI prints ``str(error)`` on one line and exits non-zero; it never shows a traceback
+    for these.
+    """
+
+
+class ImageReadError(NircolorError):
+    """An image file is missing, unreadable, of an unsupported kind or of absurd size."""
+
+
+class ImageWriteError(NircolorError):
+    """An output image could not be written (it is then left untouched)."""
+
+
+class ModelError(NircolorError):
+    """A model name or path is unknown, or a model file is invalid."""
+
+
+class DataError(NircolorError):
+    """A dataset folder or manifest is missing or malformed."""

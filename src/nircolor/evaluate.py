@@ -1,0 +1,114 @@
+"""Score a model on registered pairs: per image, per category, overall."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .api import colorize, get_model
+from .data import Pair, load_pair
+from .errors import DataError
+from .io import write_bytes_atomic, write_image
+from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
+from .models import Colorizer
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one model on a set of pairs."""
+
+    model: str
+    images: list[dict] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict:
+        return {**mean_metrics(self.images), "n": len(self.images)}
+
+    def by_category(self) -> dict[str, dict]:
+        """Mean metrics per category (sorted by name), each with its image count ``n``."""
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for row in self.images:
+            groups[row["category"]].append(row)
+        return {
+            name: {**mean_metrics(rows), "n": len(rows)} for name, rows in sorted(groups.items())
+        }
+
+    def by_collection(self) -> dict[str, dict]:
+        """Mean metrics per collection (e.g. ``nirscene``, ``vcip2020``)."""
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for row in self.images:
+            groups[row["collection"]].append(row)
+        return {
+            name: {**mean_metrics(rows), "n": len(rows)} for name, rows in sorted(groups.items())
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "summary": self.summary,
+            "categories": self.by_category(),
+            "collections": self.by_collection(),
+            "images": self.images,
+        }
+
+    def write_json(self, path: str | os.PathLike) -> None:
+        text = json.dumps(self.to_json(), indent=2, allow_nan=False, default=_finite)
+        write_bytes_atomic(Path(path), text.encode())
+
+
+def _finite(value):
+    return float(value)
+
+
+def evaluate_model(
+    model: str | os.PathLike | Colorizer,
+    pairs: Sequence[Pair],
+    guided: tuple[int, float] | None = None,
+    save_images: str | os.PathLike | None = None,
+    progress: Callable[[Pair], None] | None = None,
+) -> Evaluation:
+    """Colorize every pair's NIR image with ``model`` and score it against its RGB image.
+
+    Parameters
+    ----------
+    model : name, path or model
+    pairs : sequence of Pair
+    guided : (radius, eps), optional
+        Guided-filter post-processing.
+    save_images : path, optional
+        Folder receiving each prediction as ``<id>.png`` (ids keep their folders).
+    progress : callable, optional
+        Called with each pair once it is scored.
+
+    Returns
+    -------
+    Evaluation
+        Per-image rows: ``image, category, collection, ms`` and the metrics of
+        :func:`nircolor.metrics.compute_metrics` (``inf`` PSNR is capped at 100 dB).
+    """
+    loaded = get_model(model)
+    evaluation = Evaluation(model=str(model) if isinstance(model, (str, os.PathLike)) else "model")
+    for pair in pairs:
+        nir, rgb = load_pair(pair)
+        start = time.perf_counter()
+        prediction = colorize(nir, model=loaded, guided=guided)
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        try:
+            scores = compute_metrics(prediction, rgb)
+        except ValueError as error:
+            raise DataError(f"{pair.id}: cannot score ({error})") from None
+        scores["psnr"] = min(scores["psnr"], 100.0)
+        row = {"image": pair.id, "category": pair.category, "collection": pair.collection}
+        row.update({name: float(scores[name]) for name in METRIC_NAMES})
+        row["ms"] = elapsed_ms
+        evaluation.images.append(row)
+        if save_images is not None:
+            write_image(Path(save_images) / f"{pair.id}.png", prediction, overwrite=True)
+        if progress is not None:
+            progress(pair)
+    return evaluation

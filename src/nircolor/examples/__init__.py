@@ -1,0 +1,62 @@
+"""A small synthetic NIR scene, made by the project, so the first command works anywhere.
+
+``python -m nircolor.examples`` regenerates ``example_nir.png`` beside this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+EXAMPLE_NIR = Path(__file__).with_name("example_nir.png")
+
+
+def make_example_nir(width: int = 384, height: int = 256, seed: int = 0) -> np.ndarray:
+    """A landscape as an NIR camera sees it: dark sky, bright foliage, grey road and wall.
+
+    Returns an ``(height, width)`` float32 image in [0, 1].
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    cols = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    image = np.broadcast_to(0.18 + 0.12 * rows, (height, width)).copy()  # sky: dark in NIR
+
+    horizon = (0.45 + 0.05 * np.sin(cols * 9.0) + 0.03 * np.sin(cols * 23.0)) * height
+    ground = np.arange(height)[:, None] > horizon
+    foliage_texture = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 2.0)
+    image[ground] = (0.72 + 0.25 * (foliage_texture - 0.5))[ground]  # vegetation: bright
+
+    for center, radius in ((0.15, 0.12), (0.33, 0.09), (0.8, 0.14)):  # tree crowns
+        cy = horizon[0, int(center * (width - 1))] - radius * height * 0.6
+        yy, xx = np.mgrid[0:height, 0:width]
+        crown = ((xx - center * width) / (radius * width)) ** 2 + (
+            (yy - cy) / (radius * height)
+        ) ** 2
+        image[crown < 1] = (0.8 + 0.3 * (foliage_texture - 0.5))[crown < 1]
+
+    top, bottom, left, right = (
+        int(0.3 * height),
+        int(0.62 * height),
+        int(0.48 * width),
+        int(0.66 * width),
+    )
+    image[top:bottom, left:right] = 0.42  # a wall: mid-grey
+    for y in range(top + 8, bottom - 8, 18):  # windows: dark glass
+        for x in range(left + 8, right - 12, 16):
+            image[y : y + 9, x : x + 8] = 0.12
+
+    road = (np.arange(height)[:, None] > 0.8 * height) & (
+        np.abs(cols - 0.5) < 0.1 + 0.4 * (rows - 0.8)
+    )
+    image[road] = 0.3 + 0.04 * (foliage_texture[road] - 0.5)
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)  # sensor noise
+    return np.clip(cv2.GaussianBlur(image, (0, 0), 0.7), 0, 1).astype(np.float32)
+
+
+if __name__ == "__main__":
+    from ..io import write_image
+
+    write_image(EXAMPLE_NIR, make_example_nir(), overwrite=True)
+    print(f"wrote {EXAMPLE_NIR}")

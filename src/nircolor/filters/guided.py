@@ -1,0 +1,190 @@
+"""Guided filter (He, Sun & Tang, "Guided Image Filtering", ECCV 2010 / TPAMI 2013).
+
+With a grey guide ``I`` and an input ``p``, the output in each window ``w_k`` of side
+``2 r + 1`` is a linear function of the guide, ``q = a_k I + b_k``, where
+
+.. math::
+
+    a_k = \\frac{\\mathrm{cov}_k(I, p)}{\\mathrm{var}_k(I) + \\epsilon}, \\qquad
+    b_k = \\bar p_k - a_k \\bar I_k,
+
+and each output pixel averages the coefficients of every window covering it:
+``q = mean(a) * I + mean(b)``. Where the guide has an edge (``var(I) >> eps``) ``a`` is
+near ``cov / var`` and the edge of the guide is transferred to the output; where the guide
+is flat (``var(I) << eps``) ``a`` is near 0 and the output is the local mean of ``p``.
+``eps`` is in squared units of the guide: with a guide in [0, 1], ``eps = 1e-4`` treats
+intensity steps much smaller than 0.01 as flat.
+
+nircolor uses it to snap the colours of a colorization to the edges of the NIR image.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+import cv2
+import numpy as np
+
+__all__ = ["apply_guided", "guided_filter", "parse_guided"]
+
+
+def _box(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a ``(2 radius + 1)`` square window, per channel, mirrored at the borders."""
+    size = 2 * radius + 1
+    out = cv2.boxFilter(x, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
+    # OpenCV drops a trailing channel axis of length 1; put it back.
+    return out.reshape(x.shape)
+
+
+def _check_params(radius, eps) -> None:
+    if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, numbers.Integral):
+        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
+    if radius < 1:
+        raise ValueError(f"radius must be an integer >= 1, got {radius}")
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+
+
+def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
+    """Filter ``src`` with the guided filter, steered by the grey image ``guide``.
+
+    Parameters
+    ----------
+    guide : (H, W) ndarray
+        Grey guide image, any real dtype (computed as float32).
+    src : (H, W) or (H, W, C) ndarray
+        Image to filter; each channel is filtered with the same guide.
+    radius : int
+        Window radius ``r`` >= 1; windows are ``(2 r + 1) x (2 r + 1)``.
+    eps : float
+        Regularization > 0, in squared units of the guide. Small values keep the edges of
+        the guide, large values smooth more (towards a plain box blur of ``src``).
+
+    Returns
+    -------
+    out : ndarray of float32
+        Filtered image, same shape as ``src``. It is not clipped.
+
+    Raises
+    ------
+    ValueError
+        If ``radius`` is not an integer >= 1, ``eps`` is not a finite number > 0,
+        ``guide`` is not 2-D, ``src`` is not 2-D or 3-D, or their heights and widths
+        differ or are zero.
+
+    Notes
+    -----
+    Box means use :func:`cv2.boxFilter` with ``cv2.BORDER_REFLECT`` (``dcba|abcd|dcba``,
+    as ``scipy.ndimage``'s ``mode='reflect'``), so the cost is independent of ``radius``.
+    """
+    _check_params(radius, eps)
+    guide = np.asarray(guide)
+    src = np.asarray(src)
+    if guide.ndim != 2:
+        raise ValueError(f"guide must be a grey image of shape (H, W), got {guide.shape}")
+    if src.ndim not in (2, 3):
+        raise ValueError(f"src must have shape (H, W) or (H, W, C), got {src.shape}")
+    if src.shape[:2] != guide.shape:
+        raise ValueError(
+            f"guide and src must have the same height and width, got {guide.shape} and {src.shape}"
+        )
+    if guide.size == 0 or src.size == 0:
+        raise ValueError(f"images must not be empty, got {src.shape}")
+
+    I = np.ascontiguousarray(guide, dtype=np.float32)  # noqa: E741 (the paper's name)
+    p = np.ascontiguousarray(src, dtype=np.float32)
+    if p.ndim == 3:
+        # One guide for every channel of src.
+        I = I[:, :, None]  # noqa: E741
+
+    mean_I = _box(I, radius)
+    mean_p = _box(p, radius)
+    corr_I = _box(I * I, radius)
+    corr_Ip = _box(I * p, radius)
+
+    var_I = corr_I - mean_I * mean_I
+    cov_Ip = corr_Ip - mean_I * mean_p
+
+    a = cov_Ip / (var_I + np.float32(eps))
+    b = mean_p - a * mean_I
+
+    mean_a = _box(a, radius)
+    mean_b = _box(b, radius)
+
+    q = mean_a * I + mean_b
+    return q.astype(np.float32, copy=False)
+
+
+_RADIUS_RE = re.compile(r"[0-9]+")
+
+
+def parse_guided(text: str) -> tuple[int, float]:
+    """Parse a guided-filter setting written ``"RADIUS,EPS"``, such as ``"5,1e-5"``.
+
+    Parameters
+    ----------
+    text : str
+        An integer radius >= 1 and a number eps > 0, separated by a comma; spaces around
+        either are allowed.
+
+    Returns
+    -------
+    radius : int
+    eps : float
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not of that form, with a message that says what is expected.
+    """
+    expected = "expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer >= 1, EPS a number > 0)"
+    if not isinstance(text, str):
+        raise ValueError(f"invalid guided filter setting {text!r}: {expected}")
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"invalid guided filter setting {text!r}: {expected}")
+    radius_text, eps_text = (part.strip() for part in parts)
+    if not _RADIUS_RE.fullmatch(radius_text) or int(radius_text) < 1:
+        raise ValueError(f"invalid guided filter radius {radius_text!r} in {text!r}: {expected}")
+    try:
+        eps = float(eps_text)
+    except ValueError:
+        eps = math.nan
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"invalid guided filter eps {eps_text!r} in {text!r}: {expected}")
+    return int(radius_text), eps
+
+
+def apply_guided(nir, rgb, radius: int, eps: float) -> np.ndarray:
+    """Filter a colorization with its NIR image as guide, so its colours follow NIR edges.
+
+    Parameters
+    ----------
+    nir : (H, W) ndarray
+        NIR image in [0, 1], the guide.
+    rgb : (H, W, 3) ndarray
+        Colour image in [0, 1] to filter.
+    radius : int
+        Window radius >= 1 (see :func:`guided_filter`).
+    eps : float
+        Regularization > 0 (see :func:`guided_filter`).
+
+    Returns
+    -------
+    out : (H, W, 3) ndarray of float32
+        Filtered colour image, clipped to [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``rgb`` is not ``(H, W, 3)``, or as for :func:`guided_filter`.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"rgb must be a colour image of shape (H, W, 3), got {rgb.shape}")
+    out = guided_filter(nir, rgb, radius, eps)
+    return np.clip(out, 0.0, 1.0, out=out)

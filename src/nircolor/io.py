@@ -1,0 +1,284 @@
+"""Image reading and writing.
+
+Inside nircolor every image is a float32 array in [0, 1]: ``(H, W)`` for NIR, ``(H, W, 3)``
+for colour. Readers accept PNG, JPEG, TIFF (8- and 16-bit) and BMP; writers produce PNG,
+JPEG, TIFF (8-bit, or 16-bit for PNG/TIFF) and BMP. Every write is atomic: the image is
+encoded into a temporary file beside the target and renamed over it only when complete, so
+a failed run never leaves a partial file and never touches a file it was not asked to
+replace.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ImageReadError, ImageWriteError
+
+READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+MAX_PIXELS = 400_000_000
+"""Largest image (width × height) nircolor accepts; beyond it an image is taken as absurd."""
+
+GREY_TOLERANCE = 3 / 255
+"""Channels closer than this count as equal (JPEG round-off of a grey image saved as RGB)."""
+
+_TIFF_EXTENSIONS = (".tif", ".tiff")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as float32 in [0, 1].
+
+    Parameters
+    ----------
+    path : str or path-like
+        A PNG, JPEG, TIFF or BMP file, 8- or 16-bit, grey or colour (alpha is dropped).
+
+    Returns
+    -------
+    image : ndarray of float32
+        ``(H, W)`` for a single-channel file, ``(H, W, 3)`` for a colour one.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, empty, truncated, not an image, or of absurd size.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: file is empty")
+    if path.suffix.lower() in _TIFF_EXTENSIONS:
+        raw = _read_tiff(path)
+    else:
+        raw = _read_with_pillow(path)
+    return _to_float(raw, path)
+
+
+def read_nir(path: str | os.PathLike) -> np.ndarray:
+    """Read a near-infrared image as a float32 ``(H, W)`` array in [0, 1].
+
+    A file with three equal channels (a grey image saved as RGB) is accepted; a real colour
+    image is refused, since colorizing it would silently throw its colour away.
+    """
+    image = read_image(path)
+    return as_grey(image, name=str(path))
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read a colour image as a float32 ``(H, W, 3)`` array in [0, 1] (grey is replicated)."""
+    image = read_image(path)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return image
+
+
+def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Return a single-channel view of an NIR image, refusing real colour images."""
+    if image.ndim == 2:
+        return image
+    spread = image.max(axis=2) - image.min(axis=2)
+    if np.mean(spread > GREY_TOLERANCE) > 0.01:
+        raise ImageReadError(
+            f"{name}: this is a colour image, but NIR input must be single-channel "
+            "(or three equal channels)"
+        )
+    return image.mean(axis=2, dtype=np.float32)
+
+
+def _read_with_pillow(path: Path) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_size(im.width, im.height, path)
+                if _is_16bit_colour_png(path, im):
+                    return _read_16bit_colour_png(path)
+                im.load()
+                return _pillow_to_array(im)
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"{path}: image too large ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file (or an unsupported format)") from None
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"{path}: cannot decode image ({_reason(error)})") from None
+
+
+def _pillow_to_array(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(im).astype(np.uint16 if im.mode != "I" else np.int64)
+    if im.mode == "F":
+        return np.asarray(im, dtype=np.float32)
+    if im.mode in ("1", "L", "LA", "P", "PA"):
+        im = im.convert("L") if im.mode in ("1", "L", "LA") else im.convert("RGB")
+    elif im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im)
+
+
+def _is_16bit_colour_png(path: Path, im: Image.Image) -> bool:
+    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
+    if im.format != "PNG" or im.mode not in ("RGB", "RGBA"):
+        return False
+    with open(path, "rb") as f:
+        header = f.read(26)
+    return len(header) == 26 and header[24] == 16
+
+
+def _read_16bit_colour_png(path: Path) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint16:
+        raise ImageReadError(f"{path}: cannot decode 16-bit PNG (truncated or corrupt)")
+    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            _check_size(page.imagewidth, page.imagelength, path)
+            image = page.asarray()
+    except ImageReadError:
+        raise
+    except Exception as error:  # tifffile raises many kinds for corrupt files
+        raise ImageReadError(f"{path}: cannot read TIFF ({_reason(error)})") from None
+    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (3, 4):
+        image = np.moveaxis(image, 0, 2)
+    return image
+
+
+def _check_size(width: int, height: int, path: Path) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"{path}: image has zero size ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(
+            f"{path}: image of {width}x{height} pixels is larger than the limit of "
+            f"{MAX_PIXELS:,} pixels"
+        )
+
+
+def _to_float(raw: np.ndarray, path: Path) -> np.ndarray:
+    if raw.size == 0:
+        raise ImageReadError(f"{path}: image has zero size")
+    if raw.ndim == 3 and raw.shape[2] == 1:
+        raw = raw[:, :, 0]
+    if raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha
+        raw = raw[:, :, 0]
+    if raw.ndim == 3 and raw.shape[2] >= 4:  # drop alpha
+        raw = raw[:, :, :3]
+    if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] != 3):
+        raise ImageReadError(f"{path}: unsupported image layout {raw.shape}")
+    if raw.dtype == np.uint8:
+        return raw.astype(np.float32) / 255.0
+    if raw.dtype == np.uint16 or (raw.dtype.kind in "iu" and raw.max() <= 65535 and raw.min() >= 0):
+        return raw.astype(np.float32) / 65535.0
+    if raw.dtype == bool:
+        return raw.astype(np.float32)
+    if raw.dtype.kind == "f":
+        image = raw.astype(np.float32)
+        if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:
+            raise ImageReadError(f"{path}: floating-point image values must lie in [0, 1]")
+        return image
+    raise ImageReadError(f"{path}: unsupported pixel type {raw.dtype}")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def to_uint(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """Quantise a float image in [0, 1] to uint8 or uint16 (rounding, clipping)."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    top = 255 if bit_depth == 8 else 65535
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    return np.clip(np.rint(np.asarray(image, dtype=np.float32) * top), 0, top).astype(dtype)
+
+
+def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes:
+    """Encode a float image in [0, 1] to the bytes of a file of the given extension."""
+    extension = extension.lower()
+    if extension not in WRITE_EXTENSIONS:
+        raise ImageWriteError(
+            f"cannot write '{extension}' files; use one of {', '.join(WRITE_EXTENSIONS)}"
+        )
+    if bit_depth == 16 and extension not in (".png", ".tif", ".tiff"):
+        raise ImageWriteError("16-bit output is only possible for PNG and TIFF")
+    pixels = to_uint(image, bit_depth)
+    if extension in _TIFF_EXTENSIONS:
+        buffer = io.BytesIO()
+        photometric = "rgb" if pixels.ndim == 3 else "minisblack"
+        tifffile.imwrite(buffer, pixels, photometric=photometric, compression="zlib")
+        return buffer.getvalue()
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension in (".jpg", ".jpeg") else []
+    ok, buffer = cv2.imencode(extension, pixels, params)
+    if not ok:
+        raise ImageWriteError(f"could not encode image as {extension}")
+    return buffer.tobytes()
+
+
+def write_image(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    bit_depth: int = 8,
+    overwrite: bool = False,
+) -> Path:
+    """Write a float image in [0, 1] atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file; its extension chooses the format (.png, .jpg, .tif, .bmp).
+    image : ndarray
+        ``(H, W)`` or ``(H, W, 3)`` float image in [0, 1] (values outside are clipped).
+    bit_depth : {8, 16}
+        Bits per sample; 16 only for PNG and TIFF.
+    overwrite : bool
+        Replace an existing file. Without it an existing file is an error and stays as it is.
+
+    Returns
+    -------
+    path : Path
+        The written file.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ImageWriteError(f"{path}: already exists (use --overwrite to replace it)")
+    data = encode_image(image, path.suffix, bit_depth)
+    write_bytes_atomic(path, data)
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as error:
+        raise ImageWriteError(f"{path}: cannot write ({_reason(error)})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp_name, path)
+    except BaseException as error:
+        Path(temp_name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ImageWriteError(f"{path}: cannot write ({_reason(error)})") from None
+        raise

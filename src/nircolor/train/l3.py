@@ -1,0 +1,94 @@
+"""``nircolor train l3``: fit an L3 model on the pairs of a data folder."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..data import Pair, load_dataset, load_pair
+from ..errors import DataError
+from ..models.l3 import L3Config, fit_l3
+from .common import (
+    TrainResult,
+    check_output_folder,
+    machine_description,
+    save_model_folder,
+    timestamp,
+)
+
+
+class LazyPairs(Sequence):
+    """A sequence of pairs read from disk on access (so L3 can pass over them twice)."""
+
+    def __init__(self, pairs: Sequence[Pair]) -> None:
+        self.pairs = list(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        return load_pair(self.pairs[index])
+
+
+def train_l3(
+    data: str | os.PathLike,
+    output: str | os.PathLike,
+    categories: Sequence[str] | None = None,
+    patch: int = 5,
+    seed: int = 0,
+    split: str = "train",
+    overwrite: bool = False,
+    command: str | None = None,
+    progress: Callable[[int, int | None], object] | None = None,
+    **config_overrides,
+) -> TrainResult:
+    """Train L3 on the ``split`` pairs of ``data`` and save it as a model folder.
+
+    Parameters
+    ----------
+    data : path
+        Folder of NIR/RGB pairs (its MANIFEST.csv split is honoured).
+    output : path
+        Model folder to write (``config.json`` + ``weights.npz``).
+    categories : list of str, optional
+        Train on these categories only.
+    patch, seed : int
+        L3 patch size and sampling seed.
+    split : {"train", "val", "all"}
+        Rows to train on.
+    config_overrides
+        Other :class:`~nircolor.models.l3.L3Config` fields.
+
+    Returns
+    -------
+    TrainResult
+    """
+    output = Path(output)
+    check_output_folder(output, overwrite)
+    pairs = load_dataset(data, split=split, categories=categories, seed=seed)
+    if not pairs:
+        raise DataError(f"{data}: the '{split}' split holds no pairs")
+    try:
+        config = L3Config(patch=patch, seed=seed, **config_overrides)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"invalid L3 settings: {error}") from None
+    start = time.perf_counter()
+    model = fit_l3(LazyPairs(pairs), config, progress=progress)
+    seconds = time.perf_counter() - start
+    model.info.update(
+        {
+            "data": str(data),
+            "split": split,
+            "categories": sorted({p.category for p in pairs}),
+            "n_pairs": len(pairs),
+            "seed": seed,
+            "command": command,
+            "seconds": round(seconds, 2),
+            "machine": machine_description(),
+            "date": timestamp(),
+        }
+    )
+    save_model_folder(output, model.save, overwrite)
+    return TrainResult(output, len(pairs), seconds, model.info)

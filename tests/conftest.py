@@ -1,0 +1,48 @@
+"""Shared fixtures: small synthetic NIR/RGB data made on the fly."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nircolor.io import write_image
+
+
+def synthetic_pair(seed: int, height: int = 48, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random NIR image and an RGB image that is a fixed function of it."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
+    import cv2
+
+    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
+    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2).astype(np.float32)
+    return nir, np.clip(rgb, 0, 1)
+
+
+@pytest.fixture
+def pair_tree(tmp_path: Path) -> Path:
+    """An EPFL-like folder: 3 categories × 4 scenes × (1 or 2 crops), no manifest."""
+    root = tmp_path / "pairs"
+    index = 0
+    for category in ("country", "forest", "urban"):
+        for scene in range(4):
+            nir, rgb = synthetic_pair(index)
+            stem = f"{scene:04d}"
+            write_image(root / category / f"{stem}_nir.png", nir)
+            suffix = "_rgb_reg" if scene % 2 else "_rgb"
+            write_image(root / category / f"{stem}{suffix}.png", rgb)
+            index += 1
+    return root
+
+
+def write_manifest(root: Path, rows: list[dict]) -> Path:
+    path = root / "MANIFEST.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

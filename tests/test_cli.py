@@ -1,0 +1,256 @@
+"""The command line, run in-process through its real entry point."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from nircolor.cli import main
+from nircolor.io import read_image, write_image
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def trained_model(pair_tree, tmp_path, monkeypatch, capsys):
+    model = tmp_path / "model"
+    code, _, err = run(
+        monkeypatch, capsys, "train", "l3", "--data", pair_tree, "-o", model, "--split", "all"
+    )
+    assert code == 0, err
+    return model
+
+
+@pytest.fixture
+def nir_files(tmp_path):
+    folder = tmp_path / "in"
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        write_image(folder / f"{name}.png", rng.random((24, 32)).astype(np.float32))
+    return folder
+
+
+def snapshot(folder):
+    if not folder.exists():
+        return None
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_train_writes_a_loadable_model(trained_model):
+    config = json.loads((trained_model / "config.json").read_text())
+    assert config["kind"] == "l3"
+
+
+def test_colorize_folder(monkeypatch, capsys, trained_model, nir_files, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nir_files, "-o", out, "--model", trained_model
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    assert read_image(out / "a.png").shape == (24, 32, 3)
+
+
+def test_colorize_one_file_to_file_with_guided_filter_and_16_bit(
+    monkeypatch, capsys, trained_model, nir_files, tmp_path
+):
+    target = tmp_path / "one.tif"
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "colorize",
+        nir_files / "a.png",
+        "-o",
+        target,
+        "--model",
+        trained_model,
+        "--guided",
+        "2,1e-3",
+        "--bit-depth",
+        "16",
+    )
+    assert code == 0, err
+    assert read_image(target).shape == (24, 32, 3)
+
+
+def test_colorize_glob(monkeypatch, capsys, trained_model, nir_files, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "colorize",
+        str(nir_files / "[ab].png"),
+        "-o",
+        out,
+        "--model",
+        trained_model,
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+
+
+def test_existing_output_is_kept_without_overwrite(
+    monkeypatch, capsys, trained_model, nir_files, tmp_path
+):
+    target = tmp_path / "a.png"
+    target.write_bytes(b"mine")
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nir_files / "a.png", "-o", target, "--model", trained_model
+    )
+    assert code == 1 and "already exists" in err
+    assert target.read_bytes() == b"mine"
+    code, _, _ = run(
+        monkeypatch,
+        capsys,
+        "colorize",
+        nir_files / "a.png",
+        "-o",
+        target,
+        "--model",
+        trained_model,
+        "--overwrite",
+    )
+    assert code == 0 and read_image(target).shape == (24, 32, 3)
+
+
+def make_bad_input(kind, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "text":
+        path = folder / "notes.png"
+        path.write_text("not an image\n")
+    elif kind == "empty":
+        path = folder / "empty.png"
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path = write_image(
+            folder / "cut.png", np.random.default_rng(1).random((64, 64)).astype(np.float32)
+        )
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "colour":
+        path = write_image(
+            folder / "colour.png", np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+        )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("text", "not an image"),
+        ("empty", "empty"),
+        ("truncated", "cannot decode"),
+        ("colour", "colour image"),
+    ],
+)
+def test_bad_input_gives_one_line_and_leaves_output_alone(
+    monkeypatch, capsys, trained_model, tmp_path, kind, message
+):
+    bad = make_bad_input(kind, tmp_path / "bad")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.png").write_bytes(b"old")
+    before = snapshot(out)
+    code, _, err = run(monkeypatch, capsys, "colorize", bad, "-o", out, "--model", trained_model)
+    assert code == 1
+    assert message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
+    assert snapshot(out) == before
+
+
+def test_missing_model_is_one_line_error_and_nothing_is_written(
+    monkeypatch, capsys, nir_files, tmp_path
+):
+    out = tmp_path / "out"
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nir_files, "-o", out, "--model", tmp_path / "nope"
+    )
+    assert code == 1 and "unknown model" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_input_and_bad_guided(monkeypatch, capsys, trained_model, tmp_path):
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "colorize",
+        tmp_path / "nothing.png",
+        "-o",
+        tmp_path / "o",
+        "--model",
+        trained_model,
+    )
+    assert code == 1 and "no such file" in err
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "colorize",
+        tmp_path,
+        "-o",
+        tmp_path / "o",
+        "--model",
+        trained_model,
+        "--guided",
+        "x",
+    )
+    assert code == 1 and "--guided" in err
+
+
+def test_one_bad_file_among_good_ones(monkeypatch, capsys, trained_model, nir_files, tmp_path):
+    make_bad_input("text", nir_files)
+    out = tmp_path / "out"
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nir_files, "-o", out, "--model", trained_model
+    )
+    assert code == 1
+    assert "3 colorized, 1 failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_evaluate_prints_table_and_writes_json(
+    monkeypatch, capsys, trained_model, pair_tree, tmp_path
+):
+    json_path = tmp_path / "m.json"
+    images = tmp_path / "pred"
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        "--model",
+        trained_model,
+        "--data",
+        pair_tree,
+        "--split",
+        "val",
+        "--json",
+        json_path,
+        "--save-images",
+        images,
+    )
+    assert code == 0, err
+    assert "PSNR" in out and "country" in out
+    result = json.loads(json_path.read_text())
+    assert set(result["summary"]) >= {"psnr", "ssim", "ae", "de76", "de00", "mse", "n"}
+    assert result["summary"]["n"] == len(result["images"]) > 0
+    assert {"image", "category", "psnr"} <= set(result["images"][0])
+    assert len(list(images.rglob("*.png"))) == result["summary"]["n"]
+    # The synthetic RGB is a smooth function of the NIR: L3 must learn it well.
+    assert result["summary"]["psnr"] > 30
+
+
+def test_models_lists_shipped_models(monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "models")
+    assert code == 0
+    assert "l3" in out and "default" in out
+
+
+def test_usage_error_has_no_traceback(monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "colorize")
+    assert code == 2 and "Traceback" not in err

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from nircolor.data import (
+    discover_pairs,
+    filter_categories,
+    load_dataset,
+    load_pair,
+    sample_patches,
+    split_pairs,
+)
+from nircolor.errors import DataError
+from nircolor.io import write_image
+
+from .conftest import synthetic_pair, write_manifest
+
+
+def test_discovers_pairs_with_rgb_and_rgb_reg(pair_tree):
+    pairs = discover_pairs(pair_tree)
+    assert len(pairs) == 12
+    assert {p.category for p in pairs} == {"country", "forest", "urban"}
+    assert any(p.rgb.name.endswith("_rgb_reg.png") for p in pairs)
+    nir, rgb = load_pair(pairs[0])
+    assert nir.shape == rgb.shape[:2]
+
+
+def test_unpaired_files_are_ignored(pair_tree):
+    write_image(pair_tree / "country" / "9999_nir.png", np.zeros((8, 8), np.float32))
+    assert len(discover_pairs(pair_tree)) == 12
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_made_split_is_scene_disjoint_stratified_and_seeded(pair_tree, seed):
+    pairs = discover_pairs(pair_tree)
+    train = split_pairs(pairs, "train", seed=seed)
+    val = split_pairs(pairs, "val", seed=seed)
+    assert len(train) + len(val) == len(pairs)
+    assert not {p.scene for p in train} & {p.scene for p in val}
+    assert {p.category for p in val} == {"country", "forest", "urban"}
+    assert [p.id for p in val] == [p.id for p in split_pairs(pairs, "val", seed=seed)]
+
+
+def test_manifest_split_and_scenes_are_honoured(pair_tree):
+    rows = []
+    for pair in discover_pairs(pair_tree):
+        scene_number = int(pair.id[-1]) // 2  # scenes 0+1 and 2+3 are one scene each
+        rows.append(
+            {
+                "nir": pair.nir.relative_to(pair_tree).as_posix(),
+                "rgb": pair.rgb.relative_to(pair_tree).as_posix(),
+                "category": pair.category,
+                "scene": f"{pair.category}/s{scene_number}",
+                "split": "val" if pair.id.endswith(("2", "3")) else "train",
+            }
+        )
+    write_manifest(pair_tree, rows)
+    val = load_dataset(pair_tree, "val")
+    assert len(val) == 6 and all(p.id.endswith(("2", "3")) for p in val)
+    assert {p.scene for p in val}.isdisjoint({p.scene for p in load_dataset(pair_tree, "train")})
+    # A sub-folder finds the manifest above it and keeps only its own rows.
+    assert {p.category for p in load_dataset(pair_tree / "forest", "all")} == {"forest"}
+
+
+def test_manifest_without_split_gets_scene_disjoint_split(pair_tree):
+    rows = [
+        {
+            "nir": p.nir.relative_to(pair_tree).as_posix(),
+            "rgb": p.rgb.relative_to(pair_tree).as_posix(),
+            "category": p.category,
+            "scene": f"{p.category}/one-scene",
+        }
+        for p in discover_pairs(pair_tree)
+    ]
+    write_manifest(pair_tree, rows)
+    # Each category is one scene: it cannot be split, so everything trains.
+    assert split_pairs(discover_pairs(pair_tree), "val") == []
+
+
+def test_unknown_category_and_split_are_errors(pair_tree):
+    pairs = discover_pairs(pair_tree)
+    with pytest.raises(DataError, match="unknown categories"):
+        filter_categories(pairs, ["desert"])
+    with pytest.raises(DataError, match="unknown split"):
+        split_pairs(pairs, "test")
+    assert len(filter_categories(pairs, ["urban"])) == 4
+
+
+def test_missing_or_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="no such data folder"):
+        discover_pairs(tmp_path / "absent")
+    with pytest.raises(DataError, match="no NIR/RGB pairs"):
+        discover_pairs(tmp_path)
+
+
+def test_size_mismatch_is_reported(tmp_path):
+    write_image(tmp_path / "a_nir.png", np.zeros((8, 8), np.float32))
+    write_image(tmp_path / "a_rgb.png", np.zeros((8, 9, 3), np.float32))
+    (pair,) = discover_pairs(tmp_path)
+    with pytest.raises(DataError, match="differ in size"):
+        load_pair(pair)
+
+
+def test_patch_sampler_is_aligned_seeded_and_sized():
+    images = [synthetic_pair(s, 40, 50) for s in range(3)]
+    images.append(synthetic_pair(9, 10, 10))  # too small: never drawn
+    nir, rgb = sample_patches(images, 32, size=16, rng=np.random.default_rng(5))
+    assert nir.shape == (32, 16, 16) and rgb.shape == (32, 16, 16, 3)
+    # Alignment survives the flips: the green channel is a fixed function of the NIR.
+    assert np.allclose(rgb[..., 1], np.clip(0.6 * nir + 0.2, 0, 1), atol=1e-6)
+    again, _ = sample_patches(images, 32, size=16, rng=np.random.default_rng(5))
+    assert np.array_equal(nir, again)
+    with pytest.raises(DataError, match="at least"):
+        sample_patches(images, 1, size=64)

@@ -1,0 +1,143 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from nircolor.errors import ImageReadError, ImageWriteError
+from nircolor.io import read_image, read_nir, read_rgb, to_uint, write_image
+
+
+def random_rgb(seed=0, shape=(20, 30, 3)):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("extension", [".png", ".tif", ".bmp"])
+def test_lossless_8bit_round_trip(tmp_path, extension):
+    image = random_rgb()
+    path = write_image(tmp_path / f"x{extension}", image)
+    assert np.array_equal(to_uint(read_image(path)), to_uint(image))
+
+
+@pytest.mark.parametrize("extension", [".png", ".tif", ".tiff"])
+def test_16bit_round_trip_keeps_precision(tmp_path, extension):
+    image = random_rgb(1)
+    path = write_image(tmp_path / f"x{extension}", image, bit_depth=16)
+    back = read_image(path)
+    assert back.dtype == np.float32 and back.shape == image.shape
+    assert np.abs(back - image).max() <= 0.5 / 65535 + 1e-7
+
+
+def test_16bit_grey_tiff_from_another_tool(tmp_path):
+    grey = (np.arange(12 * 10).reshape(12, 10) * 500).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "g.tiff", grey)
+    nir = read_nir(tmp_path / "g.tiff")
+    assert nir.shape == (12, 10)
+    assert np.allclose(nir, grey / 65535.0)
+
+
+def test_jpeg_round_trip_is_close(tmp_path):
+    image = np.full((16, 16, 3), 0.5, np.float32)
+    path = write_image(tmp_path / "x.jpg", image)
+    assert np.abs(read_image(path) - 0.5).max() < 2 / 255
+
+
+def test_read_nir_accepts_grey_and_equal_channels(tmp_path):
+    grey = np.linspace(0, 1, 200, dtype=np.float32).reshape(10, 20)
+    write_image(tmp_path / "g.png", grey)
+    write_image(tmp_path / "g3.jpg", np.repeat(grey[:, :, None], 3, axis=2))
+    assert read_nir(tmp_path / "g.png").shape == (10, 20)
+    assert np.abs(read_nir(tmp_path / "g3.jpg") - grey).max() < 0.05
+
+
+def test_read_nir_refuses_colour_image(tmp_path):
+    write_image(tmp_path / "c.png", random_rgb())
+    with pytest.raises(ImageReadError, match="colour image"):
+        read_nir(tmp_path / "c.png")
+
+
+def test_read_rgb_replicates_grey(tmp_path):
+    write_image(tmp_path / "g.png", np.full((4, 5), 0.2, np.float32))
+    assert read_rgb(tmp_path / "g.png").shape == (4, 5, 3)
+
+
+def test_alpha_is_dropped(tmp_path):
+    Image.new("RGBA", (6, 4), (10, 20, 30, 0)).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png").shape == (4, 6, 3)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"hello, this is text\n", "not an image"),
+    ],
+)
+def test_bad_files_give_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message):
+        read_image(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(tmp_path / "nope.png")
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".tif"])
+def test_truncated_file(tmp_path, extension):
+    path = write_image(tmp_path / f"x{extension}", random_rgb(2, (64, 64, 3)))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=str(path.name)):
+        read_image(path)
+
+
+def test_absurd_dimensions_are_refused_before_decoding(tmp_path):
+    # A valid PNG header claiming 100000 x 100000 pixels, with no pixel data behind it.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match="too large|larger than"):
+        read_image(path)
+
+
+def test_write_refuses_to_clobber(tmp_path):
+    path = tmp_path / "out.png"
+    path.write_bytes(b"precious")
+    with pytest.raises(ImageWriteError, match="already exists"):
+        write_image(path, random_rgb())
+    assert path.read_bytes() == b"precious"
+    write_image(path, random_rgb(), overwrite=True)
+    assert read_image(path).shape == (20, 30, 3)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(ImageWriteError, match="16-bit"):
+        write_image(tmp_path / "out.jpg", random_rgb(), bit_depth=16)
+    with pytest.raises(ImageWriteError, match="cannot write"):
+        write_image(tmp_path / "out.gif", random_rgb())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_leaves_no_temporary_files(tmp_path):
+    write_image(tmp_path / "sub" / "out.png", random_rgb())
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["out.png"]
+
+
+def test_write_into_unwritable_place_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    with pytest.raises(ImageWriteError, match="cannot write"):
+        write_image(blocker / "out.png", random_rgb())
+    assert Path(blocker).read_bytes() == b"x"
