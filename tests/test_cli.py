@@ -210,7 +210,7 @@ def test_one_bad_file_among_good_ones(monkeypatch, capsys, trained_model, nir_fi
         monkeypatch, capsys, "colorize", nir_files, "-o", out, "--model", trained_model
     )
     assert code == 1
-    assert "3 colorized, 1 failed" in err
+    assert "3 done, 0 skipped, 1 failed" in err
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
 
 
@@ -254,3 +254,17 @@ def test_models_lists_shipped_models(monkeypatch, capsys):
 def test_usage_error_has_no_traceback(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "colorize")
     assert code == 2 and "Traceback" not in err
+
+
+def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_path):
+    # The README's first command.
+    from nircolor.examples import EXAMPLE_NIR
+
+    target = tmp_path / "example_rgb.png"
+    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target)
+    assert code == 0, err
+    rgb = read_image(target)
+    assert rgb.shape == (256, 384, 3)
+    # Real colour, not grey: the channels differ (the NIR-dark sky is rendered bluish).
+    sky = rgb[:40].reshape(-1, 3).mean(axis=0)
+    assert sky[2] > sky[0] + 0.02

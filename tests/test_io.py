@@ -141,3 +141,14 @@ def test_write_into_unwritable_place_is_a_clear_error(tmp_path):
     with pytest.raises(ImageWriteError, match="cannot write"):
         write_image(blocker / "out.png", random_rgb())
     assert Path(blocker).read_bytes() == b"x"
+
+
+def test_written_files_follow_the_umask_not_private(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_image(tmp_path / "shared.png", random_rgb())
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

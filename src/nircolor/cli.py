@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import shlex
 import sys
 from pathlib import Path
@@ -49,7 +48,7 @@ def progress_bar() -> Progress:
     )
 
 
-def _parse_guided(text: str | None) -> tuple[int, float] | None:
+def _parse_guided(text: str | None) -> tuple[int, float] | bool | None:
     from .filters import parse_guided
 
     if text is None:
@@ -67,85 +66,120 @@ def _parse_list(text: str | None) -> list[str] | None:
 # ---------------------------------------------------------------- colorize
 
 
-def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """Expand files, globs and folders into ``(file, path relative to its input root)``."""
-    from .io import READ_EXTENSIONS
-
-    found: list[tuple[Path, Path]] = []
-    for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in READ_EXTENSIONS
-                and not p.name.startswith(".")
-            )
-            found.extend((p, p.relative_to(path)) for p in files)
-        elif path.exists():
-            found.append((path, Path(path.name)))
-        elif glob.has_magic(text):
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            if not matches:
-                raise NircolorError(f"{text}: no file matches")
-            found.extend((m, Path(m.name)) for m in matches if m.is_file())
-        else:
-            raise NircolorError(f"{text}: no such file or folder")
-    if not found:
-        raise NircolorError("no input images found")
-    return found
-
-
-def plan_outputs(inputs: list[tuple[Path, Path]], output: Path) -> list[tuple[Path, Path]]:
-    """Map each input to its output file: OUT is a file for one input with an image extension."""
-    from .io import WRITE_EXTENSIONS
-
-    if len(inputs) == 1 and output.suffix.lower() in WRITE_EXTENSIONS and not output.is_dir():
-        return [(inputs[0][0], output)]
-    targets = [(source, output / relative.with_suffix(".png")) for source, relative in inputs]
-    seen: dict[Path, Path] = {}
-    for source, target in targets:
-        if target in seen:
-            raise NircolorError(f"{seen[target]} and {source} would both be written to {target}")
-        seen[target] = source
-    return targets
-
-
 @app.command()
 def colorize(
-    inputs: Annotated[list[str], typer.Argument(help="NIR images, folders or globs.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="NIR images or videos, folders (recursive) or globs.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (or file).")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "default",
     guided: Annotated[
-        str | None, typer.Option(help="Guided-filter post-processing 'R,EPS', e.g. 5,1e-5.")
+        str | None, typer.Option(help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'.")
     ] = None,
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="8 or 16 (PNG/TIFF).")] = 8,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing", help="Keep outputs that exist (resume an interrupted run)."
+        ),
+    ] = False,
+    temporal_smoothing: Annotated[
+        float | None,
+        typer.Option(
+            "--temporal-smoothing",
+            metavar="ALPHA",
+            help="Videos: moving average of the chroma, weight ALPHA in (0, 1] for the "
+            "current frame (smaller is smoother; 1 is off).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Distribute over the Dask scheduler at ADDRESS (tcp://host:8786); inputs, "
+            "outputs and model must be at the same paths on the workers.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", metavar="N", help="Distribute over N local Dask processes."),
+    ] = None,
 ) -> None:
-    """Colorize NIR images: X.ext becomes OUT/X.png (or OUT itself for one input)."""
-    from .api import colorize_file, get_model
+    """Colorize NIR images and videos.
 
-    if bit_depth not in (8, 16):
-        raise NircolorError("--bit-depth must be 8 or 16")
-    guided_args = _parse_guided(guided)
-    loaded = get_model(model)
-    jobs = plan_outputs(expand_inputs(inputs), output)
-    failures = 0
+    X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), keeping the sub-folders of
+    a folder input; OUT is the output file itself for one input. Ends with 'N done, N skipped,
+    N failed'; exit code 1 if anything failed.
+    """
+    from rich.markup import escape
+
+    from .batch import Options, plan, run_batch
+
+    options = Options(
+        guided=_parse_guided(guided),
+        bit_depth=bit_depth,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        temporal_smoothing=temporal_smoothing,
+    )
+    if cluster is not None and workers is not None:
+        raise NircolorError("--cluster and --workers exclude each other")
+    if workers is not None and workers < 1:
+        raise NircolorError("--workers must be at least 1")
+    if cluster is not None or workers is not None:
+        from .models import resolve_model_path
+
+        resolve_model_path(model)  # a bad model is one error here, not one per file
+        loaded = model
+    else:
+        from .api import get_model
+
+        loaded = get_model(model)
+    jobs = plan(inputs, output)
     with progress_bar() as progress:
         task = progress.add_task("colorizing", total=len(jobs))
-        for source, target in jobs:
-            try:
-                colorize_file(source, target, loaded, guided_args, bit_depth, overwrite)
-            except NircolorError as error:
-                failures += 1
-                console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        frames_task = None
+
+        def report(outcome) -> None:
+            if outcome.status == "failed":
+                console.print(
+                    f"[red]error:[/red] {escape(outcome.message)}", highlight=False, soft_wrap=True
+                )
             progress.advance(task)
-    done = len(jobs) - failures
-    if len(jobs) > 1 or failures == 0:
-        console.print(f"{done} colorized, {failures} failed", highlight=False)
+
+        def frames(job, done: int, total: int | None) -> None:
+            nonlocal frames_task
+            if frames_task is None:
+                frames_task = progress.add_task("frames", total=total)
+            if done == 1:
+                progress.reset(frames_task, total=total, description=f"frames of {job.source.name}")
+            progress.update(frames_task, completed=done)
+
+        summary = run_batch(
+            jobs,
+            loaded,
+            options,
+            on_result=report,
+            frame_progress=frames,
+            cluster=cluster,
+            workers=workers,
+        )
+    console.print(summary.line(), highlight=False)
+    failures = summary.failures
+    if failures and len(jobs) > 1:
+        console.print("failed:", highlight=False)
+        for outcome in failures[:MAX_LISTED_FAILURES]:
+            console.print(f"  {escape(outcome.message)}", highlight=False, soft_wrap=True)
+        if len(failures) > MAX_LISTED_FAILURES:
+            console.print(f"  ... and {len(failures) - MAX_LISTED_FAILURES} more", highlight=False)
     if failures:
         raise typer.Exit(1)
+
+
+MAX_LISTED_FAILURES = 20
+"""Failures repeated under the summary line (every one is also printed as it happens)."""
 
 
 # ---------------------------------------------------------------- train
@@ -185,6 +219,8 @@ def train_l3(
         f"trained l3 on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output}",
         highlight=False,
     )
+    if result.evaluation is not None:
+        stdout.print(metrics_table(result.evaluation, title=f"{output} on the val split"))
 
 
 def _command_line() -> str:
@@ -200,7 +236,7 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
     split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
     categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
-    guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS'.")] = None,
+    guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS', or 'off'.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
     save_images: Annotated[
         Path | None, typer.Option("--save-images", help="Folder for the predictions.")
@@ -269,8 +305,9 @@ def list_models_command() -> None:
     from .models import ALIASES, list_models
 
     table = Table(title="nircolor models", title_justify="left")
-    for header in ("name", "kind", "size", "card"):
-        table.add_column(header)
+    for header in ("name", "kind", "size"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("card", overflow="fold")
     for info in list_models():
         table.add_row(
             info.name, info.kind, f"{info.size_bytes / 1e6:.2f} MB", str(info.card or "-")
@@ -278,6 +315,220 @@ def list_models_command() -> None:
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
     stdout.print(table)
+
+
+# ---------------------------------------------------------------- serve
+
+_SERVE_MODULES = {"fastapi", "starlette", "uvicorn", "anyio", "multipart", "python_multipart"}
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 is this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model used when a request names none.")
+    ] = "default",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Colorizations run at once, in threads (default: 2 × CPUs, 2 to 4)."),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest accepted image file, in MB.")
+    ] = 25.0,
+    max_megapixels: Annotated[
+        float, typer.Option("--max-megapixels", help="Largest accepted image, in megapixels.")
+    ] = 25.0,
+) -> None:
+    """Serve a web page and an HTTP API (POST /colorize) for colorizing NIR images."""
+    try:
+        import uvicorn
+
+        from .serve import create_app
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _SERVE_MODULES:
+            raise
+        from rich.markup import escape  # the message holds "[serve]"
+
+        message = (
+            f"'nircolor serve' needs the serve extra ({error.name} is missing): "
+            "pip install 'nircolor[serve]'"
+        )
+        console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if not 0 <= port <= 65535:
+        raise NircolorError(f"--port must be between 0 and 65535, not {port}")
+    if workers is not None and workers < 1:
+        raise NircolorError(f"--workers must be at least 1, not {workers}")
+    if max_upload_mb <= 0 or max_megapixels <= 0:
+        raise NircolorError("--max-upload-mb and --max-megapixels must be positive")
+    web_app = create_app(
+        model,
+        max_upload_bytes=max(1, round(max_upload_mb * 1e6)),
+        max_pixels=max(1, round(max_megapixels * 1e6)),
+        workers=workers,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"nircolor: serving model {model} on http://{shown}:{port}/ (Ctrl+C to stop)",
+        highlight=False,
+    )
+    uvicorn.run(web_app, host=host, port=port, log_level="info", server_header=False)
+
+
+# ---------------------------------------------------------------- learned nets
+
+_TRAIN_MODULES = {"torch", "onnx", "safetensors"}
+NET_HELP = {
+    "cnn": "Train the seed 'IR to RGB' CNN (conv/deconv, BatchNorm, ReLU; MSE on patches).",
+    "classifier": "Train the NIR scene classifier (9 EPFL categories; global features of fusion).",
+    "fusion": "Train the Deep-Koalarization-style fusion net (local encoder + global vector).",
+    "unet": "Train the small U-Net with a fused global vector (fast on CPU).",
+}
+
+
+def _require_training_extra() -> None:
+    """Exit with one clear line when torch, onnx or safetensors is missing."""
+    try:
+        import onnx  # noqa: F401
+        import safetensors  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as error:
+        if (getattr(error, "name", None) or "torch").split(".")[0] not in _TRAIN_MODULES:
+            raise
+        from rich.markup import escape  # the message holds "[train]"
+
+        message = (
+            f"training learned models needs torch, onnx and safetensors "
+            f"({error.name or 'torch'} is missing): install nircolor[train]"
+        )
+        console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _train_net_command(arch: str):
+    def command(
+        data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+        epochs: Annotated[int, typer.Option(help="Epochs (a validation + checkpoint each).")] = 10,
+        steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 200,
+        batch: Annotated[
+            int | None, typer.Option(help="Patches per step (default 16; unet, fusion 8).")
+        ] = None,
+        patch: Annotated[
+            int | None,
+            typer.Option(help="Patch side (default 64; unet, fusion 128; classifier 192)."),
+        ] = None,
+        lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        threads: Annotated[
+            int | None, typer.Option(help="CPU threads (default: all available).")
+        ] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+        resume: Annotated[
+            bool, typer.Option(help="Continue from the checkpoint in the output folder.")
+        ] = False,
+        output_space: Annotated[
+            str | None, typer.Option(help="rgb, lab or lab_ab (default rgb; fusion lab_ab).")
+        ] = None,
+        loss: Annotated[str | None, typer.Option(help="mse, l1 or l1+ssim (default mse).")] = None,
+        width: Annotated[int | None, typer.Option(help="Base width of the net.")] = None,
+        categories: Annotated[
+            str | None, typer.Option(help="Comma-separated categories (classifier: its classes).")
+        ] = None,
+        classifier: Annotated[
+            Path | None, typer.Option(help="fusion: global branch from this classifier, frozen.")
+        ] = None,
+        guided: Annotated[
+            str | None, typer.Option(help="Default guided filter of the model, 'R,EPS'.")
+        ] = None,
+        split: Annotated[str, typer.Option(help="Rows to train on.")] = "train",
+        val_split: Annotated[str, typer.Option(help="Rows to validate on.")] = "val",
+        val_limit: Annotated[
+            int | None, typer.Option(help="Validate on the first N images only.")
+        ] = None,
+        vflip: Annotated[bool, typer.Option(help="Also flip patches upside down.")] = False,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    ) -> None:
+        _require_training_extra()
+        from .train.nets import NetTrainConfig, RichReporter, train_net
+
+        if classifier is not None and arch != "fusion":
+            raise NircolorError("--classifier is an option of 'nircolor train fusion' only")
+        try:
+            config = NetTrainConfig(
+                arch=arch,
+                data=str(data),
+                output=str(output),
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                batch=batch,
+                patch=patch,
+                lr=lr,
+                loss=loss,
+                output_space=output_space,
+                width=width,
+                vflip=vflip,
+                seed=seed,
+                threads=threads,
+                device=device,
+                split=split,
+                val_split=val_split,
+                val_limit=val_limit,
+                categories=_parse_list(categories),
+                classifier=str(classifier) if classifier else None,
+                guided=list(_parse_guided(guided) or []) or None,
+                resume=resume,
+                overwrite=overwrite,
+                command=_command_line(),
+            )
+            result = train_net(config, RichReporter(console))
+        except ValueError as error:  # invalid net settings (widths, output space...)
+            raise NircolorError(str(error)) from None
+        console.print(
+            f"trained {arch} on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output}",
+            highlight=False,
+        )
+
+    command.__doc__ = NET_HELP[arch]
+    return command
+
+
+for _arch in NET_HELP:
+    train_app.command(_arch)(_train_net_command(_arch))
+
+
+@app.command()
+def classify(
+    inputs: Annotated[list[str], typer.Argument(help="NIR images, folders or globs.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Classifier model name or folder.")
+    ] = "classifier",
+) -> None:
+    """Recognise the scene of NIR images: prints 'IMAGE<TAB>CATEGORY<TAB>CONFIDENCE' per image."""
+    from .api import get_model
+    from .batch import expand_inputs
+    from .io import READ_EXTENSIONS, read_nir
+
+    sources = [s for s, _ in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
+    if not sources:
+        raise NircolorError("no input images found")
+    loaded = get_model(model)
+    if not hasattr(loaded, "classify"):
+        raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")
+    failures = 0
+    for source in sources:
+        try:
+            category, probabilities = loaded.classify(read_nir(source))
+        except NircolorError as error:
+            failures += 1
+            console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            continue
+        typer.echo(f"{source}\t{category}\t{probabilities[category]:.4f}")
+    if failures:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- entry point
@@ -288,7 +539,9 @@ def main() -> None:
     try:
         app()
     except NircolorError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # messages hold paths and "[extra]" names
+
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("interrupted", highlight=False)

@@ -11,9 +11,12 @@ replace.
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -32,6 +35,10 @@ GREY_TOLERANCE = 3 / 255
 """Channels closer than this count as equal (JPEG round-off of a grey image saved as RGB)."""
 
 _TIFF_EXTENSIONS = (".tif", ".tiff")
+
+_PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
+"""Formats Pillow may decode (JPEG includes camera MPO files); any other is refused unread.
+TIFF, whatever the file's name, goes to tifffile (see :func:`_is_tiff`)."""
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -57,7 +64,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
-    if path.suffix.lower() in _TIFF_EXTENSIONS:
+    if _is_tiff(path):
         raw = _read_tiff(path)
     else:
         raw = _read_with_pillow(path)
@@ -82,6 +89,81 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
+def read_image_bytes(data: bytes, name: str = "upload") -> np.ndarray:
+    """Read an image from the bytes of a file (an upload, say) as float32 in [0, 1].
+
+    Same formats, checks and one-line messages as :func:`read_image`; TIFF is recognised by
+    its magic number, and ``name`` stands for the file in messages.
+    """
+    data = bytes(data)
+    if not data:
+        raise ImageReadError(f"{name}: file is empty")
+    if data[:4] in TIFF_MAGIC:
+        raw = _read_tiff_bytes(data, name)
+    else:
+        raw = _read_pillow_bytes(data, name)
+    return _to_float(raw, name)
+
+
+def read_nir_bytes(data: bytes, name: str = "upload") -> np.ndarray:
+    """Like :func:`read_nir`, for the bytes of a file: ``(H, W)`` float32, colour refused."""
+    return as_grey(read_image_bytes(data, name), name=name)
+
+
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""First four bytes of a TIFF (and BigTIFF) file, little- and big-endian."""
+
+
+def _is_tiff(path: Path) -> bool:
+    """Whether to read a file with tifffile: by its extension, or by TIFF's magic number."""
+    if path.suffix.lower() in _TIFF_EXTENSIONS:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in TIFF_MAGIC
+    except OSError:
+        return False  # the other decoder reports it
+
+
+def _read_tiff_bytes(data: bytes, name: str) -> np.ndarray:
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages.first
+            _check_tiff_page(page, name)
+            image, axes = page.asarray(), page.axes
+    except ImageReadError:
+        raise
+    except Exception as error:  # tifffile raises many kinds for corrupt files
+        raise ImageReadError(f"{name}: cannot read TIFF ({_reason(error)})") from None
+    return _tiff_samples_last(image, axes, name)
+
+
+def _read_pillow_bytes(data: bytes, name: str) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as im:
+                _check_size(im.width, im.height, name)
+                if im.format == "PNG" and im.mode in ("RGB", "RGBA") and data[24:25] == b"\x10":
+                    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
+                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+                    if image is None or image.dtype != np.uint16:
+                        raise ImageReadError(
+                            f"{name}: cannot decode 16-bit PNG (truncated or corrupt)"
+                        )
+                    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+                im.load()
+                return _pillow_to_array(im)
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"{name}: image too large ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{name}: not an image file (or an unsupported format)") from None
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"{name}: cannot decode image ({_reason(error)})") from None
+
+
 def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     """Return a single-channel view of an NIR image, refusing real colour images."""
     if image.ndim == 2:
@@ -99,7 +181,7 @@ def _read_with_pillow(path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(path, formats=_PILLOW_FORMATS) as im:
                 _check_size(im.width, im.height, path)
                 if _is_16bit_colour_png(path, im):
                     return _read_16bit_colour_png(path)
@@ -148,15 +230,13 @@ def _read_tiff(path: Path) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages.first
-            _check_size(page.imagewidth, page.imagelength, path)
-            image = page.asarray()
+            _check_tiff_page(page, path)
+            image, axes = page.asarray(), page.axes
     except ImageReadError:
         raise
     except Exception as error:  # tifffile raises many kinds for corrupt files
         raise ImageReadError(f"{path}: cannot read TIFF ({_reason(error)})") from None
-    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (3, 4):
-        image = np.moveaxis(image, 0, 2)
-    return image
+    return _tiff_samples_last(image, axes, path)
 
 
 def _check_size(width: int, height: int, path: Path) -> None:
@@ -166,6 +246,32 @@ def _check_size(width: int, height: int, path: Path) -> None:
         raise ImageReadError(
             f"{path}: image of {width}x{height} pixels is larger than the limit of "
             f"{MAX_PIXELS:,} pixels"
+        )
+
+
+def _tiff_samples_last(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
+    """Arrange a TIFF page's array as ``(H, W)`` or ``(H, W, samples)``, from its axes."""
+    if axes.startswith("S") and image.ndim == 3:  # planar: one plane per sample
+        image, axes = np.moveaxis(image, 0, 2), axes[1:] + "S"
+    if axes not in ("YX", "YXS") or image.ndim != len(axes):
+        raise ImageReadError(f"{path}: unsupported TIFF layout (axes {axes}, shape {image.shape})")
+    return image
+
+
+def _check_tiff_page(page, path: Path) -> None:
+    """Check a TIFF page's size and that it lists every strip / tile it claims to have.
+
+    A tiny file may claim millions of strips; tifffile would then decode them one by one
+    (seconds to minutes, gigabytes of zeros) instead of failing.
+    """
+    _check_size(page.imagewidth, page.imagelength, path)
+    if int(page.planarconfig) not in (1, 2):  # tifffile would return uninitialised memory
+        raise ImageReadError(f"{path}: TIFF is corrupt (planar configuration {page.planarconfig})")
+    expected = math.prod(page.chunked)
+    if len(page.dataoffsets) < expected or len(page.databytecounts) < expected:
+        raise ImageReadError(
+            f"{path}: TIFF is truncated or corrupt (it lists {len(page.dataoffsets)} of its "
+            f"{expected} strips or tiles)"
         )
 
 
@@ -264,21 +370,47 @@ def write_image(
     return path
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def default_file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give (mkstemp makes files private, 0600)."""
+    return 0o666 & ~current_umask()
+
+
+@contextmanager
+def atomic_path(target: Path, suffix: str = ".part") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is left as it was; an
+    ``OSError`` becomes an :class:`ImageWriteError` naming ``target``.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        os.close(fd)
+    except OSError as error:
+        raise ImageWriteError(f"{target}: cannot write ({_reason(error)})") from None
+    temp = Path(name)
+    try:
+        yield temp
+        with open(temp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(temp, default_file_mode())
+        os.replace(temp, target)
+    except BaseException as error:
+        temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ImageWriteError(f"{target}: cannot write ({_reason(error)})") from None
+        raise
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as error:
-        raise ImageWriteError(f"{path}: cannot write ({_reason(error)})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, path)
-    except BaseException as error:
-        Path(temp_name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ImageWriteError(f"{path}: cannot write ({_reason(error)})") from None
-        raise
+    with atomic_path(Path(path)) as temp:
+        temp.write_bytes(data)

@@ -53,10 +53,3 @@ def make_example_nir(width: int = 384, height: int = 256, seed: int = 0) -> np.n
     image[road] = 0.3 + 0.04 * (foliage_texture[road] - 0.5)
     image += rng.normal(0, 0.01, image.shape).astype(np.float32)  # sensor noise
     return np.clip(cv2.GaussianBlur(image, (0, 0), 0.7), 0, 1).astype(np.float32)
-
-
-if __name__ == "__main__":
-    from ..io import write_image
-
-    write_image(EXAMPLE_NIR, make_example_nir(), overwrite=True)
-    print(f"wrote {EXAMPLE_NIR}")

@@ -122,19 +122,19 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
 _RADIUS_RE = re.compile(r"[0-9]+")
 
 
-def parse_guided(text: str) -> tuple[int, float]:
+def parse_guided(text: str) -> tuple[int, float] | bool:
     """Parse a guided-filter setting written ``"RADIUS,EPS"``, such as ``"5,1e-5"``.
 
     Parameters
     ----------
     text : str
         An integer radius >= 1 and a number eps > 0, separated by a comma; spaces around
-        either are allowed.
+        either are allowed. ``"off"`` or ``"none"`` switch off a model's default filter.
 
     Returns
     -------
-    radius : int
-    eps : float
+    (radius, eps) : (int, float)
+        Or ``False`` for ``"off"`` / ``"none"``.
 
     Raises
     ------
@@ -144,6 +144,8 @@ def parse_guided(text: str) -> tuple[int, float]:
     expected = "expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer >= 1, EPS a number > 0)"
     if not isinstance(text, str):
         raise ValueError(f"invalid guided filter setting {text!r}: {expected}")
+    if text.strip().lower() in ("off", "none"):
+        return False
     parts = text.split(",")
     if len(parts) != 2:
         raise ValueError(f"invalid guided filter setting {text!r}: {expected}")

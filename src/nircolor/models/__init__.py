@@ -68,16 +68,26 @@ def shipped_names() -> list[str]:
 def resolve_model_path(model: str | Path) -> Path:
     """Turn a registered name, an alias or a user path into a model folder, validating it."""
     text = str(model)
+    if not text.strip():
+        raise ModelError("no model given (the model name is empty)")
     name = ALIASES.get(text, text)
     if name in shipped_names():
         return WEIGHTS_DIR / name
-    path = Path(text).expanduser()
-    if path.is_file() and path.name == CONFIG_NAME:
-        path = path.parent
-    if not path.exists():
-        known = ", ".join(sorted(shipped_names() + list(ALIASES)))
-        raise ModelError(f"unknown model '{text}': not a registered name ({known}) nor a path")
-    if not path.is_dir() or not (path / CONFIG_NAME).is_file():
+    known = ", ".join(sorted(shipped_names() + list(ALIASES)))
+    try:  # a name too long, "~nosuchuser", an unreadable folder: not a usable path
+        path = Path(text).expanduser()
+        if path.is_file() and path.name == CONFIG_NAME:
+            path = path.parent
+        exists = path.exists()
+        is_model = exists and path.is_dir() and (path / CONFIG_NAME).is_file()
+    except (OSError, RuntimeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(
+            f"unknown model {text!r}: not a registered name ({known}) nor a usable path ({reason})"
+        ) from None
+    if not exists:
+        raise ModelError(f"unknown model {text!r}: not a registered name ({known}) nor a path")
+    if not is_model:
         raise ModelError(f"{path}: not a model folder (it needs a {CONFIG_NAME})")
     return path
 
@@ -85,10 +95,13 @@ def resolve_model_path(model: str | Path) -> Path:
 def read_config(folder: Path) -> dict:
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or UTF-8
         raise ModelError(f"{folder / CONFIG_NAME}: unreadable model config ({error})") from None
     if not isinstance(config, dict) or "kind" not in config:
         raise ModelError(f"{folder / CONFIG_NAME}: model config has no 'kind'")
+    if not isinstance(config["kind"], str):
+        kind_type = type(config["kind"]).__name__
+        raise ModelError(f"{folder / CONFIG_NAME}: model 'kind' must be a string, not {kind_type}")
     return config
 
 
@@ -99,8 +112,16 @@ def load_model(model: str | Path) -> Colorizer:
     config = read_config(folder)
     kind = config["kind"]
     if kind not in _LOADERS:
-        raise ModelError(f"{folder}: unknown model kind '{kind}' (known: {', '.join(_LOADERS)})")
-    return _LOADERS[kind](folder, config)
+        raise ModelError(f"{folder}: unknown model kind {kind!r} (known: {', '.join(_LOADERS)})")
+    try:
+        return _LOADERS[kind](folder, config)
+    except ModelError:
+        raise
+    except Exception as error:  # a loader tripped on a malformed config or weights file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ModelError(
+            f"{folder}: invalid {kind} model ({type(error).__name__}: {reason})"
+        ) from error
 
 
 def list_models() -> list[ModelInfo]:
@@ -117,4 +138,4 @@ def list_models() -> list[ModelInfo]:
 
 def _import_kinds() -> None:
     # Importing a kind's module registers its loader.
-    from . import l3  # noqa: F401
+    from . import l3, onnx  # noqa: F401  (onnx: kinds "onnx" and "classifier")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..io import current_umask
 
 
 @dataclass
@@ -22,6 +23,7 @@ class TrainResult:
     n_pairs: int
     seconds: float
     info: dict
+    evaluation: object = None
 
 
 def machine_description() -> str:
@@ -60,6 +62,7 @@ def save_model_folder(output: Path, write: Callable[[Path], None], overwrite: bo
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         write(staging)
         if output.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
@@ -72,3 +75,52 @@ def save_model_folder(output: Path, write: Callable[[Path], None], overwrite: bo
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+DATASET_CITATION = (
+    'M. Brown and S. Süsstrunk, "Multi-spectral SIFT for scene category recognition", '
+    "IEEE CVPR 2011 (EPFL RGB-NIR Scene Dataset; research use)."
+)
+
+
+def metrics_markdown(rows: dict[str, dict]) -> str:
+    """A markdown table of mean metrics, one row per group (as Evaluation.by_category gives)."""
+    lines = [
+        "| group | n | PSNR dB | SSIM | AE ° | ΔE00 | ΔE76 | MSE |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in rows.items():
+        lines.append(
+            f"| {name} | {m['n']} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['ae']:.2f} | "
+            f"{m['de00']:.2f} | {m['de76']:.2f} | {m['mse']:.5f} |"
+        )
+    return "\n".join(lines)
+
+
+def model_card(title: str, description: str, info: dict, evaluation=None) -> str:
+    """The text of ``MODEL_CARD.md``: what the model is, how it was trained, how it scores."""
+    training = [
+        f"- data: `{info.get('data')}`, rows with `split == {info.get('split')}` "
+        f"({info.get('n_pairs')} pairs; categories: {', '.join(info.get('categories', []))})",
+        f"- command: `{info.get('command')}`",
+        f"- seed: {info.get('seed')}",
+        f"- wall time: {info.get('seconds')} s on {info.get('machine')}",
+        f"- date: {info.get('date')}",
+    ]
+    parts = [f"# {title}", "", description, "", "## Training", "", *training, ""]
+    if evaluation is not None:
+        parts += [
+            "## Validation",
+            "",
+            "Mean per-image metrics on the scene-disjoint `split == val` rows "
+            "(sRGB in [0, 1]; see `nircolor.metrics`).",
+            "",
+            metrics_markdown({**evaluation.by_collection(), "all": evaluation.summary}),
+            "",
+            "Per category:",
+            "",
+            metrics_markdown(evaluation.by_category()),
+            "",
+        ]
+    parts += ["## Data", "", DATASET_CITATION, ""]
+    return "\n".join(parts)

@@ -9,11 +9,14 @@ from pathlib import Path
 
 from ..data import Pair, load_dataset, load_pair
 from ..errors import DataError
+from ..evaluate import evaluate_model
+from ..models import CARD_NAME
 from ..models.l3 import L3Config, fit_l3
 from .common import (
     TrainResult,
     check_output_folder,
     machine_description,
+    model_card,
     save_model_folder,
     timestamp,
 )
@@ -90,5 +93,30 @@ def train_l3(
             "date": timestamp(),
         }
     )
-    save_model_folder(output, model.save, overwrite)
-    return TrainResult(output, len(pairs), seconds, model.info)
+    evaluation = None
+    if split == "train":
+        val_pairs = load_dataset(data, split="val", categories=categories, seed=seed)
+        evaluation = evaluate_model(model, val_pairs, guided=False) if val_pairs else None
+    card = model_card(
+        f"L3 colorizer ({config.patch}×{config.patch} patches, "
+        f"{config.n_levels}×{config.n_contrasts} classes)",
+        L3_DESCRIPTION,
+        model.info,
+        evaluation,
+    )
+
+    def write(folder: Path) -> None:
+        model.save(folder)
+        (folder / CARD_NAME).write_text(card)
+
+    save_model_folder(output, write, overwrite)
+    return TrainResult(output, len(pairs), seconds, model.info, evaluation)
+
+
+L3_DESCRIPTION = (
+    "L3 (Local, Linear, Learned; Jiang, Tian, Farrell and Wandell, IEEE TIP 2017) for a "
+    "monochrome NIR sensor: every pixel's P×P neighbourhood is classed by its mean level and "
+    "contrast (quantile cut points of the training data) and each class maps the patch to the "
+    "centre pixel's RGB with its own ridge regression (λ chosen per class and channel by "
+    "generalised cross-validation). Pure numpy: no torch, no GPU."
+)

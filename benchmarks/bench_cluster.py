@@ -1,0 +1,101 @@
+"""Batch wall time: local run vs a local Dask cluster (needs nircolor[cluster]).
+
+Colorizes the same folder of synthetic NIR images with a small L3 model three ways:
+
+* ``local``: :func:`nircolor.batch.run_batch` in this process (L3 renders on its threads);
+* ``dask, N workers (startup included)``: ``workers=N`` as ``--workers N`` does, cluster start
+  and model loading included;
+* ``dask, N workers (cluster up)``: an already running LocalCluster (``--cluster ADDRESS``).
+
+and checks that the outputs are byte-identical to the local run's.
+
+    python benchmarks/bench_cluster.py [--files 48] [--size 512x640] [--workers 2]
+
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nircolor.batch import Options, plan, run_batch
+from nircolor.cluster import start_local_cluster
+from nircolor.io import write_image
+from nircolor.train import train_l3
+
+
+def synthetic_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
+    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
+    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2)
+    return nir, np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.png")}
+
+
+def main() -> None:
+    import distributed
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=48)
+    parser.add_argument("--size", default="512x640", help="HxW")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    height, width = map(int, args.size.lower().split("x"))
+
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        pairs = folder / "pairs"
+        for index in range(16):
+            nir, rgb = synthetic_scene(index, 64, 96)
+            write_image(pairs / "c" / f"{index:04d}_nir.png", nir)
+            write_image(pairs / "c" / f"{index:04d}_rgb.png", rgb)
+        model = str(folder / "model")
+        train_l3(pairs, model, split="all")
+        inputs = folder / "in"
+        for index in range(args.files):
+            nir, _ = synthetic_scene(10_000 + index, height, width)
+            write_image(inputs / f"{index // 16:02d}" / f"{index:04d}.png", nir)
+
+        rows = []
+
+        def timed(name: str, out: str, **kwargs) -> None:
+            start = time.perf_counter()
+            summary = run_batch(plan([inputs], folder / out), model, Options(), **kwargs)
+            seconds = time.perf_counter() - start
+            assert summary.ok, summary.line()
+            rows.append((name, seconds, outputs(folder / out)))
+
+        timed("local (this process)", "local")
+        timed(f"dask, {args.workers} workers (startup included)", "dask_new", workers=args.workers)
+        with start_local_cluster(args.workers) as cluster, distributed.Client(cluster) as client:
+            client.wait_for_workers(args.workers)
+            timed(
+                f"dask, {args.workers} workers (cluster up)",
+                "dask_up",
+                cluster=cluster.scheduler_address,
+            )
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"{args.files} NIR images of {width}x{height}, L3 model, {cpus} CPUs.\n")
+    print("| run | wall s | images/s | outputs identical to local |")
+    print("|---|---|---|---|")
+    reference = rows[0][2]
+    for name, seconds, files in rows:
+        same = "yes" if files == reference and len(files) == args.files else "NO"
+        print(f"| {name} | {seconds:.2f} | {args.files / seconds:.1f} | {same} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Learned models exported to ONNX, run by onnxruntime (no torch needed).
+
+A model folder written by ``nircolor train {cnn,fusion,unet,classifier}`` holds:
+
+``config.json``
+    ``kind`` (``"onnx"`` for a colorizer, ``"classifier"`` for the scene classifier),
+    ``arch``, ``net`` (the constructor arguments), ``output_space``, ``stride``,
+    ``min_size``, ``guided`` (default guided filter ``[radius, eps]`` or null),
+    ``categories`` (classifier) and ``training`` (data, split, command, seed, ...).
+``model.onnx``
+    The graph: input ``nir`` ``(N, 1, H, W)`` in [0, 1] with H and W multiples of
+    ``stride``; output ``(N, C, H, W)`` in the output space (colorizer) or ``(N, K)``
+    class probabilities (classifier).
+``weights.safetensors``
+    The same weights for torch (fine-tuning, re-export).
+
+Inputs are padded (reflect) to a multiple of the stride and the output cropped back; the
+output space is converted to sRGB after the graph (:func:`nircolor.colorspace.to_srgb`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ..colorspace import OUTPUT_SPACES, to_srgb
+from ..errors import ModelError
+from . import CONFIG_NAME, register_kind
+
+ONNX_NAME = "model.onnx"
+WEIGHTS_NAME = "weights.safetensors"
+DEFAULT_THREADS = 2
+_UNSET = object()
+
+
+def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.ndarray:
+    """Pad an ``(H, W, ...)`` image at the bottom and right (reflect) to multiples of ``stride``.
+
+    Each side is at least ``min_size`` (then rounded up to the stride).
+    """
+    height, width = image.shape[:2]
+    stride = max(1, int(stride))
+    pad_h = -max(height, min_size) // stride * -stride - height
+    pad_w = -max(width, min_size) // stride * -stride - width
+    if pad_h == 0 and pad_w == 0:
+        return image
+    padding = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, padding, mode="reflect")
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, int(threads))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise ModelError(f"{path}: cannot load ONNX model ({reason})") from None
+
+
+def _check_nir(nir: np.ndarray) -> np.ndarray:
+    nir = np.asarray(nir, dtype=np.float32)
+    if nir.ndim != 2 or nir.size == 0:
+        raise ValueError(f"NIR image must be a non-empty (H, W) array, got shape {nir.shape}")
+    return nir
+
+
+class OnnxNet:
+    """An ONNX graph with its config: padding to the stride, running, cropping back."""
+
+    def __init__(self, folder: str | os.PathLike, config: dict, threads: int = DEFAULT_THREADS):
+        self.folder = Path(folder)
+        self.config = config
+        self.arch = str(config.get("arch", "?"))
+        self.stride = int(config.get("stride", 1))
+        self.min_size = int(config.get("min_size", 0))
+        path = self.folder / config.get("onnx", ONNX_NAME)
+        if not path.is_file():
+            raise ModelError(f"{path}: missing ONNX model file")
+        self.session = _session(path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def run(self, nir: np.ndarray) -> np.ndarray:
+        """The graph's output for one ``(H, W)`` image, batch axis removed."""
+        padded = pad_to_multiple(nir, self.stride, self.min_size)
+        batch = np.ascontiguousarray(padded[None, None], dtype=np.float32)
+        return self.session.run(None, {self.input_name: batch})[0][0]
+
+
+class OnnxColorizer(OnnxNet):
+    """A learned colorizer (``kind == "onnx"``).
+
+    ``guided`` is the model's default guided filter ``(radius, eps)`` from ``config.json``
+    (or ``None``). :meth:`predict` returns the net's own output; :func:`nircolor.colorize`
+    applies ``guided`` after it (band by band when tiling), unless told otherwise.
+    """
+
+    kind = "onnx"
+
+    def __init__(self, folder, config: dict, threads: int = DEFAULT_THREADS, guided=_UNSET):
+        super().__init__(folder, config, threads)
+        self.output_space = config.get("output_space", "rgb")
+        if self.output_space not in OUTPUT_SPACES:
+            raise ModelError(f"{self.folder}: unknown output space '{self.output_space}'")
+        if guided is _UNSET:
+            guided = config.get("guided")
+        self.guided = tuple(guided) if guided else None
+
+    def __repr__(self) -> str:
+        return f"OnnxColorizer(arch={self.arch!r}, output_space={self.output_space!r})"
+
+    def predict(self, nir: np.ndarray) -> np.ndarray:
+        """Colorize an ``(H, W)`` NIR image in [0, 1]: ``(H, W, 3)`` float32 sRGB in [0, 1]."""
+        nir = _check_nir(nir)
+        height, width = nir.shape
+        output = self.run(nir)[:, :height, :width]
+        return to_srgb(np.moveaxis(output, 0, -1), nir, self.output_space)
+
+    def save(self, folder: str | os.PathLike) -> None:
+        raise ModelError("ONNX models are written by 'nircolor train'; copy the folder instead")
+
+
+class OnnxClassifier(OnnxNet):
+    """The NIR scene classifier (``kind == "classifier"``)."""
+
+    kind = "classifier"
+
+    def __init__(self, folder, config: dict, threads: int = DEFAULT_THREADS):
+        super().__init__(folder, config, threads)
+        self.categories = [str(c) for c in config.get("categories", [])]
+        if not self.categories:
+            raise ModelError(f"{self.folder / CONFIG_NAME}: a classifier needs 'categories'")
+
+    def __repr__(self) -> str:
+        return f"OnnxClassifier(categories={self.categories})"
+
+    def probabilities(self, nir: np.ndarray) -> np.ndarray:
+        """Probability of every category, ``(K,)`` float32 summing to 1."""
+        return self.run(_check_nir(nir)).astype(np.float32, copy=False)
+
+    def classify(self, nir: np.ndarray) -> tuple[str, dict[str, float]]:
+        """The most probable category of an ``(H, W)`` NIR image, and every probability."""
+        probabilities = self.probabilities(nir)
+        best = int(np.argmax(probabilities))
+        named = dict(zip(self.categories, map(float, probabilities), strict=True))
+        return self.categories[best], named
+
+    def predict(self, nir: np.ndarray) -> np.ndarray:
+        raise ModelError(f"{self.folder}: a scene classifier cannot colorize")
+
+    def save(self, folder: str | os.PathLike) -> None:
+        raise ModelError("ONNX models are written by 'nircolor train'; copy the folder instead")
+
+
+@register_kind("onnx")
+def load(folder: Path, config: dict) -> OnnxColorizer:
+    """Registry loader for ``kind == "onnx"`` colorizers."""
+    return OnnxColorizer(folder, config)
+
+
+@register_kind("classifier")
+def load_classifier(folder: Path, config: dict) -> OnnxClassifier:
+    """Registry loader for ``kind == "classifier"`` scene classifiers."""
+    return OnnxClassifier(folder, config)

@@ -1,0 +1,379 @@
+"""The torch nets, their training loop and their ONNX export (skipped without torch)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("safetensors")
+
+import onnxruntime as ort  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+from nircolor.errors import ModelError  # noqa: E402
+from nircolor.io import write_image  # noqa: E402
+from nircolor.metrics import ssim as ssim_numpy  # noqa: E402
+from nircolor.models import load_model  # noqa: E402
+from nircolor.nets import count_parameters, create_net, list_nets  # noqa: E402
+from nircolor.nets.export import onnx_bytes  # noqa: E402
+from nircolor.nets.layers import adaptive_avg_pool  # noqa: E402
+from nircolor.nets.losses import colorization_loss, ssim  # noqa: E402
+from nircolor.train.nets import NetTrainConfig, Reporter, train_net  # noqa: E402
+
+from .conftest import synthetic_pair  # noqa: E402
+
+ARCHS = ("cnn", "classifier", "fusion", "unet")
+TINY = {  # small versions for fast tests
+    "cnn": {"width": 4},
+    "classifier": {"num_classes": 2},
+    "fusion": {"width": 4, "global_branch": "light", "num_classes": 2},
+    "unet": {"width": 4},
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(arch: str, **kwargs):
+    torch.manual_seed(0)
+    return create_net(arch, **{**TINY[arch], **kwargs})
+
+
+def randomize_batchnorm(net) -> None:
+    """Give BatchNorm layers non-trivial running statistics (as after training)."""
+    generator = torch.Generator().manual_seed(0)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(0.2 * torch.rand(n, generator=generator) - 0.1)
+            module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+
+
+def stripes_or_blobs(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Class 0: random smooth blobs; class 1: stripes of random period, phase and direction."""
+    if label == 1:
+        y, x = np.mgrid[:size, :size]
+        angle = rng.uniform(0, np.pi)
+        period = rng.uniform(4, 9)
+        wave = np.cos(angle) * x + np.sin(angle) * y
+        image = 0.5 + 0.4 * np.sin(2 * np.pi * wave / period + rng.uniform(0, 6.3))
+    else:
+        image = synthetic_pair(int(rng.integers(1 << 30)), size, size)[0]
+    return np.clip(image + 0.03 * rng.standard_normal((size, size)), 0, 1).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- the nets
+
+
+def test_registry():
+    assert set(ARCHS) <= set(list_nets())
+    with pytest.raises(ValueError, match="unknown net"):
+        create_net("nope")
+    net = create_net("unet", width=8)
+    again = create_net("unet", **net.config)
+    assert count_parameters(again) == count_parameters(net)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shapes_at_any_stride_multiple(arch):
+    net = tiny(arch).eval()
+    size = (2 * max(net.stride, 16), 3 * max(net.stride, 16))
+    with torch.no_grad():
+        out = net(torch.rand(2, 1, *size))
+    if arch == "classifier":
+        assert out.shape == (2, 2)
+    else:
+        channels = 2 if net.output_space == "lab_ab" else 3
+        assert out.shape == (2, channels, *size)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "lab_ab"])
+def test_output_spaces(space):
+    net = create_net("fusion", width=4, global_branch="light", output_space=space).eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 1, 32, 48))
+    assert out.shape[1] == (2 if space == "lab_ab" else 3)
+    assert out.abs().max() <= 1
+
+
+def test_adaptive_pool_matches_torch():
+    for height, width in [(1, 9), (3, 3), (5, 7), (17, 4), (30, 41)]:
+        x = torch.rand(2, 3, height, width)
+        expected = F.adaptive_avg_pool2d(x, 4)
+        torch.testing.assert_close(adaptive_avg_pool(x, 4), expected, atol=1e-6, rtol=0)
+
+
+def test_ssim_matches_metrics():
+    rng = np.random.default_rng(0)
+    a = rng.random((30, 40, 3)).astype(np.float32)
+    b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
+    tensor = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None]  # noqa: E731
+    assert ssim(tensor(a), tensor(b)).item() == pytest.approx(ssim_numpy(a, b), abs=1e-5)
+    assert ssim(tensor(a), tensor(a)).item() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_loss_falls(arch):
+    """A few optimizer steps on one synthetic batch bring the loss down."""
+    net = tiny(arch).train()
+    rng = np.random.default_rng(0)
+    if arch == "classifier":
+        labels = np.array([0, 1, 0, 1])
+        nir = np.stack([stripes_or_blobs(label, 48, rng) for label in labels])[:, None]
+        target = torch.from_numpy(labels)
+    else:
+        pairs = [synthetic_pair(i, 32, 32) for i in range(4)]
+        nir = np.stack([n for n, _ in pairs])[:, None]
+        rgb = np.stack([c for _, c in pairs]).transpose(0, 3, 1, 2)
+        target = torch.from_numpy(rgb if net.output_space == "rgb" else rgb[:, :2] * 0.1)
+    nir = torch.from_numpy(nir)
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        out = net(nir)
+        loss = F.cross_entropy(out, target) if arch == "classifier" else F.mse_loss(out, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "l1+ssim"])
+def test_colorization_losses(loss):
+    pred = torch.rand(2, 3, 16, 16, requires_grad=True)
+    value = colorization_loss(loss, pred, torch.rand(2, 3, 16, 16))
+    value.backward()
+    assert value.item() > 0 and pred.grad is not None
+    assert colorization_loss(loss, pred, pred.detach()).item() == pytest.approx(0, abs=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_onnx_matches_torch(arch):
+    net = tiny(arch).eval()
+    randomize_batchnorm(net)
+    s = max(net.stride, 16)
+    graph = onnx_bytes(net, torch.rand(1, 1, 2 * s, 3 * s), probabilities=arch == "classifier")
+    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 1, 5 * s, 3 * s)  # another, non-square size than the traced one
+    with torch.no_grad():
+        expected = net(x)
+        if arch == "classifier":
+            expected = torch.softmax(expected, dim=1)
+    got = session.run(None, {"nir": x.numpy()})[0]
+    assert got.shape == tuple(expected.shape)
+    assert np.abs(got - expected.numpy()).max() < 1e-4
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_safetensors_round_trip(arch, tmp_path):
+    net = tiny(arch).eval()
+    randomize_batchnorm(net)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp_path / "w.st")
+    torch.manual_seed(123)
+    other = create_net(arch, **net.config).eval()
+    other.load_state_dict(load_file(tmp_path / "w.st"))
+    x = torch.rand(1, 1, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(net(x), other(x))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def write_pairs(root: Path, count: int = 6, height: int = 48, width: int = 64) -> Path:
+    for i in range(count):
+        nir, rgb = synthetic_pair(i, height, width)
+        category = ("country", "forest")[i % 2]
+        write_image(root / category / f"{i:04d}_nir.png", nir)
+        write_image(root / category / f"{i:04d}_rgb.png", rgb)
+    return root
+
+
+def tiny_config(tmp_path: Path, data: Path, name: str, **overrides) -> NetTrainConfig:
+    settings = {
+        "arch": "cnn",
+        "data": str(data),
+        "output": str(tmp_path / name),
+        "epochs": 2,
+        "steps_per_epoch": 3,
+        "batch": 2,
+        "patch": 32,
+        "width": 4,
+        "threads": 1,
+        "warmup_steps": 2,
+    }
+    return NetTrainConfig(**{**settings, **overrides})
+
+
+class StopAfterFirstEpoch(Reporter):
+    def epoch(self, record: dict) -> None:
+        raise KeyboardInterrupt  # as if killed right after the first checkpoint
+
+
+def test_resume_gives_the_uninterrupted_weights(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    straight = train_net(tiny_config(tmp_path, data, "straight"))
+    cut = tiny_config(tmp_path, data, "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train_net(cut, StopAfterFirstEpoch())
+    assert json.loads((tmp_path / "cut" / "checkpoint.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "cut" / "config.json").exists()
+    with pytest.raises(ModelError, match="already exists"):
+        train_net(tiny_config(tmp_path, data, "cut"))
+    resumed = train_net(tiny_config(tmp_path, data, "cut", resume=True))
+    a = load_file(straight.model_path / "weights.safetensors")
+    b = load_file(resumed.model_path / "weights.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda history: [{k: v for k, v in r.items() if k != "seconds"} for r in history]  # noqa: E731
+    assert strip(straight.info["history"]) == strip(resumed.info["history"])
+
+
+def test_training_is_deterministic_and_writes_a_model_folder(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    first = train_net(tiny_config(tmp_path, data, "a", arch="unet", epochs=1, loss="l1+ssim"))
+    second = train_net(tiny_config(tmp_path, data, "b", arch="unet", epochs=1, loss="l1+ssim"))
+    a, b = (load_file(r.model_path / "weights.safetensors") for r in (first, second))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    config = json.loads((first.model_path / "config.json").read_text())
+    assert config["kind"] == "onnx" and config["arch"] == "unet" and config["stride"] == 16
+    assert config["output_space"] == "rgb" and config["export_max_abs_error"] < 1e-4
+    assert config["training"]["seed"] == 0 and config["training"]["epochs"] == 1
+    assert "val_psnr" in config["training"]["history"][0]
+    nir = synthetic_pair(99, 45, 70)[0]
+    rgb = load_model(first.model_path).predict(nir)
+    assert rgb.shape == (45, 70, 3) and rgb.dtype == np.float32
+    assert 0 <= rgb.min() and rgb.max() <= 1
+
+
+def test_model_folder_predicts_without_torch(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    config = tiny_config(tmp_path, data, "m", arch="fusion", epochs=1, output_space="lab_ab")
+    folder = train_net(config).model_path
+    nir = synthetic_pair(7, 40, 56)[0]
+    np.save(tmp_path / "nir.npy", nir)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np, nircolor\n"
+        f"nir = np.load({str(tmp_path / 'nir.npy')!r})\n"
+        f"rgb = nircolor.load_model({str(folder)!r}).predict(nir)\n"
+        f"np.save({str(tmp_path / 'rgb.npy')!r}, rgb)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    expected = load_model(folder).predict(nir)
+    np.testing.assert_array_equal(np.load(tmp_path / "rgb.npy"), expected)
+
+
+def test_classifier_beats_chance_on_stripes_and_blobs(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    for i in range(16):
+        label = i % 2
+        category = ("blobs", "stripes")[label]
+        nir = stripes_or_blobs(label, 64, rng)
+        write_image(root / category / f"{i:04d}_nir.png", nir)
+        write_image(root / category / f"{i:04d}_rgb.png", np.repeat(nir[:, :, None], 3, axis=2))
+    config = tiny_config(
+        tmp_path,
+        root,
+        "classifier",
+        arch="classifier",
+        categories=["blobs", "stripes"],
+        epochs=2,
+        steps_per_epoch=30,
+        batch=8,
+        patch=48,
+        width=None,
+        lr=1e-3,
+    )
+    result = train_net(config)
+    model = load_model(result.model_path)
+    assert model.categories == ["blobs", "stripes"]
+    test_rng = np.random.default_rng(1)
+    labels = [i % 2 for i in range(20)]
+    names = ("blobs", "stripes")
+    hits = [model.classify(stripes_or_blobs(y, 64, test_rng))[0] == names[y] for y in labels]
+    accuracy = np.mean(hits)
+    assert accuracy >= 0.75
+
+
+def test_invalid_settings(tmp_path):
+    with pytest.raises(ModelError, match="unknown architecture"):
+        NetTrainConfig(arch="vit", data=".", output=".")
+    with pytest.raises(ModelError, match="unknown loss"):
+        NetTrainConfig(arch="unet", data=".", output=".", loss="huber")
+    with pytest.raises(ModelError, match="unknown output space"):
+        NetTrainConfig(arch="cnn", data=".", output=".", output_space="hsv")
+    data = write_pairs(tmp_path / "data")
+    with pytest.raises(ModelError, match="multiple of 16"):
+        train_net(tiny_config(tmp_path, data, "x", arch="unet", patch=40))
+    with pytest.raises(ModelError, match="no checkpoint"):
+        train_net(tiny_config(tmp_path, data, "y", resume=True))
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def run_cli(monkeypatch, capsys, *args):
+    from nircolor.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_cli_train_cnn_writes_a_loadable_model(pair_tree, tmp_path, monkeypatch, capsys):
+    model = tmp_path / "cnn"
+    tiny_args = ["--epochs", "1", "--steps-per-epoch", "2", "--batch", "2", "--patch", "32"]
+    args = ["train", "cnn", "--data", pair_tree, "-o", model, *tiny_args, "--width", "4"]
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--threads", "1", "--guided", "2,1e-3")
+    assert code in (0, None), err
+    assert "trained cnn" in err
+    config = json.loads((model / "config.json").read_text())
+    assert config["kind"] == "onnx" and config["guided"] == [2, 0.001]
+    assert config["training"]["command"].startswith("nircolor train cnn")
+    nir = synthetic_pair(3)[0]
+    assert load_model(model).predict(nir).shape == (*nir.shape, 3)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 1 and "already exists" in err
+
+
+def test_cli_classify(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    for i in range(8):
+        nir = stripes_or_blobs(i % 2, 48, rng)
+        category = ("field", "forest")[i % 2]
+        write_image(root / category / f"{i:04d}_nir.png", nir)
+        write_image(root / category / f"{i:04d}_rgb.png", np.repeat(nir[:, :, None], 3, axis=2))
+    model = tmp_path / "classifier"
+    args = ["train", "classifier", "--data", root, "-o", model, "--epochs", "1"]
+    args += ["--steps-per-epoch", "2", "--batch", "2", "--patch", "32", "--threads", "1"]
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--categories", "field,forest")
+    assert code in (0, None), err
+    code, out, err = run_cli(monkeypatch, capsys, "classify", f"{root}/*/*_nir.png", "-m", model)
+    assert code in (0, None), err
+    lines = out.strip().splitlines()
+    assert len(lines) == 8
+    for line in lines:
+        path, category, confidence = line.split("\t")
+        assert category in ("field", "forest") and 0.5 <= float(confidence) <= 1
+    code, _, err = run_cli(monkeypatch, capsys, "classify", root, "--model", tmp_path / "none")
+    assert code == 1 and "unknown model" in err

@@ -1,0 +1,201 @@
+"""ONNX model folders (kinds "onnx" and "classifier") and output spaces, without torch.
+
+The graphs are built by hand with onnx.helper, so these tests need neither torch nor training.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nircolor.colorspace import from_srgb, to_srgb
+from nircolor.errors import ModelError
+from nircolor.filters import apply_guided
+from nircolor.models import load_model
+from nircolor.models.onnx import OnnxClassifier, OnnxColorizer, pad_to_multiple
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+
+def write_graph(folder: Path, nodes, output_channels, config: dict, initializers=()) -> Path:
+    """A model folder whose graph maps input 'nir' (N,1,H,W) through ``nodes`` to 'output'."""
+    shape = (
+        ["n", output_channels]
+        if config["kind"] == "classifier"
+        else ["n", output_channels, "h", "w"]
+    )
+    graph = helper.make_graph(
+        nodes,
+        "test",
+        [helper.make_tensor_value_info("nir", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
+        initializer=list(initializers),
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, folder / "model.onnx")
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def grey_rgb_model(folder: Path, stride: int = 8, guided=None) -> Path:
+    """Output = the NIR image in all three channels, shifted so padding would show."""
+    node = helper.make_node("Concat", ["nir", "nir", "nir"], ["output"], axis=1)
+    config = {"kind": "onnx", "arch": "test", "output_space": "rgb", "stride": stride}
+    config["guided"] = guided
+    return write_graph(folder, [node], 3, config)
+
+
+def zero_chroma_model(folder: Path) -> Path:
+    """An ``lab_ab`` model predicting a = b = 0: the result is grey of lightness 100·NIR."""
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [
+        helper.make_node("Mul", ["nir", "zero"], ["z"]),
+        helper.make_node("Concat", ["z", "z"], ["output"], axis=1),
+    ]
+    config = {"kind": "onnx", "arch": "test", "output_space": "lab_ab", "stride": 4}
+    return write_graph(folder, nodes, 2, config, [zero])
+
+
+def brightness_classifier(folder: Path) -> Path:
+    """Probabilities (1 - mean, mean): 'dark' for dark images, 'bright' for bright ones."""
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    nodes = [
+        helper.make_node("ReduceMean", ["nir"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Flatten", ["m4"], ["m"], axis=1),
+        helper.make_node("Sub", ["one", "m"], ["d"]),
+        helper.make_node("Concat", ["d", "m"], ["output"], axis=1),
+    ]
+    config = {"kind": "classifier", "arch": "test", "stride": 1, "min_size": 16}
+    config["categories"] = ["dark", "bright"]
+    return write_graph(folder, nodes, 2, config, [one])
+
+
+@pytest.fixture
+def nir():
+    rng = np.random.default_rng(0)
+    return rng.random((37, 53)).astype(np.float32)
+
+
+def test_pad_to_multiple():
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    padded = pad_to_multiple(image, 4)
+    assert padded.shape == (4, 4)
+    np.testing.assert_array_equal(padded[:3], image)
+    np.testing.assert_array_equal(padded[3], image[1])  # reflect
+    assert pad_to_multiple(image, 4) is not image
+    assert pad_to_multiple(np.zeros((8, 8)), 4).shape == (8, 8)
+    assert pad_to_multiple(np.zeros((3, 5, 2)), 8, min_size=20).shape == (24, 24, 2)
+    assert pad_to_multiple(np.ones((1, 1)), 16).shape == (16, 16)
+
+
+def test_colorspace_round_trip():
+    rng = np.random.default_rng(1)
+    rgb = rng.random((2, 9, 11, 3)).astype(np.float32)
+    for space in ("rgb", "lab"):
+        back = to_srgb(from_srgb(rgb[0], space), None, space)
+        np.testing.assert_allclose(back, rgb[0], atol=1e-4)
+    lab = from_srgb(rgb, "lab")
+    assert lab.shape == rgb.shape and np.abs(lab).max() <= 1.0
+    ab = from_srgb(rgb, "lab_ab")
+    assert ab.shape == (2, 9, 11, 2)
+    np.testing.assert_array_equal(ab, lab[..., 1:])
+
+
+def test_lab_ab_takes_lightness_from_nir():
+    nir = np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5)
+    rgb = to_srgb(np.zeros((4, 5, 2), np.float32), nir, "lab_ab")
+    assert rgb.dtype == np.float32 and rgb.shape == (4, 5, 3)
+    np.testing.assert_allclose(rgb[..., 0], rgb[..., 1], atol=1e-4)  # grey
+    np.testing.assert_allclose(from_srgb(rgb, "lab")[..., 0], nir, atol=1e-3)
+
+
+def test_onnx_colorizer_pads_and_crops(tmp_path, nir):
+    model = load_model(grey_rgb_model(tmp_path / "m"))
+    assert isinstance(model, OnnxColorizer)
+    rgb = model.predict(nir)
+    assert rgb.shape == (37, 53, 3) and rgb.dtype == np.float32
+    np.testing.assert_array_equal(rgb, np.repeat(nir[:, :, None], 3, axis=2))
+
+
+def test_onnx_colorizer_lab_ab(tmp_path, nir):
+    rgb = load_model(zero_chroma_model(tmp_path / "m")).predict(nir)
+    assert rgb.shape == (37, 53, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    np.testing.assert_allclose(from_srgb(rgb, "lab")[..., 0], nir, atol=1e-3)
+
+
+def test_default_guided_filter_is_applied_by_colorize_and_can_be_switched_off(tmp_path, nir):
+    from nircolor import colorize
+
+    folder = grey_rgb_model(tmp_path / "m", guided=[2, 1e-3])
+    model = load_model(folder)
+    assert model.guided == (2, 1e-3)
+    grey = np.repeat(nir[:, :, None], 3, axis=2)
+    np.testing.assert_array_equal(model.predict(nir), grey)  # the net alone
+    filtered = apply_guided(nir, grey, 2, 1e-3)
+    np.testing.assert_allclose(colorize(nir, model), filtered, atol=1e-6)
+    np.testing.assert_array_equal(colorize(nir, model, guided=False), grey)
+    # An explicit setting replaces the default rather than running the filter twice.
+    np.testing.assert_allclose(
+        colorize(nir, model, guided=(1, 1e-2)), apply_guided(nir, grey, 1, 1e-2), atol=1e-6
+    )
+
+
+def test_classifier_kind(tmp_path):
+    model = load_model(brightness_classifier(tmp_path / "c"))
+    assert isinstance(model, OnnxClassifier)
+    category, probabilities = model.classify(np.full((5, 7), 0.9, np.float32))  # padded to 16
+    assert category == "bright"
+    assert probabilities["bright"] == pytest.approx(0.9, abs=1e-6)
+    assert model.classify(np.full((40, 30), 0.2, np.float32))[0] == "dark"
+    with pytest.raises(ModelError, match="cannot colorize"):
+        model.predict(np.zeros((8, 8), np.float32))
+
+
+def test_broken_model_folders(tmp_path):
+    folder = grey_rgb_model(tmp_path / "m")
+    (folder / "model.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="cannot load ONNX"):
+        load_model(folder)
+    (folder / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="missing ONNX"):
+        load_model(folder)
+
+
+def run_without_torch(code: str) -> subprocess.CompletedProcess:
+    prefix = "import sys; sys.modules['torch'] = None\n"
+    return subprocess.run(
+        [sys.executable, "-c", prefix + code], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_onnx_model_predicts_without_torch(tmp_path):
+    folder = zero_chroma_model(tmp_path / "m")
+    code = (
+        "import numpy as np, nircolor\n"
+        f"rgb = nircolor.colorize(np.full((9, 10), 0.5, np.float32), model={str(folder)!r})\n"
+        "assert 'torch' not in {m.split('.')[0] for m in sys.modules if sys.modules[m]}\n"
+        "print(rgb.shape)\n"
+    )
+    result = run_without_torch(code)
+    assert result.returncode == 0, result.stderr
+    assert "(9, 10, 3)" in result.stdout
+
+
+def test_training_without_torch_says_what_to_install(tmp_path):
+    code = (
+        "from nircolor.cli import main\n"
+        f"sys.argv = ['nircolor', 'train', 'unet', '--data', {str(tmp_path)!r}, '-o', 'x']\n"
+        "main()\n"
+    )
+    result = run_without_torch(code)
+    assert result.returncode == 1
+    assert "install nircolor[train]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
