@@ -268,3 +268,17 @@ def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_pa
     # Real colour, not grey: the channels differ (the NIR-dark sky is rendered bluish).
     sky = rgb[:40].reshape(-1, 3).mean(axis=0)
     assert sky[2] > sky[0] + 0.02
+
+
+def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_path):
+    from nircolor.examples import EXAMPLE_NIR
+
+    whole, tiled = tmp_path / "whole.png", tmp_path / "tiled.png"
+    assert run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", whole)[0] == 0
+    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tiled, "--tile", "40")
+    assert code == 0, err
+    assert whole.read_bytes() == tiled.read_bytes()  # L3 is local: row bands are exact
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tmp_path / "x.png", "--tile", "3"
+    )
+    assert code == 1 and "--tile" in err

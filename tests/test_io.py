@@ -152,3 +152,13 @@ def test_written_files_follow_the_umask_not_private(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("compression", ["tiff_lzw", "jpeg"])
+def test_tiff_with_codecs_tifffile_lacks_is_read_through_pillow(tmp_path, compression):
+    grey = (np.arange(30 * 40).reshape(30, 40) % 251).astype(np.uint8)
+    Image.fromarray(grey).convert("RGB").save(tmp_path / "x.tif", compression=compression)
+    image = read_image(tmp_path / "x.tif")
+    assert image.shape == (30, 40, 3)
+    if compression == "tiff_lzw":  # lossless
+        assert np.array_equal(to_uint(image[:, :, 0]), grey)

@@ -199,3 +199,16 @@ def test_training_without_torch_says_what_to_install(tmp_path):
     assert result.returncode == 1
     assert "install nircolor[train]" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_onnx_file_outside_the_model_folder_is_refused(tmp_path):
+    import pytest
+
+    from nircolor.errors import ModelError
+
+    folder = grey_rgb_model(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["onnx"] = "../other/model.onnx"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="model folder"):
+        load_model(folder)

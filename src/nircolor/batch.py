@@ -52,12 +52,15 @@ class Options:
     overwrite: bool = False
     skip_existing: bool = False
     temporal_smoothing: float | None = None
+    tile: int | None = None
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
             raise NircolorError("--overwrite and --skip-existing contradict each other")
         if self.bit_depth not in (8, 16):
             raise NircolorError("--bit-depth must be 8 or 16")
+        if self.tile is not None and self.tile < 16:
+            raise NircolorError("--tile must be at least 16 pixels")
         alpha = self.temporal_smoothing
         if alpha is not None and not 0.0 < alpha <= 1.0:
             raise NircolorError(f"--temporal-smoothing ALPHA must lie in (0, 1], not {alpha}")
@@ -262,6 +265,7 @@ def process_job(
                 guided=options.guided,
                 bit_depth=options.bit_depth,
                 overwrite=options.overwrite,
+                tile=options.tile,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, _one_line(str(error)), time.perf_counter() - start)

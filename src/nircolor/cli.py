@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,6 +33,11 @@ app.add_typer(train_app, name="train")
 
 console = Console(stderr=True)
 stdout = Console()
+
+
+def print_error(message: object) -> None:
+    """One line on stderr; the text is escaped (paths and 'nircolor[extra]' hold brackets)."""
+    console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def progress_bar() -> Progress:
@@ -106,6 +112,13 @@ def colorize(
         int | None,
         typer.Option("--workers", metavar="N", help="Distribute over N local Dask processes."),
     ] = None,
+    tile: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Stream in pieces of N pixels (bounded memory; automatic above 16 MP).",
+        ),
+    ] = None,
 ) -> None:
     """Colorize NIR images and videos.
 
@@ -113,8 +126,6 @@ def colorize(
     a folder input; OUT is the output file itself for one input. Ends with 'N done, N skipped,
     N failed'; exit code 1 if anything failed.
     """
-    from rich.markup import escape
-
     from .batch import Options, plan, run_batch
 
     options = Options(
@@ -123,6 +134,7 @@ def colorize(
         overwrite=overwrite,
         skip_existing=skip_existing,
         temporal_smoothing=temporal_smoothing,
+        tile=tile,
     )
     if cluster is not None and workers is not None:
         raise NircolorError("--cluster and --workers exclude each other")
@@ -144,9 +156,7 @@ def colorize(
 
         def report(outcome) -> None:
             if outcome.status == "failed":
-                console.print(
-                    f"[red]error:[/red] {escape(outcome.message)}", highlight=False, soft_wrap=True
-                )
+                print_error(outcome.message)
             progress.advance(task)
 
         def frames(job, done: int, total: int | None) -> None:
@@ -350,13 +360,11 @@ def serve(
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in _SERVE_MODULES:
             raise
-        from rich.markup import escape  # the message holds "[serve]"
-
         message = (
             f"'nircolor serve' needs the serve extra ({error.name} is missing): "
             "pip install 'nircolor[serve]'"
         )
-        console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        print_error(message)
         raise typer.Exit(1) from None
     if not 0 <= port <= 65535:
         raise NircolorError(f"--port must be between 0 and 65535, not {port}")
@@ -398,13 +406,11 @@ def _require_training_extra() -> None:
     except ImportError as error:
         if (getattr(error, "name", None) or "torch").split(".")[0] not in _TRAIN_MODULES:
             raise
-        from rich.markup import escape  # the message holds "[train]"
-
         message = (
             f"training learned models needs torch, onnx and safetensors "
             f"({error.name or 'torch'} is missing): install nircolor[train]"
         )
-        console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        print_error(message)
         raise typer.Exit(1) from None
 
 
@@ -524,7 +530,7 @@ def classify(
             category, probabilities = loaded.classify(read_nir(source))
         except NircolorError as error:
             failures += 1
-            console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            print_error(error)
             continue
         typer.echo(f"{source}\t{category}\t{probabilities[category]:.4f}")
     if failures:
@@ -539,9 +545,7 @@ def main() -> None:
     try:
         app()
     except NircolorError as error:
-        from rich.markup import escape  # messages hold paths and "[extra]" names
-
-        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        print_error(error)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("interrupted", highlight=False)

@@ -37,8 +37,9 @@ GREY_TOLERANCE = 3 / 255
 _TIFF_EXTENSIONS = (".tif", ".tiff")
 
 _PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
+_HEADER_BYTES = 26  # enough for the PNG bit depth and the TIFF magic number
 """Formats Pillow may decode (JPEG includes camera MPO files); any other is refused unread.
-TIFF, whatever the file's name, goes to tifffile (see :func:`_is_tiff`)."""
+TIFF, whatever the file's name, goes to tifffile (by extension or magic number)."""
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -60,15 +61,30 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         If the file is missing, empty, truncated, not an image, or of absurd size.
     """
     path = Path(path)
+    return _to_float(read_raw(path), path)
+
+
+def read_raw(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file as stored (uint8, uint16 or float; alpha kept), with the checks
+    and one-line errors of :func:`read_image` but without scaling to float32."""
+    path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
-    if _is_tiff(path):
-        raw = _read_tiff(path)
-    else:
-        raw = _read_with_pillow(path)
-    return _to_float(raw, path)
+    try:
+        with open(path, "rb") as f:
+            header = f.read(_HEADER_BYTES)
+    except OSError as error:
+        raise ImageReadError(f"{path}: cannot read ({_reason(error)})") from None
+    if is_tiff_file(path, header):
+        return _decode_tiff(path, path)
+    return _decode_pillow(path, path, header)
+
+
+def is_tiff_file(path: Path, header: bytes) -> bool:
+    """Whether a file is read as TIFF: by its extension, or by TIFF's magic number."""
+    return path.suffix.lower() in _TIFF_EXTENSIONS or header[:4] in TIFF_MAGIC
 
 
 def read_nir(path: str | os.PathLike) -> np.ndarray:
@@ -99,9 +115,9 @@ def read_image_bytes(data: bytes, name: str = "upload") -> np.ndarray:
     if not data:
         raise ImageReadError(f"{name}: file is empty")
     if data[:4] in TIFF_MAGIC:
-        raw = _read_tiff_bytes(data, name)
+        raw = _decode_tiff(io.BytesIO(data), name)
     else:
-        raw = _read_pillow_bytes(data, name)
+        raw = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
     return _to_float(raw, name)
 
 
@@ -112,56 +128,6 @@ def read_nir_bytes(data: bytes, name: str = "upload") -> np.ndarray:
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 """First four bytes of a TIFF (and BigTIFF) file, little- and big-endian."""
-
-
-def _is_tiff(path: Path) -> bool:
-    """Whether to read a file with tifffile: by its extension, or by TIFF's magic number."""
-    if path.suffix.lower() in _TIFF_EXTENSIONS:
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) in TIFF_MAGIC
-    except OSError:
-        return False  # the other decoder reports it
-
-
-def _read_tiff_bytes(data: bytes, name: str) -> np.ndarray:
-    try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            page = tif.pages.first
-            _check_tiff_page(page, name)
-            image, axes = page.asarray(), page.axes
-    except ImageReadError:
-        raise
-    except Exception as error:  # tifffile raises many kinds for corrupt files
-        raise ImageReadError(f"{name}: cannot read TIFF ({_reason(error)})") from None
-    return _tiff_samples_last(image, axes, name)
-
-
-def _read_pillow_bytes(data: bytes, name: str) -> np.ndarray:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as im:
-                _check_size(im.width, im.height, name)
-                if im.format == "PNG" and im.mode in ("RGB", "RGBA") and data[24:25] == b"\x10":
-                    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
-                    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-                    if image is None or image.dtype != np.uint16:
-                        raise ImageReadError(
-                            f"{name}: cannot decode 16-bit PNG (truncated or corrupt)"
-                        )
-                    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-                im.load()
-                return _pillow_to_array(im)
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(f"{name}: image too large ({error})") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{name}: not an image file (or an unsupported format)") from None
-    except ImageReadError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageReadError(f"{name}: cannot decode image ({_reason(error)})") from None
 
 
 def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -177,24 +143,39 @@ def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image.mean(axis=2, dtype=np.float32)
 
 
-def _read_with_pillow(path: Path) -> np.ndarray:
+def _decode_pillow(
+    source: Path | io.BytesIO, name, header: bytes, formats: tuple[str, ...] = _PILLOW_FORMATS
+) -> np.ndarray:
+    """Decode a PNG, JPEG or BMP file (or any of ``formats``) with Pillow, size checked first."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=_PILLOW_FORMATS) as im:
-                _check_size(im.width, im.height, path)
-                if _is_16bit_colour_png(path, im):
-                    return _read_16bit_colour_png(path)
+            with Image.open(source, formats=formats) as im:
+                _check_size(im.width, im.height, name)
+                if im.format == "PNG" and im.mode in ("RGB", "RGBA") and header[24:25] == b"\x10":
+                    return _decode_16bit_colour_png(source, name)
                 im.load()
                 return _pillow_to_array(im)
     except Image.DecompressionBombError as error:
-        raise ImageReadError(f"{path}: image too large ({error})") from None
+        raise ImageReadError(f"{name}: image too large ({error})") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image file (or an unsupported format)") from None
+        raise ImageReadError(f"{name}: not an image file (or an unsupported format)") from None
     except ImageReadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageReadError(f"{path}: cannot decode image ({_reason(error)})") from None
+        raise ImageReadError(f"{name}: cannot decode image ({_reason(error)})") from None
+
+
+def _decode_16bit_colour_png(source: Path | io.BytesIO, name) -> np.ndarray:
+    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
+    if isinstance(source, io.BytesIO):
+        data = np.frombuffer(source.getvalue(), np.uint8)
+    else:
+        data = np.fromfile(source, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint16:
+        raise ImageReadError(f"{name}: cannot decode 16-bit PNG (truncated or corrupt)")
+    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
 
 
 def _pillow_to_array(im: Image.Image) -> np.ndarray:
@@ -209,34 +190,22 @@ def _pillow_to_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 
-def _is_16bit_colour_png(path: Path, im: Image.Image) -> bool:
-    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
-    if im.format != "PNG" or im.mode not in ("RGB", "RGBA"):
-        return False
-    with open(path, "rb") as f:
-        header = f.read(26)
-    return len(header) == 26 and header[24] == 16
-
-
-def _read_16bit_colour_png(path: Path) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None or image.dtype != np.uint16:
-        raise ImageReadError(f"{path}: cannot decode 16-bit PNG (truncated or corrupt)")
-    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-
-
-def _read_tiff(path: Path) -> np.ndarray:
+def _decode_tiff(source: Path | io.BytesIO, name) -> np.ndarray:
+    """Decode a TIFF's first page with tifffile (Pillow for codecs tifffile lacks, e.g. LZW)."""
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile.TiffFile(source) as tif:
             page = tif.pages.first
-            _check_tiff_page(page, path)
+            _check_tiff_page(page, name)
             image, axes = page.asarray(), page.axes
     except ImageReadError:
         raise
     except Exception as error:  # tifffile raises many kinds for corrupt files
-        raise ImageReadError(f"{path}: cannot read TIFF ({_reason(error)})") from None
-    return _tiff_samples_last(image, axes, path)
+        if "imagecodecs" in str(error):  # LZW, JPEG... compressed: Pillow's libtiff has them
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+            return _decode_pillow(source, name, b"", formats=("TIFF",))
+        raise ImageReadError(f"{name}: cannot read TIFF ({_reason(error)})") from None
+    return _tiff_samples_last(image, axes, name)
 
 
 def _check_size(width: int, height: int, path: Path) -> None:

@@ -58,12 +58,12 @@ from .io import (
     _TIFF_EXTENSIONS,
     WRITE_EXTENSIONS,
     _check_tiff_page,
-    _is_tiff,
-    _read_with_pillow,
     _reason,
     as_grey,
     atomic_path,
+    is_tiff_file,
     read_image,
+    read_raw,
     to_uint,
     write_bytes_atomic,
 )
@@ -626,7 +626,9 @@ def _open_source(path: Path) -> _RowSource:
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
     name = str(path)
-    if _is_tiff(path):
+    with open(path, "rb") as f:
+        header = f.read(4)
+    if is_tiff_file(path, header):
         try:
             tif = tifffile.TiffFile(path)
         except Exception as error:
@@ -645,7 +647,7 @@ def _open_source(path: Path) -> _RowSource:
         tif.close()
         image = read_image(path)  # an unusual layout: read whole
         return _ArraySource(image, name)
-    return _ArraySource(_read_with_pillow(path), name)
+    return _ArraySource(read_raw(path), name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,12 @@ class OnnxNet:
         self.arch = str(config.get("arch", "?"))
         self.stride = int(config.get("stride", 1))
         self.min_size = int(config.get("min_size", 0))
-        path = self.folder / config.get("onnx", ONNX_NAME)
+        name = config.get("onnx", ONNX_NAME)
+        if not isinstance(name, str) or Path(name).name != name:  # keep it in the folder
+            raise ModelError(
+                f"{self.folder}: invalid onnx model ('onnx' must name a file in the model folder)"
+            )
+        path = self.folder / name
         if not path.is_file():
             raise ModelError(f"{path}: missing ONNX model file")
         self.session = _session(path, threads)
