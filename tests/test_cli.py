@@ -160,7 +160,7 @@ def test_bad_input_gives_one_line_and_leaves_output_alone(
     code, _, err = run(monkeypatch, capsys, "colorize", bad, "-o", out, "--model", trained_model)
     assert code == 1
     assert message in err and "Traceback" not in err
-    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error")
     assert snapshot(out) == before
 
 

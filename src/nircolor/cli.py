@@ -176,8 +176,9 @@ def colorize(
             cluster=cluster,
             workers=workers,
         )
-    console.print(summary.line(), highlight=False)
     failures = summary.failures
+    if len(jobs) > 1 or not failures:  # one failed input: its error line says it all
+        console.print(summary.line(), highlight=False)
     if failures and len(jobs) > 1:
         console.print("failed:", highlight=False)
         for outcome in failures[:MAX_LISTED_FAILURES]:
