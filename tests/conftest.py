@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,24 @@ def write_manifest(root: Path, rows: list[dict]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run ``nircolor ARGS...`` in-process through its real entry point: (exit code, out, err)."""
+    from nircolor.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture
+def tiny_model(pair_tree, tmp_path) -> Path:
+    """An L3 model folder trained on the synthetic ``pair_tree`` (well under a second)."""
+    from nircolor.train import train_l3
+
+    folder = tmp_path / "model"
+    train_l3(pair_tree, folder, split="all")
+    return folder

@@ -1,7 +1,5 @@
 """Batches: many files, bad files among them, resumable runs (``nircolor colorize``)."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -16,28 +14,13 @@ from nircolor.batch import (
     plan_outputs,
     run_batch,
 )
-from nircolor.cli import main
 from nircolor.errors import NircolorError
 from nircolor.io import read_image, write_image
 from nircolor.models.l3 import L3Model
-from nircolor.train import train_l3
+
+from .conftest import run_cli as run
 
 BROKEN = {20: "text", 25: "empty", 30: "truncated"}
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-@pytest.fixture
-def tiny_model(pair_tree, tmp_path):
-    folder = tmp_path / "model"
-    train_l3(pair_tree, folder, split="all")
-    return folder
 
 
 @pytest.fixture

@@ -1,21 +1,13 @@
 """The command line, run in-process through its real entry point."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from nircolor.cli import main
 from nircolor.io import read_image, write_image
 
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+from .conftest import run_cli as run
 
 
 @pytest.fixture

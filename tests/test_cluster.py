@@ -1,7 +1,5 @@
 """Batches on a Dask cluster (``--cluster`` / ``--workers``); skipped without dask.distributed."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -9,17 +7,9 @@ distributed = pytest.importorskip("distributed")
 
 from nircolor import cluster as cluster_module  # noqa: E402
 from nircolor.batch import DONE, FAILED, Options, plan, run_batch  # noqa: E402
-from nircolor.cli import main  # noqa: E402
 from nircolor.io import write_image  # noqa: E402
-from nircolor.train import train_l3  # noqa: E402
 
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+from .conftest import run_cli as run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +18,6 @@ def scheduler():
     with cluster_module.start_local_cluster(2) as local, distributed.Client(local) as client:
         client.wait_for_workers(2, timeout=60)
         yield local.scheduler_address
-
-
-@pytest.fixture
-def tiny_model(pair_tree, tmp_path):
-    folder = tmp_path / "model"
-    train_l3(pair_tree, folder, split="all")
-    return folder
 
 
 @pytest.fixture

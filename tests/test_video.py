@@ -1,6 +1,5 @@
 """Video colorization (``nircolor colorize in.mp4 -o out.mp4``); skipped without PyAV."""
 
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -9,10 +8,8 @@ import pytest
 av = pytest.importorskip("av")
 
 from nircolor.api import colorize  # noqa: E402
-from nircolor.cli import main  # noqa: E402
 from nircolor.errors import ImageReadError, ImageWriteError, NircolorError  # noqa: E402
 from nircolor.io import write_image  # noqa: E402
-from nircolor.train import train_l3  # noqa: E402
 from nircolor.video import (  # noqa: E402
     ChromaSmoother,
     colorize_video,
@@ -22,22 +19,8 @@ from nircolor.video import (  # noqa: E402
     read_rgb_frames,
 )
 
+from .conftest import run_cli as run  # noqa: E402
 from .conftest import synthetic_pair  # noqa: E402
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-@pytest.fixture
-def tiny_model(pair_tree, tmp_path):
-    folder = tmp_path / "model"
-    train_l3(pair_tree, folder, split="all")
-    return folder
 
 
 def write_video(
