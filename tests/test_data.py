@@ -111,3 +111,12 @@ def test_patch_sampler_is_aligned_seeded_and_sized():
     assert np.array_equal(nir, again)
     with pytest.raises(DataError, match="at least"):
         sample_patches(images, 1, size=64)
+
+
+def test_holdout_splits_the_train_side_again_by_scene(pair_tree):
+    pairs = discover_pairs(pair_tree)
+    train = split_pairs(pairs, "train")
+    fit, holdout = split_pairs(pairs, "fit"), split_pairs(pairs, "holdout")
+    assert sorted(p.id for p in fit + holdout) == sorted(p.id for p in train)
+    assert holdout and not {p.scene for p in fit} & {p.scene for p in holdout}
+    assert not {p.id for p in holdout} & {p.id for p in split_pairs(pairs, "val")}

@@ -254,6 +254,10 @@ def test_training_is_deterministic_and_writes_a_model_folder(tmp_path):
     assert config["output_space"] == "rgb" and config["export_max_abs_error"] < 1e-4
     assert config["training"]["seed"] == 0 and config["training"]["epochs"] == 1
     assert "val_psnr" in config["training"]["history"][0]
+    # The best epoch is chosen on a scene holdout of the train rows; val is only reported.
+    assert (config["training"]["split"], config["training"]["val_split"]) == ("fit", "holdout")
+    card = (first.model_path / "MODEL_CARD.md").read_text()
+    assert "chosen on holdout" in card and "## Validation" in card and "seed: 0" in card
     nir = synthetic_pair(99, 45, 70)[0]
     rgb = load_model(first.model_path).predict(nir)
     assert rgb.shape == (45, 70, 3) and rgb.dtype == np.float32

@@ -451,8 +451,15 @@ def _train_net_command(arch: str):
         guided: Annotated[
             str | None, typer.Option(help="Default guided filter of the model, 'R,EPS'.")
         ] = None,
-        split: Annotated[str, typer.Option(help="Rows to train on.")] = "train",
-        val_split: Annotated[str, typer.Option(help="Rows to validate on.")] = "val",
+        split: Annotated[
+            str, typer.Option(help="Rows to train on (fit: train less a scene holdout).")
+        ] = "fit",
+        val_split: Annotated[
+            str, typer.Option(help="Rows that choose the best epoch (scene-disjoint).")
+        ] = "holdout",
+        report_split: Annotated[
+            str, typer.Option(help="Rows scored in the model card ('' for none).")
+        ] = "val",
         val_limit: Annotated[
             int | None, typer.Option(help="Validate on the first N images only.")
         ] = None,
@@ -483,6 +490,7 @@ def _train_net_command(arch: str):
                 device=device,
                 split=split,
                 val_split=val_split,
+                report_split=report_split or None,
                 val_limit=val_limit,
                 categories=_parse_list(categories),
                 classifier=str(classifier) if classifier else None,
@@ -495,7 +503,8 @@ def _train_net_command(arch: str):
         except ValueError as error:  # invalid net settings (widths, output space...)
             raise NircolorError(str(error)) from None
         console.print(
-            f"trained {arch} on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output}",
+            f"trained {arch} on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output} "
+            f"(card: {output / 'MODEL_CARD.md'})",
             highlight=False,
         )
 

@@ -23,7 +23,7 @@ from .errors import DataError
 from .io import READ_EXTENSIONS, read_nir, read_rgb
 
 MANIFEST_NAME = "MANIFEST.csv"
-SPLITS = ("train", "val", "all")
+SPLITS = ("train", "val", "all", "fit", "holdout")
 RGB_SUFFIXES = ("_rgb", "_rgb_reg")
 
 
@@ -147,11 +147,19 @@ def split_pairs(
     When every pair carries a manifest ``split`` it is used as it is. Otherwise scenes are
     shuffled with ``seed`` within each category and about ``val_fraction`` of them (at least
     one for categories with two or more scenes) go to ``val``.
+
+    ``holdout`` and ``fit`` split the ``train`` pairs the same way again (``holdout`` taking
+    about ``val_fraction`` of their scenes): model selection (keep-best, tuning) uses
+    ``holdout`` so that the ``val`` pairs stay untouched for reporting.
     """
     if split not in SPLITS:
         raise DataError(f"unknown split '{split}' (use one of {', '.join(SPLITS)})")
     if split == "all":
         return list(pairs)
+    if split in ("fit", "holdout"):
+        train = split_pairs(pairs, "train", val_fraction, seed)
+        held_out = _choose_val_scenes(train, val_fraction, seed)
+        return [p for p in train if (p.scene in held_out) == (split == "holdout")]
     if pairs and all(p.split in ("train", "val") for p in pairs):
         return [p for p in pairs if p.split == split]
     val_scenes = _choose_val_scenes(pairs, val_fraction, seed)

@@ -106,6 +106,7 @@ def model_card(title: str, description: str, info: dict, evaluation=None) -> str
         f"- seed: {info.get('seed')}",
         f"- wall time: {info.get('seconds')} s on {info.get('machine')}",
         f"- date: {info.get('date')}",
+        *(f"- {note}" for note in info.get("notes", [])),
     ]
     parts = [f"# {title}", "", description, "", "## Training", "", *training, ""]
     if evaluation is not None:

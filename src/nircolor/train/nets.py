@@ -47,6 +47,7 @@ from .common import (
     TrainResult,
     check_output_folder,
     machine_description,
+    model_card,
     save_model_folder,
     timestamp,
 )
@@ -89,8 +90,9 @@ class NetTrainConfig:
     seed: int = 0
     threads: int | None = None  # default: the CPUs this process may use
     device: str = "auto"  # auto, cpu, cuda
-    split: str = "train"
-    val_split: str = "val"
+    split: str = "fit"  # the train rows less a scene-disjoint holdout...
+    val_split: str = "holdout"  # ...on which the best epoch is chosen
+    report_split: str | None = "val"  # scored for the model card (never used for choices)
     val_limit: int | None = None  # validate on the first N val images only
     bn_batches: int = 20  # batches re-estimating BatchNorm statistics each epoch (0: off)
     categories: list[str] | None = None  # train on these; the classifier's classes
@@ -533,7 +535,49 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
             reporter.epoch(state.history[-1])
     finally:
         reporter.close()
-    return write_model_folder(output, net, cfg, state, info)
+    result = write_model_folder(output, net, cfg, state, info)
+    write_net_card(output, cfg, result.info)
+    return result
+
+
+NET_DESCRIPTIONS = {
+    "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",
+    "classifier": "Scene recognition on NIR after 'Fast NIR colorization' (9 EPFL categories).",
+    "fusion": "Fusion colorization net: local encoder, global scene vector, fusion, decoder.",
+    "unet": "Small U-Net with skip connections and a fused global feature vector.",
+}
+
+
+def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
+    """``MODEL_CARD.md``: training record and, for colorizers, scores on ``report_split``."""
+    from ..evaluate import evaluate_model
+    from ..models import CARD_NAME, load_model
+
+    evaluation = None
+    if cfg.arch != "classifier" and cfg.report_split:
+        pairs = load_dataset(cfg.data, cfg.report_split, cfg.categories, seed=cfg.seed)
+        if pairs:
+            evaluation = evaluate_model(load_model(output), pairs)
+    info = {
+        "data": training["data"],
+        "split": f"{training['split']} (best epoch {training['best_epoch']} chosen on "
+        f"{training['val_split']})",
+        "n_pairs": training["n_train_pairs"],
+        "categories": sorted(cfg.categories or []) or ["all"],
+        "command": training["command"],
+        "seed": training["seed"],
+        "seconds": training["wall_seconds"],
+        "machine": f"{training['machine']}; {training['device']}, {training['threads']} threads",
+        "date": training["date"],
+        "notes": [
+            f"epochs: {training['epochs']} × {training['steps_per_epoch']} steps, batch "
+            f"{training['batch']} of {training['patch']}² patches, loss {training['loss']}, "
+            f"lr {training['lr']}, torch {training['torch']}"
+        ],
+    }
+    title = "NIR scene classifier" if cfg.arch == "classifier" else f"{cfg.arch} colorizer"
+    card = model_card(title, NET_DESCRIPTIONS.get(cfg.arch, ""), info, evaluation)
+    write_bytes_atomic(output / CARD_NAME, card.encode())
 
 
 def run_epoch(net, optimizer, train_set, val_set, cfg, device, state: RunState, reporter):
