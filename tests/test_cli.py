@@ -274,3 +274,16 @@ def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_p
         monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tmp_path / "x.png", "--tile", "3"
     )
     assert code == 1 and "--tile" in err
+
+
+def test_shipped_classifier_names_a_scene_category(monkeypatch, capsys):
+    from nircolor import load_model
+    from nircolor.examples import EXAMPLE_NIR
+
+    categories = load_model("classifier").categories
+    assert len(categories) == 9
+    code, out, err = run(monkeypatch, capsys, "classify", EXAMPLE_NIR)
+    assert code == 0, err
+    path, category, confidence = out.strip().split("\t")
+    assert path == str(EXAMPLE_NIR) and category in categories
+    assert 1 / len(categories) <= float(confidence) <= 1

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
 from ..data import load_dataset, load_pair, sample_patches
 from ..errors import DataError, ModelError
-from ..io import to_uint, write_bytes_atomic
+from ..io import read_nir, to_uint, write_bytes_atomic
 from ..metrics import mean_metrics, psnr
 from ..models import CONFIG_NAME
 from ..models.onnx import ONNX_NAME, WEIGHTS_NAME, pad_to_multiple
@@ -553,11 +553,20 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
     from ..evaluate import evaluate_model
     from ..models import CARD_NAME, load_model
 
-    evaluation = None
-    if cfg.arch != "classifier" and cfg.report_split:
-        pairs = load_dataset(cfg.data, cfg.report_split, cfg.categories, seed=cfg.seed)
-        if pairs:
-            evaluation = evaluate_model(load_model(output), pairs)
+    evaluation, notes = None, []
+    pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []
+    if cfg.arch == "classifier" and pairs:
+        model = load_model(output)
+        known = [p for p in pairs if p.category in model.categories]
+        hits = sum(model.classify(read_nir(p.nir))[0] == p.category for p in known)
+        notes.append(
+            f"accuracy on the scene-disjoint `split == {cfg.report_split}` rows of known "
+            f"categories: {hits / len(known):.3f} ({hits} of {len(known)}; chance "
+            f"{1 / len(model.categories):.3f})"
+        )
+    elif pairs:
+        pairs = [p for p in pairs if not cfg.categories or p.category in cfg.categories]
+        evaluation = evaluate_model(load_model(output), pairs) if pairs else None
     info = {
         "data": training["data"],
         "split": f"{training['split']} (best epoch {training['best_epoch']} chosen on "
@@ -572,7 +581,8 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
         "notes": [
             f"epochs: {training['epochs']} × {training['steps_per_epoch']} steps, batch "
             f"{training['batch']} of {training['patch']}² patches, loss {training['loss']}, "
-            f"lr {training['lr']}, torch {training['torch']}"
+            f"lr {training['lr']}, torch {training['torch']}",
+            *notes,
         ],
     }
     title = "NIR scene classifier" if cfg.arch == "classifier" else f"{cfg.arch} colorizer"
