@@ -381,3 +381,19 @@ def test_cli_classify(tmp_path, monkeypatch, capsys):
         assert category in ("field", "forest") and 0.5 <= float(confidence) <= 1
     code, _, err = run_cli(monkeypatch, capsys, "classify", root, "--model", tmp_path / "none")
     assert code == 1 and "unknown model" in err
+
+
+def test_guided_sweep_stores_the_best_setting_chosen_on_the_holdout(tmp_path):
+    from nircolor.train.nets import GUIDED_GRID
+
+    data = write_pairs(tmp_path / "data")
+    result = train_net(tiny_config(tmp_path, data, "g", epochs=1, guided_sweep=True))
+    config = json.loads((result.model_path / "config.json").read_text())
+    table = config["training"]["guided_sweep"]
+    assert [row["guided"] for row in table] == [None, *map(list, GUIDED_GRID)]
+    best = max(table, key=lambda row: row["psnr"])
+    assert config["guided"] == best["guided"]
+    assert load_model(result.model_path).guided == (
+        tuple(best["guided"]) if best["guided"] else None
+    )
+    assert "default guided filter" in (result.model_path / "MODEL_CARD.md").read_text()

@@ -464,6 +464,13 @@ def _train_net_command(arch: str):
             int | None, typer.Option(help="Validate on the first N images only.")
         ] = None,
         vflip: Annotated[bool, typer.Option(help="Also flip patches upside down.")] = False,
+        guided_sweep: Annotated[
+            bool,
+            typer.Option(
+                help="Choose the default guided filter (r 2,5,8 × eps 1e-5,1e-3,1e-2, or "
+                "none) on the holdout rows."
+            ),
+        ] = False,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
     ) -> None:
         _require_training_extra()
@@ -491,6 +498,7 @@ def _train_net_command(arch: str):
                 split=split,
                 val_split=val_split,
                 report_split=report_split or None,
+                guided_sweep=guided_sweep,
                 val_limit=val_limit,
                 categories=_parse_list(categories),
                 classifier=str(classifier) if classifier else None,

@@ -94,6 +94,7 @@ class NetTrainConfig:
     val_split: str = "holdout"  # ...on which the best epoch is chosen
     report_split: str | None = "val"  # scored for the model card (never used for choices)
     val_limit: int | None = None  # validate on the first N val images only
+    guided_sweep: bool = False  # choose the default guided filter on val_split (GUIDED_GRID)
     bn_batches: int = 20  # batches re-estimating BatchNorm statistics each epoch (0: off)
     categories: list[str] | None = None  # train on these; the classifier's classes
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
@@ -536,8 +537,34 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     finally:
         reporter.close()
     result = write_model_folder(output, net, cfg, state, info)
+    if cfg.guided_sweep and cfg.arch != "classifier" and cfg.val_split:
+        result.info["guided_sweep"] = choose_guided(output, cfg)
     write_net_card(output, cfg, result.info)
     return result
+
+
+GUIDED_GRID = [(r, eps) for r in (2, 5, 8) for eps in (1e-5, 1e-3, 1e-2)]
+"""The seed's guided-filter settings (it found r = 5, eps = 1e-5 best)."""
+
+
+def choose_guided(output: Path, cfg: NetTrainConfig) -> list[dict]:
+    """Score the net without and with every GUIDED_GRID filter on ``cfg.val_split`` (never the
+    reported split), store the best as the model's default guided filter; return the table."""
+    from ..evaluate import evaluate_model
+    from ..models import load_model
+
+    model = load_model(output)
+    pairs = load_dataset(cfg.data, cfg.val_split, cfg.categories, seed=cfg.seed)
+    table = []
+    for guided in [False, *GUIDED_GRID]:
+        summary = evaluate_model(model, pairs, guided=guided).summary
+        table.append({"guided": list(guided) if guided else None, **summary})
+    best = max(table, key=lambda row: row["psnr"])
+    config = json.loads((output / CONFIG_NAME).read_text())
+    config["guided"] = best["guided"]
+    config["training"]["guided_sweep"] = table
+    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    return table
 
 
 NET_DESCRIPTIONS = {
@@ -554,6 +581,18 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
     from ..models import CARD_NAME, load_model
 
     evaluation, notes = None, []
+    if training.get("guided_sweep"):
+        chosen = json.loads((output / CONFIG_NAME).read_text()).get("guided")
+        notes.append(f"default guided filter (best PSNR on {cfg.val_split}): {chosen or 'none'}")
+    for row in training.get("guided_sweep", []):
+        setting = (
+            "no guided filter"
+            if row["guided"] is None
+            else "guided r={}, eps={:g}".format(*row["guided"])
+        )
+        notes.append(
+            f"{cfg.val_split}: {setting}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+        )
     pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []
     if cfg.arch == "classifier" and pairs:
         model = load_model(output)
