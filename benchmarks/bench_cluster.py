@@ -22,22 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from nircolor.batch import Options, plan, run_batch
 from nircolor.cluster import start_local_cluster
+from nircolor.examples import synthetic_pair as synthetic_scene
 from nircolor.io import write_image
 from nircolor.train import train_l3
-
-
-def synthetic_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
-    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
-    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2)
-    return nir, np.clip(rgb, 0, 1).astype(np.float32)
 
 
 def outputs(folder: Path) -> dict[str, bytes]:

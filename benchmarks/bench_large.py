@@ -36,6 +36,7 @@ import numpy as np
 import tifffile
 
 from nircolor.errors import ModelError
+from nircolor.examples import textured_nir as textured
 from nircolor.filters import apply_guided
 from nircolor.io import to_uint
 from nircolor.models import load_model
@@ -43,18 +44,6 @@ from nircolor.models.l3 import fit_l3
 from nircolor.tiling import colorize_tiled, tile_colorize
 
 ONE = 1 / 255
-
-
-def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Synthetic NIR with detail at several scales, float32 in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    fine = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
-    coarse = cv2.resize(
-        rng.random((height // 32 + 2, width // 32 + 2)).astype(np.float32),
-        (width, height),
-        interpolation=cv2.INTER_CUBIC,
-    )
-    return np.clip(0.6 * coarse + 1.5 * (fine - fine.mean()) + 0.2, 0, 1).astype(np.float32)
 
 
 def synthetic_pairs(count: int = 8, height: int = 256, width: int = 320):

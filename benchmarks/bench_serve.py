@@ -30,28 +30,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import httpx
 import numpy as np
 
 from nircolor.errors import ModelError
+from nircolor.examples import textured_nir as textured
 from nircolor.io import encode_image
 from nircolor.models import load_model
 from nircolor.models.l3 import fit_l3
 
 HOST = "127.0.0.1"  # loopback only: the benchmark never listens on another interface
-
-
-def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Synthetic NIR with detail at several scales, float32 in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    fine = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
-    coarse = cv2.resize(
-        rng.random((height // 32 + 2, width // 32 + 2)).astype(np.float32),
-        (width, height),
-        interpolation=cv2.INTER_CUBIC,
-    )
-    return np.clip(0.6 * coarse + 1.5 * (fine - fine.mean()) + 0.2, 0, 1).astype(np.float32)
 
 
 def model_for(name: str, folder: Path) -> tuple[str, str]:

@@ -23,26 +23,16 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from nircolor.api import colorize
+from nircolor.examples import synthetic_pair as synthetic_scene
 from nircolor.io import write_image
 from nircolor.metrics import delta_e00
 from nircolor.train import train_l3
 from nircolor.video import ChromaSmoother, colorize_video, flicker, read_frames, read_rgb_frames
 
 ALPHAS = (1.0, 0.7, 0.5, 0.3, 0.15)
-
-
-def synthetic_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth random NIR image and an RGB image that is a fixed function of it."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
-    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
-    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2)
-    return nir, np.clip(rgb, 0, 1).astype(np.float32)
 
 
 def train_model(folder: Path) -> Path:

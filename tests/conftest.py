@@ -6,22 +6,10 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from nircolor.examples import synthetic_pair
 from nircolor.io import write_image
-
-
-def synthetic_pair(seed: int, height: int = 48, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth random NIR image and an RGB image that is a fixed function of it."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
-    import cv2
-
-    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
-    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2).astype(np.float32)
-    return nir, np.clip(rgb, 0, 1)
 
 
 @pytest.fixture

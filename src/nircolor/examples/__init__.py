@@ -1,6 +1,7 @@
-"""A small synthetic NIR scene, made by the project, so the first command works anywhere.
+"""Images the project makes itself: the bundled example scene and synthetic test data.
 
-``python -m nircolor.examples`` regenerates ``example_nir.png`` beside this file.
+``python -m nircolor.examples`` regenerates ``example_nir.png`` beside this file; tests and
+benchmarks draw their synthetic NIR images and NIR/RGB pairs from here.
 """
 
 from __future__ import annotations
@@ -53,3 +54,25 @@ def make_example_nir(width: int = 384, height: int = 256, seed: int = 0) -> np.n
     image[road] = 0.3 + 0.04 * (foliage_texture[road] - 0.5)
     image += rng.normal(0, 0.01, image.shape).astype(np.float32)  # sensor noise
     return np.clip(cv2.GaussianBlur(image, (0, 0), 0.7), 0, 1).astype(np.float32)
+
+
+def synthetic_pair(seed: int, height: int = 48, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random NIR image and an RGB image that is a fixed, known function of it."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((height // 8 + 2, width // 8 + 2)).astype(np.float32)
+    nir = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    nir = np.clip(nir + 0.05 * rng.standard_normal((height, width)).astype(np.float32), 0, 1)
+    rgb = np.stack([nir**0.8, 0.6 * nir + 0.2, 1.0 - 0.5 * nir], axis=2)
+    return nir, np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def textured_nir(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A synthetic NIR image with detail at several scales, float32 in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    fine = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
+    coarse = cv2.resize(
+        rng.random((height // 32 + 2, width // 32 + 2)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    return np.clip(0.6 * coarse + 1.5 * (fine - fine.mean()) + 0.2, 0, 1).astype(np.float32)
