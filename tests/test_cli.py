@@ -287,3 +287,14 @@ def test_shipped_classifier_names_a_scene_category(monkeypatch, capsys):
     path, category, confidence = out.strip().split("\t")
     assert path == str(EXAMPLE_NIR) and category in categories
     assert 1 / len(categories) <= float(confidence) <= 1
+
+
+def test_shipped_cnn_colorizes_with_its_guided_filter(monkeypatch, capsys, tmp_path):
+    from nircolor import load_model
+    from nircolor.examples import EXAMPLE_NIR
+
+    assert load_model("cnn").guided is not None  # chosen by the sweep at training time
+    target = tmp_path / "cnn.png"
+    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", "cnn")
+    assert code == 0, err
+    assert read_image(target).shape == (256, 384, 3)
