@@ -289,12 +289,18 @@ def test_shipped_classifier_names_a_scene_category(monkeypatch, capsys):
     assert 1 / len(categories) <= float(confidence) <= 1
 
 
-def test_shipped_cnn_colorizes_with_its_guided_filter(monkeypatch, capsys, tmp_path):
+def test_shipped_cnn_has_its_guided_filter():
     from nircolor import load_model
-    from nircolor.examples import EXAMPLE_NIR
 
     assert load_model("cnn").guided is not None  # chosen by the sweep at training time
-    target = tmp_path / "cnn.png"
-    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", "cnn")
+
+
+@pytest.mark.parametrize("model", ["cnn", "fusion"])
+def test_shipped_learned_models_colorize(monkeypatch, capsys, tmp_path, model):
+    from nircolor.examples import EXAMPLE_NIR
+
+    target = tmp_path / f"{model}.png"
+    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", model)
     assert code == 0, err
-    assert read_image(target).shape == (256, 384, 3)
+    rgb = read_image(target)
+    assert rgb.shape == (256, 384, 3) and np.ptp(rgb, axis=2).mean() > 0.01  # not grey
