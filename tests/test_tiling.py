@@ -11,6 +11,7 @@ from nircolor import tiling
 from nircolor.api import colorize, colorize_file
 from nircolor.cli import main
 from nircolor.errors import ImageWriteError
+from nircolor.examples import textured_nir as textured
 from nircolor.filters import apply_guided
 from nircolor.io import read_image, read_nir, write_image
 from nircolor.models.l3 import L3Config, fit_l3
@@ -26,19 +27,6 @@ from nircolor.tiling import (
 from .conftest import synthetic_pair
 
 ONE = 1 / 255
-
-
-def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A NIR image with detail at several scales, in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    fine = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
-    coarse = cv2.resize(
-        rng.random((height // 16 + 2, width // 16 + 2)).astype(np.float32),
-        (width, height),
-        interpolation=cv2.INTER_CUBIC,
-    )
-    image = 0.5 * coarse + 1.5 * (fine - fine.mean()) + 0.25
-    return np.clip(image, 0, 1).astype(np.float32)
 
 
 def blur_model(sigma: float = 3.0):

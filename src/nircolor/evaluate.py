@@ -31,18 +31,16 @@ class Evaluation:
 
     def by_category(self) -> dict[str, dict]:
         """Mean metrics per category (sorted by name), each with its image count ``n``."""
-        groups: dict[str, list[dict]] = defaultdict(list)
-        for row in self.images:
-            groups[row["category"]].append(row)
-        return {
-            name: {**mean_metrics(rows), "n": len(rows)} for name, rows in sorted(groups.items())
-        }
+        return self._grouped("category")
 
     def by_collection(self) -> dict[str, dict]:
         """Mean metrics per collection (e.g. ``nirscene``, ``vcip2020``)."""
+        return self._grouped("collection")
+
+    def _grouped(self, key: str) -> dict[str, dict]:
         groups: dict[str, list[dict]] = defaultdict(list)
         for row in self.images:
-            groups[row["collection"]].append(row)
+            groups[row[key]].append(row)
         return {
             name: {**mean_metrics(rows), "n": len(rows)} for name, rows in sorted(groups.items())
         }
