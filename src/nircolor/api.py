@@ -70,6 +70,8 @@ def colorize(
     if nir.ndim != 2 or nir.shape[0] == 0 or nir.shape[1] == 0:
         raise ValueError(f"NIR image must be a non-empty (H, W) array, got shape {nir.shape}")
     loaded = get_model(model)
+    if hasattr(loaded, "specialist_for"):  # routed: classify the whole image, not each tile
+        loaded = loaded.specialist_for(nir)
     guided = resolve_guided(loaded, guided)
     if tile is None and nir.size > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE

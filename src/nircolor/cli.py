@@ -307,6 +307,72 @@ def metrics_table(result, title: str) -> Table:
     return table
 
 
+# ---------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="Comma-separated model names or folders.")
+    ],
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")],
+    split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Score the first N pairs only.")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="CPU threads of the models (default: each model's)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty report folder.")] = False,
+) -> None:
+    """Score several models on the same pairs; write report.html, report.md and metrics.json."""
+    from .data import load_dataset
+    from .metrics import METRIC_NAMES
+    from .report import METRIC_FORMATS, METRIC_LABELS, build_report, require_matplotlib
+
+    require_matplotlib()
+    names = _parse_list(models)
+    if not names:
+        raise NircolorError("--models: give at least one model")
+    for option, value in (("--limit", limit), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise NircolorError(f"{option} must be at least 1, not {value}")
+    pairs = load_dataset(data, split=split, seed=seed)[:limit]
+    if not pairs:
+        raise NircolorError(f"{data}: the '{split}' split holds no pairs")
+    with progress_bar() as progress:
+        tasks: dict[str, object] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = build_report(
+            names,
+            pairs,
+            output,
+            data=str(data),
+            split=split,
+            overwrite=overwrite,
+            threads=threads,
+            progress=advance,
+        )
+    table = Table(title=f"report on {len(pairs)} pairs of {data} ({split})", title_justify="left")
+    table.add_column("model")
+    for header in [*(METRIC_LABELS[m] for m in METRIC_NAMES), "ms/image"]:
+        table.add_column(header, justify="right")
+    for name, evaluation in result.evaluations.items():
+        summary = evaluation.summary
+        cells = [METRIC_FORMATS[m].format(summary[m]) for m in METRIC_NAMES]
+        table.add_row(name, *cells, f"{result.ms_per_image[name]:.1f}")
+    stdout.print(table)
+    console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
+
+
 # ---------------------------------------------------------------- models
 
 
@@ -522,6 +588,77 @@ def _train_net_command(arch: str):
 
 for _arch in NET_HELP:
     train_app.command(_arch)(_train_net_command(_arch))
+
+
+@train_app.command("specialists")
+def train_specialists_command(
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Routed model folder to write.")],
+    general: Annotated[
+        str, typer.Option(help="The learned model to fine-tune (a name or a folder).")
+    ],
+    classifier: Annotated[
+        str, typer.Option(help="Scene classifier that routes images (a name or a folder).")
+    ] = "classifier",
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated categories (default: the classifier's).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per specialist.")] = 4,
+    steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 100,
+    batch: Annotated[int | None, typer.Option(help="Patches per step.")] = None,
+    patch: Annotated[int | None, typer.Option(help="Patch side.")] = None,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning.")] = 3e-4,
+    loss: Annotated[str | None, typer.Option(help="mse, l1 or l1+ssim (default mse).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    report_split: Annotated[
+        str, typer.Option(help="Rows scored in the model card ('' for none).")
+    ] = "val",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing routed model.")] = False,
+) -> None:
+    """Fine-tune a learned model per scene category; the classifier routes each image.
+
+    Running it again on an unfinished folder finishes it (done specialists are kept).
+    """
+    _require_training_extra()
+    from .models import read_config, resolve_model_path
+    from .train.nets import NetTrainConfig, RichReporter
+    from .train.routed import train_specialists
+
+    arch = read_config(resolve_model_path(general)).get("arch")
+    if arch not in NET_HELP or arch == "classifier":
+        raise NircolorError(f"--general {general}: not a learned colorizer (train one first)")
+    config = NetTrainConfig(
+        arch=arch,
+        data=str(data),
+        output=str(output),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        batch=batch,
+        patch=patch,
+        lr=lr,
+        loss=loss,
+        seed=seed,
+        threads=threads,
+        device=device,
+        report_split=report_split or None,
+        overwrite=overwrite,
+        command=_command_line(),
+    )
+
+    def reporter_for(category: str):
+        console.print(f"specialist: {category}", highlight=False)
+        return RichReporter(console)
+
+    result = train_specialists(
+        config, general, classifier, _parse_list(categories), reporter_for=reporter_for
+    )
+    console.print(
+        f"trained {len(read_config(output)['specialists'])} specialists in "
+        f"{result.seconds:.1f} s -> {output} (card: {output / 'MODEL_CARD.md'})",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -183,13 +183,18 @@ def _choose_val_scenes(pairs: Sequence[Pair], val_fraction: float, seed: int) ->
     return val
 
 
-def filter_categories(pairs: Sequence[Pair], categories: Sequence[str] | None) -> list[Pair]:
-    """Keep the pairs of the given categories (all when ``categories`` is empty)."""
+def filter_categories(
+    pairs: Sequence[Pair], categories: Sequence[str] | None, check: bool = True
+) -> list[Pair]:
+    """Keep the pairs of the given categories (all when ``categories`` is empty).
+
+    With ``check``, a category that no pair has is an error.
+    """
     if not categories:
         return list(pairs)
     known = {p.category for p in pairs}
     unknown = [c for c in categories if c not in known]
-    if unknown:
+    if unknown and check:
         raise DataError(
             f"unknown categories {', '.join(unknown)} (known: {', '.join(sorted(known))})"
         )
@@ -202,9 +207,14 @@ def load_dataset(
     categories: Sequence[str] | None = None,
     seed: int = 0,
 ) -> list[Pair]:
-    """Discover the pairs under ``root`` and select a split and categories."""
+    """Discover the pairs under ``root`` and select a split and categories.
+
+    The split is drawn on all the pairs before the categories are picked, so that a
+    category's ``fit`` / ``holdout`` rows are the same with or without ``categories``.
+    """
     pairs = discover_pairs(root)
-    return split_pairs(filter_categories(pairs, categories), split, seed=seed)
+    filter_categories(pairs, categories)  # unknown categories are an error
+    return filter_categories(split_pairs(pairs, split, seed=seed), categories, check=False)
 
 
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:

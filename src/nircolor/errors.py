@@ -23,3 +23,7 @@ class ModelError(NircolorError):
 
 class DataError(NircolorError):
     """A dataset folder or manifest is missing or malformed."""
+
+
+class MissingExtraError(NircolorError):
+    """A feature needs an optional dependency that is not installed (an extra: report...)."""

@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .api import colorize, get_model
 from .data import Pair, load_pair
 from .errors import DataError
@@ -69,6 +71,7 @@ def evaluate_model(
     guided: tuple[int, float] | None = None,
     save_images: str | os.PathLike | None = None,
     progress: Callable[[Pair], None] | None = None,
+    on_prediction: Callable[[Pair, np.ndarray, np.ndarray], None] | None = None,
 ) -> Evaluation:
     """Colorize every pair's NIR image with ``model`` and score it against its RGB image.
 
@@ -82,6 +85,10 @@ def evaluate_model(
         Folder receiving each prediction as ``<id>.png`` (ids keep their folders).
     progress : callable, optional
         Called with each pair once it is scored.
+    on_prediction : callable, optional
+        Called as ``on_prediction(pair, prediction, rgb)`` with each scored prediction and
+        its true RGB image (float32 ``(H, W, 3)``), outside the timed part; for callers that
+        need the images themselves (plots of :mod:`nircolor.report`).
 
     Returns
     -------
@@ -107,6 +114,8 @@ def evaluate_model(
         evaluation.images.append(row)
         if save_images is not None:
             write_image(Path(save_images) / f"{pair.id}.png", prediction, overwrite=True)
+        if on_prediction is not None:
+            on_prediction(pair, prediction, rgb)
         if progress is not None:
             progress(pair)
     return evaluation

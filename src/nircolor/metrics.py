@@ -38,6 +38,7 @@ __all__ = [
     "angular_error",
     "compute_metrics",
     "delta_e00",
+    "delta_e00_map",
     "delta_e76",
     "mean_metrics",
     "mse",
@@ -309,6 +310,28 @@ def delta_e00(pred, true) -> float:
     """
     pred, true = _check_pair(pred, true)
     return _delta_e00(_lab(pred), _lab(true))
+
+
+def delta_e00_map(pred, true) -> np.ndarray:
+    """Per-pixel CIEDE2000 colour difference, the map whose mean is :func:`delta_e00`.
+
+    Parameters
+    ----------
+    pred, true : (H, W, 3) ndarray of float
+        Predicted and true sRGB images, values in [0, 1].
+
+    Returns
+    -------
+    de00 : (H, W) ndarray of float32
+        ΔE00 of every pixel, converted to Lab as :func:`delta_e00` does.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`mse`.
+    """
+    pred, true = _check_pair(pred, true)
+    return deltaE_ciede2000(_lab(true), _lab(pred), channel_axis=-1).astype(np.float32)
 
 
 def compute_metrics(pred, true) -> dict[str, float]:

@@ -138,4 +138,4 @@ def list_models() -> list[ModelInfo]:
 
 def _import_kinds() -> None:
     # Importing a kind's module registers its loader.
-    from . import l3, onnx  # noqa: F401  (onnx: kinds "onnx" and "classifier")
+    from . import l3, onnx, routed  # noqa: F401  (onnx: kinds "onnx" and "classifier")

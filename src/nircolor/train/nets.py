@@ -98,6 +98,7 @@ class NetTrainConfig:
     bn_batches: int = 20  # batches re-estimating BatchNorm statistics each epoch (0: off)
     categories: list[str] | None = None  # train on these; the classifier's classes
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
+    init: str | None = None  # fine-tune: start from this model's weights (same architecture)
     guided: list[float] | None = None  # default guided filter [radius, eps] of the model
     resume: bool = False
     overwrite: bool = False
@@ -128,8 +129,32 @@ class NetTrainConfig:
         return list(self.categories) if self.categories else list(EPFL_CATEGORIES)
 
 
-def net_kwargs(cfg: NetTrainConfig) -> dict:
-    """Constructor arguments of the net for these settings."""
+def init_config(cfg: NetTrainConfig) -> dict | None:
+    """``config.json`` of the model ``cfg.init`` to fine-tune from, checked against ``cfg``."""
+    if not cfg.init:
+        return None
+    from ..models import read_config, resolve_model_path
+
+    folder = resolve_model_path(cfg.init)
+    config = read_config(folder)
+    if config.get("arch") != cfg.arch or not (folder / WEIGHTS_NAME).is_file():
+        raise ModelError(f"{cfg.init}: not a trained {cfg.arch} model to fine-tune from")
+    return {**config, "folder": str(folder)}
+
+
+def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
+    """A fine-tuned net keeps its base's output space and default guided filter."""
+    if init is None:
+        return
+    cfg.output_space = init.get("output_space", cfg.output_space)
+    if cfg.guided is None and init.get("guided"):
+        cfg.guided = list(init["guided"])
+
+
+def net_kwargs(cfg: NetTrainConfig, init: dict | None = None) -> dict:
+    """Constructor arguments of the net for these settings (a fine-tuned one: its base's)."""
+    if init is not None:
+        return dict(init["net"])
     kwargs: dict = {}
     if cfg.width is not None:
         kwargs["width"] = cfg.width
@@ -509,11 +534,17 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     if not len(train_set):
         raise DataError(f"{cfg.data}: the '{cfg.split}' split holds no usable pairs")
 
-    net = create_net(cfg.arch, **net_kwargs(cfg))
+    init = init_config(cfg)
+    apply_init(cfg, init)
+    net = create_net(cfg.arch, **net_kwargs(cfg, init))
     if cfg.patch % net.stride or cfg.patch < getattr(net, "min_size", 0):
         raise ModelError(f"patch {cfg.patch} must be a multiple of {net.stride} (and >= 32)")
-    if cfg.arch == "fusion" and cfg.classifier:
-        net.freeze_global(None if scalars else classifier_weights(cfg.classifier))
+    settings = (init or {}).get("training", {}).get("settings", {})
+    frozen = settings.get("classifier") if init else cfg.classifier
+    if cfg.arch == "fusion" and frozen:
+        net.freeze_global(None if scalars or init else classifier_weights(cfg.classifier))
+    if init is not None and scalars is None:
+        net.load_state_dict(load_file(Path(init["folder"]) / WEIGHTS_NAME))
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(net, cfg)
     if scalars is not None:

@@ -1,0 +1,171 @@
+"""``nircolor train specialists``: fine-tune a general colorizer per scene category, route by
+the scene classifier.
+
+Each category's specialist starts from the general model's weights and trains on that
+category's ``fit`` rows only (best epoch on its ``holdout`` rows, the same rows the general
+model was chosen on). The routed model folder (:mod:`nircolor.models.routed`) holds the
+specialists; the general model and the classifier are referenced by name when they are
+shipped models, else copied in. ``config.json`` is written last, so a folder without it is
+an unfinished run: running the command again finishes it (done specialists are kept, a
+started one resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from ..data import load_dataset
+from ..errors import ModelError
+from ..io import write_bytes_atomic
+from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
+from .common import TrainResult, machine_description, model_card, timestamp
+from .nets import CHECKPOINT, NetTrainConfig, Reporter, train_net
+
+SPECIALISTS = "specialists"
+
+
+def train_specialists(
+    base: NetTrainConfig,
+    general: str,
+    classifier: str,
+    categories: list[str] | None = None,
+    reporter_for=None,
+) -> TrainResult:
+    """Fine-tune ``general`` on each category of ``classifier`` and write a routed model.
+
+    Parameters
+    ----------
+    base : NetTrainConfig
+        Settings of every fine-tuning run (``arch`` must be the general model's; ``output``
+        is the routed model folder; ``epochs``, ``lr``... apply to each specialist).
+    general, classifier : str
+        Shipped model names or model folders.
+    categories : list of str, optional
+        Categories to train specialists for (default: all the classifier's); the others
+        go to the general model.
+    reporter_for : callable, optional
+        ``reporter_for(category) -> Reporter`` for each run's progress.
+
+    Returns
+    -------
+    TrainResult
+        The routed model folder, the pairs used, the summed wall time of the runs.
+    """
+    output = Path(base.output)
+    if (output / CONFIG_NAME).exists() and not base.overwrite:
+        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
+    if (output / CONFIG_NAME).exists():
+        shutil.rmtree(output)
+    known = load_model(classifier).categories
+    categories = categories or known
+    unknown = sorted(set(categories) - set(known))
+    if unknown:
+        raise ModelError(f"the classifier does not know {', '.join(unknown)}")
+    general_ref = member_reference(output, general, "general")
+    classifier_ref = member_reference(output, classifier, "classifier")
+    seconds, n_pairs, specialists = 0.0, 0, {}
+    for category in categories:
+        folder = output / SPECIALISTS / category
+        if not (folder / CONFIG_NAME).is_file():
+            cfg = replace(
+                base,
+                output=str(folder),
+                init=str(resolve_model_path(general)),
+                categories=[category],
+                resume=(folder / f"{CHECKPOINT}.json").is_file(),
+                overwrite=False,
+                report_split=None,
+            )
+            reporter = reporter_for(category) if reporter_for else Reporter()
+            train_net(cfg, reporter)
+        training = json.loads((folder / CONFIG_NAME).read_text())["training"]
+        seconds += training["wall_seconds"]
+        n_pairs += training["n_train_pairs"]
+        specialists[category] = f"{SPECIALISTS}/{category}"
+    config = {
+        "kind": "routed",
+        "format_version": 1,
+        "classifier": classifier_ref,
+        "general": general_ref,
+        "specialists": specialists,
+        "min_confidence": 0.0,
+        "training": {"command": base.command, "wall_seconds": round(seconds, 2)},
+    }
+    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    write_routed_card(output, base, general, seconds, n_pairs)
+    return TrainResult(output, n_pairs, seconds, config["training"])
+
+
+def member_reference(output: Path, model: str, role: str) -> str:
+    """A shipped model is referenced by name; any other folder is copied into ``output``."""
+    if str(model) in shipped_names():
+        return str(model)
+    source = resolve_model_path(model)
+    target = output / role
+    if not (target / CONFIG_NAME).is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(f"{CHECKPOINT}.*"))
+    return role
+
+
+def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds, n_pairs):
+    """``MODEL_CARD.md``: routed vs general on ``report_split``, overall and per category."""
+    from ..evaluate import evaluate_model
+    from ..io import read_nir
+
+    evaluation, comparison, notes = None, "", []
+    if base.report_split:
+        pairs = load_dataset(base.data, base.report_split, seed=base.seed)
+        routed = load_model(output)
+        evaluation = evaluate_model(routed, pairs)
+        reference = evaluate_model(load_model(general), pairs)
+        known = [p for p in pairs if p.category in routed.classifier.categories]
+        hits = sum(routed.route(read_nir(p.nir))[0] == p.category for p in known)
+        notes.append(
+            f"routing accuracy on `split == {base.report_split}`: {hits} of {len(known)} "
+            "images of known categories"
+        )
+        comparison = compare_markdown(reference, evaluation)
+    info = {
+        "data": base.data,
+        "split": f"{base.split} rows of each category (best epoch on its {base.val_split} rows)",
+        "n_pairs": n_pairs,
+        "categories": sorted(json.loads((output / CONFIG_NAME).read_text())["specialists"]),
+        "command": base.command,
+        "seed": base.seed,
+        "seconds": f"{seconds:.1f} (sum over the specialists)",
+        "machine": machine_description(),
+        "date": timestamp(),
+        "notes": [
+            f"each specialist fine-tuned from `{general}`: {base.epochs} × "
+            f"{base.steps_per_epoch} steps, lr {base.lr}",
+            *notes,
+        ],
+    }
+    description = (
+        "The scene classifier routes each image to the colorizer fine-tuned on its category."
+    )
+    card = model_card("Routed category specialists", description, info, evaluation)
+    if comparison:
+        card += f"\n## Routed vs the general model `{general}`\n\n{comparison}\n"
+    write_bytes_atomic(output / CARD_NAME, card.encode())
+
+
+def compare_markdown(general, routed) -> str:
+    """Per category: PSNR and ΔE00 of the general model and of the routed specialists."""
+    lines = [
+        "| category | n | general PSNR | routed PSNR | Δ dB | general ΔE00 | routed ΔE00 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows_general = {**general.by_category(), "all": general.summary}
+    rows_routed = {**routed.by_category(), "all": routed.summary}
+    for name, g in rows_general.items():
+        r = rows_routed[name]
+        lines.append(
+            f"| {name} | {g['n']} | {g['psnr']:.2f} | {r['psnr']:.2f} | "
+            f"{r['psnr'] - g['psnr']:+.2f} | {g['de00']:.2f} | {r['de00']:.2f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,295 @@
+"""An independent implementation of docs/metrics.md, checked against ``nircolor evaluate``.
+
+The reference functions below are written from the formulas of docs/metrics.md in plain
+numpy (float64, no scikit-image, no nircolor.metrics). They are first checked on cases whose
+answer is known in closed form and on published CIEDE2000 test data, then compared with the
+numbers ``nircolor evaluate --json`` writes.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nircolor
+from nircolor.data import discover_pairs, load_pair
+from nircolor.metrics import compute_metrics, delta_e00, delta_e00_map
+
+from .conftest import run_cli as run
+
+TOLERANCE = {"psnr": 0.05, "ssim": 0.005, "ae": 0.05, "de00": 0.05, "de76": 0.05}
+
+# ------------------------------------------------------------------ reference implementation
+
+
+def ref_mse(pred, true):
+    return float(np.mean((np.float64(pred) - np.float64(true)) ** 2))
+
+
+def ref_psnr(pred, true):
+    return 10 * math.log10(1.0 / ref_mse(pred, true))
+
+
+def ref_gaussian_window(sigma=1.5, truncate=3.5):
+    radius = int(truncate * sigma + 0.5)
+    k = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-(k**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def ref_filter(image, weights):
+    """Separable filtering with mirrored borders (d c b a | a b c d)."""
+    radius = len(weights) // 2
+    height, width = image.shape
+    padded = np.pad(image, radius, mode="symmetric")
+    rows = sum(w * padded[i : i + height, :] for i, w in enumerate(weights))
+    return sum(w * rows[:, j : j + width] for j, w in enumerate(weights))
+
+
+def ref_ssim_channel(x, y, k1=0.01, k2=0.03, data_range=1.0):
+    weights = ref_gaussian_window()
+    x, y = np.float64(x), np.float64(y)
+    mu_x, mu_y = ref_filter(x, weights), ref_filter(y, weights)
+    var_x = ref_filter(x * x, weights) - mu_x**2
+    var_y = ref_filter(y * y, weights) - mu_y**2
+    cov = ref_filter(x * y, weights) - mu_x * mu_y
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    )
+    pad = len(weights) // 2
+    return float(s[pad:-pad, pad:-pad].mean())
+
+
+def ref_ssim(pred, true):
+    return float(np.mean([ref_ssim_channel(true[..., c], pred[..., c]) for c in range(3)]))
+
+
+def ref_angular_error(pred, true):
+    p = np.float64(pred).reshape(-1, 3).copy()
+    t = np.float64(true).reshape(-1, 3).copy()
+    p[(p == 0).all(axis=1)] = 1.0
+    t[(t == 0).all(axis=1)] = 1.0
+    cos = (p * t).sum(axis=1) / (np.linalg.norm(p, axis=1) * np.linalg.norm(t, axis=1))
+    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))).mean())
+
+
+SRGB_TO_XYZ = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ]
+)
+D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def ref_lab(rgb):
+    v = np.float64(rgb)
+    linear = np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+    xyz = linear @ SRGB_TO_XYZ.T / D65_WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def ref_de76_lab(lab1, lab2):
+    return np.sqrt(((np.float64(lab1) - lab2) ** 2).sum(axis=-1))
+
+
+def ref_de00_lab(lab1, lab2):
+    """CIEDE2000 (kL = kC = kH = 1) as written in docs/metrics.md; hues in degrees."""
+    L1, a1, b1 = np.moveaxis(np.float64(lab1), -1, 0)
+    L2, a2, b2 = np.moveaxis(np.float64(lab2), -1, 0)
+    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(c_bar**7 / (c_bar**7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    product = c1p * c2p
+
+    dl = L2 - L1
+    dc = c2p - c1p
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(product == 0, 0.0, dh)
+    d_big_h = 2 * np.sqrt(product) * np.sin(np.radians(dh / 2))
+
+    l_bar = (L1 + L2) / 2
+    c_bar_p = (c1p + c2p) / 2
+    h_sum = h1p + h2p
+    far = np.abs(h1p - h2p) > 180
+    h_bar = np.where(~far, h_sum / 2, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2))
+    h_bar = np.where(product == 0, h_sum, h_bar)
+
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_bar - 30))
+        + 0.24 * np.cos(np.radians(2 * h_bar))
+        + 0.32 * np.cos(np.radians(3 * h_bar + 6))
+        - 0.20 * np.cos(np.radians(4 * h_bar - 63))
+    )
+    sl = 1 + 0.015 * (l_bar - 50) ** 2 / np.sqrt(20 + (l_bar - 50) ** 2)
+    sc = 1 + 0.045 * c_bar_p
+    sh = 1 + 0.015 * c_bar_p * t
+    d_theta = 30 * np.exp(-(((h_bar - 275) / 25) ** 2))
+    rc = 2 * np.sqrt(c_bar_p**7 / (c_bar_p**7 + 25.0**7))
+    rt = -np.sin(np.radians(2 * d_theta)) * rc
+    terms = (dl / sl) ** 2 + (dc / sc) ** 2 + (d_big_h / sh) ** 2
+    terms += rt * (dc / sc) * (d_big_h / sh)
+    return np.sqrt(np.maximum(terms, 0))
+
+
+def ref_metrics(pred, true):
+    lab_true, lab_pred = ref_lab(true), ref_lab(pred)
+    return {
+        "psnr": ref_psnr(pred, true),
+        "ssim": ref_ssim(pred, true),
+        "ae": ref_angular_error(pred, true),
+        "de00": float(ref_de00_lab(lab_true, lab_pred).mean()),
+        "de76": float(ref_de76_lab(lab_true, lab_pred).mean()),
+        "mse": ref_mse(pred, true),
+    }
+
+
+# ------------------------------------------------------------------ closed-form cases
+
+
+def constant(value, shape=(16, 20)):
+    return np.broadcast_to(np.asarray(value, np.float32), (*shape, 3)).copy()
+
+
+@pytest.mark.parametrize("a, b", [(0.3, 0.4), (0.5, 0.45), (0.9, 0.1)])
+def test_constant_images_have_closed_form_scores(a, b):
+    pred, true = constant(a), constant(b)
+    a, b = float(np.float32(a)), float(np.float32(b))  # the values the images hold
+    c1 = 0.01**2
+    expected = {
+        "mse": (a - b) ** 2,
+        "psnr": -20 * math.log10(abs(a - b)),
+        "ssim": (2 * a * b + c1) / (a * a + b * b + c1),
+        "ae": 0.0,
+    }
+    ours = ref_metrics(pred, true)
+    theirs = compute_metrics(pred, true)
+    for name, value in expected.items():
+        assert ours[name] == pytest.approx(value, abs=1e-6), name
+        assert theirs[name] == pytest.approx(value, abs=1e-5), name
+
+
+def test_psnr_of_a_difference_of_one_tenth_is_20_db():
+    assert ref_psnr(constant(0.6), constant(0.5)) == pytest.approx(20.0, abs=1e-5)
+    assert compute_metrics(constant(0.6), constant(0.5))["psnr"] == pytest.approx(20.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "pred, true, angle",
+    [
+        ((1, 0, 0), (0, 1, 0), 90.0),
+        ((0, 0, 0), (1, 0, 0), math.degrees(math.acos(1 / math.sqrt(3)))),  # black is grey
+        ((0, 0, 0), (0.2, 0.2, 0.2), 0.0),
+        ((0.2, 0.1, 0.05), (0.8, 0.4, 0.2), 0.0),  # brightness is ignored
+        ((1, 1, 0), (1, 0, 0), 45.0),
+    ],
+)
+def test_angular_error_closed_form(pred, true, angle):
+    pred, true = constant(pred), constant(true)
+    assert ref_angular_error(pred, true) == pytest.approx(angle, abs=1e-6)
+    assert compute_metrics(pred, true)["ae"] == pytest.approx(angle, abs=1e-4)
+
+
+def test_white_and_black_are_100_apart_in_lab():
+    lab = ref_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    assert lab[0, 0] == pytest.approx(100.0, abs=1e-9)
+    assert abs(lab[0, 1]) < 0.01 and abs(lab[0, 2]) < 0.01
+    assert lab[1] == pytest.approx([0, 0, 0], abs=1e-9)
+    assert ref_de76_lab(lab[0], lab[1]) == pytest.approx(100.0, abs=1e-3)
+    assert ref_de00_lab(lab[0], lab[1]) == pytest.approx(100.0, abs=1e-3)
+    scores = compute_metrics(constant(1.0), constant(0.0))
+    assert scores["de76"] == pytest.approx(100.0, abs=1e-3)
+    assert scores["de00"] == pytest.approx(100.0, abs=1e-3)
+
+
+# Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes,
+# supplementary test data, and mathematical observations", Color Res. Appl. 30(1), Table 1:
+# (pair, L1, a1, b1, L2, a2, b2, ΔE00).
+SHARMA_2005 = [
+    (1, 50.0000, 2.6772, -79.7751, 50.0000, 0.0000, -82.7485, 2.0425),
+    (7, 50.0000, 0.0000, 0.0000, 50.0000, -1.0000, 2.0000, 2.3669),
+    (11, 50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0011, 7.2195),
+    (13, 50.0000, -0.0010, 2.4900, 50.0000, 0.0009, -2.4900, 4.8045),
+    (16, 50.0000, 2.5000, 0.0000, 50.0000, 0.0000, -2.5000, 4.3065),
+    (17, 50.0000, 2.5000, 0.0000, 73.0000, 25.0000, -18.0000, 27.1492),
+    (19, 50.0000, 2.5000, 0.0000, 56.0000, -27.0000, -3.0000, 31.9030),
+    (25, 60.2574, -34.0099, 36.2677, 60.4626, -34.1751, 39.4387, 1.2644),
+    (29, 22.7233, 20.0904, -46.6940, 23.0331, 14.9730, -42.5619, 2.0373),
+    (34, 2.0776, 0.0795, -1.1350, 0.9033, -0.0636, -0.5514, 0.9082),
+]
+
+
+@pytest.mark.parametrize("row", SHARMA_2005)
+def test_reference_ciede2000_matches_sharma_table(row):
+    lab1, lab2, expected = np.array(row[1:4]), np.array(row[4:7]), row[7]
+    assert ref_de00_lab(lab1, lab2) == pytest.approx(expected, abs=1e-4)
+    assert ref_de00_lab(lab2, lab1) == pytest.approx(expected, abs=1e-4)  # symmetric
+
+
+def test_reference_matches_nircolor_on_random_images():
+    rng = np.random.default_rng(3)
+    true = rng.random((40, 52, 3)).astype(np.float32)
+    pred = np.clip(true + rng.normal(0, 0.15, true.shape), 0, 1).astype(np.float32)
+    pred[:3, :3] = 0  # black pixels take the grey direction in AE
+    ours, theirs = ref_metrics(pred, true), compute_metrics(pred, true)
+    for name, tolerance in TOLERANCE.items():
+        assert theirs[name] == pytest.approx(ours[name], abs=tolerance / 10), name
+    assert theirs["mse"] == pytest.approx(ours["mse"], rel=1e-9)
+    assert delta_e00_map(pred, true).mean(dtype=np.float64) == pytest.approx(
+        delta_e00(pred, true), abs=1e-6
+    )
+
+
+# ------------------------------------------------------------------ against evaluate --json
+
+
+def check_against_evaluate(monkeypatch, capsys, tmp_path, model, data, split):
+    json_path = tmp_path / "evaluate.json"
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        *("evaluate", "--model", model, "--data", data, "--split", split, "--json", json_path),
+    )
+    assert code == 0, err
+    evaluated = json.loads(json_path.read_text())
+    pairs = {pair.id: pair for pair in discover_pairs(data)}
+    references = []
+    for row in evaluated["images"]:
+        nir, rgb = load_pair(pairs[row["image"]])
+        reference = ref_metrics(nircolor.colorize(nir, model=str(model)), rgb)
+        for name, tolerance in TOLERANCE.items():
+            assert row[name] == pytest.approx(reference[name], abs=tolerance), (row["image"], name)
+        references.append(reference)
+    for name, tolerance in TOLERANCE.items():  # the set's value: the mean of per-image values
+        mean = np.mean([r[name] for r in references])
+        assert evaluated["summary"][name] == pytest.approx(mean, abs=tolerance), name
+    return evaluated
+
+
+def test_evaluate_json_matches_the_reference(monkeypatch, capsys, tmp_path, pair_tree, tiny_model):
+    evaluated = check_against_evaluate(monkeypatch, capsys, tmp_path, tiny_model, pair_tree, "all")
+    assert evaluated["summary"]["n"] == 12
+    for category, row in evaluated["categories"].items():
+        values = [r["de00"] for r in evaluated["images"] if r["category"] == category]
+        assert row["de00"] == pytest.approx(np.mean(values), abs=1e-12)
+
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (REAL_DATA / "MANIFEST.csv").is_file(), reason="no ../shared/data")
+def test_evaluate_json_matches_the_reference_on_real_images(monkeypatch, capsys, tmp_path):
+    # Two 256x256 crops of real scenes: a gamut and texture the synthetic pairs lack.
+    data = REAL_DATA / "vcip2020" / "validation"
+    check_against_evaluate(monkeypatch, capsys, tmp_path, "l3", data, "all")
