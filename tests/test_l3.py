@@ -91,6 +91,32 @@ def test_gcv_small_lambda_without_noise_larger_with_noise(truth_and_fit):
     assert np.all(noisy.lambdas >= clean.lambdas)
 
 
+def test_channels_fit_independently_unless_lambda_is_shared(truth_and_fit):
+    """Per-channel λ (the default) makes the multi-output fit three one-output fits; with
+    ``shared_lambda`` every class has one λ, which changes the fit when channels differ."""
+    nirs, truth, _ = truth_and_fit
+    rng = np.random.default_rng(6)
+    noise = (0.0, 0.05, 0.3)  # a clean, a slightly and a very noisy channel
+    pairs = [
+        (nir, truth.predict(nir) + rng.normal(0, noise, (*nir.shape, 3)).astype(np.float32))
+        for nir in nirs
+    ]
+    joint = fit_l3(pairs, SMALL)
+    for c in range(3):  # the channel alone (repeated three times) gives the same fit
+        alone = fit_l3(
+            [(nir, np.repeat(rgb[:, :, c : c + 1], 3, axis=2)) for nir, rgb in pairs], SMALL
+        )
+        np.testing.assert_allclose(alone.weights[:, :, 0], joint.weights[:, :, c], atol=1e-6)
+        np.testing.assert_array_equal(alone.lambdas[:, 0], joint.lambdas[:, c])
+    shared = fit_l3(pairs, L3Config(**{**SMALL.to_dict(), "shared_lambda": True}))
+    assert shared.config.shared_lambda
+    np.testing.assert_array_equal(shared.lambdas, np.repeat(shared.lambdas[:, :1], 3, axis=1))
+    assert np.all(joint.lambdas[:, 0] < joint.lambdas[:, 2])  # clean vs very noisy channel
+    assert not np.allclose(shared.weights, joint.weights, atol=1e-4)
+    with pytest.raises(ValueError, match="shared_lambda"):
+        L3Config(shared_lambda=1)
+
+
 def test_output_shape_dtype_range():
     nirs = nir_set(3)
     pairs = [(nir, np.stack([nir, nir**2, 1 - nir], axis=2)) for nir in nirs]

@@ -9,7 +9,11 @@ After Jiang, Tian, Farrell and Wandell, "Learning the image processing pipeline"
   standard deviation), each cut into bins (``n_levels × n_contrasts`` classes);
 * every class has its own affine map ``[1, patch pixels] → RGB`` of the centre pixel, learned
   by ridge regression with the ridge strength chosen per class and per colour channel by
-  generalised cross-validation (GCV), from the accumulated normal equations only.
+  generalised cross-validation (GCV), from the accumulated normal equations only. The
+  features and classes depend on the NIR patch only, so this multi-output fit is exactly
+  three independent one-output ridge fits, one per channel, each with its own λ;
+  ``shared_lambda=True`` instead ties the channels to one λ per class (the GCV scores of
+  R, G and B summed).
 
 Design choices:
 
@@ -141,6 +145,10 @@ class L3Config:
     lambda_log10_min, lambda_log10_max, lambda_steps : float, float, int
         GCV grid for the ridge strength, relative to the mean eigenvalue of the class's
         centred ``XᵀX``: ``λ = mean_eig · 10**linspace(min, max, steps)``.
+    shared_lambda : bool
+        One ridge strength per class for all three channels, chosen by the sum of their GCV
+        scores (a joint multi-output ridge), instead of one per class and channel (the
+        default, which makes the fit exactly three independent one-output fits).
     seed : int
         Seed of all sampling; training is deterministic given the data and the seed.
     """
@@ -163,6 +171,7 @@ class L3Config:
     lambda_log10_min: float = -9.0
     lambda_log10_max: float = 1.0
     lambda_steps: int = 41
+    shared_lambda: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -176,7 +185,7 @@ class L3Config:
                 raise ValueError(f"{name} must be an integer in [1, 256], not {value!r}")
         if self.n_levels * self.n_contrasts > 32767:
             raise ValueError("too many classes (n_levels × n_contrasts must be < 32768)")
-        for name in ("contrast_per_level", "symmetric"):
+        for name in ("contrast_per_level", "symmetric", "shared_lambda"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.cuts not in ("quantile", "log"):
@@ -838,7 +847,10 @@ def _gcv_solve(
     with np.errstate(divide="ignore", invalid="ignore"):
         gcv = n[:, None, None] * rss / (residual_df * residual_df)[:, :, None]
     gcv = np.where(residual_df[:, :, None] > 0, gcv, np.inf)
-    best = np.argmin(gcv, axis=1)  # (K, 3); ties → smallest λ
+    if config.shared_lambda:  # one λ per class: the channels' GCV scores summed
+        best = np.repeat(np.argmin(gcv.sum(axis=2), axis=1)[:, None], 3, axis=1)
+    else:
+        best = np.argmin(gcv, axis=1)  # (K, 3); ties → smallest λ
     chosen = np.take_along_axis(lambdas, best, axis=1)  # (K, 3)
     shrunk = z / (eigenvalues[:, :, None] + chosen[:, None, :])  # (K, f, 3)
     w = np.einsum("kfe,kec->kfc", vectors, shrunk)
