@@ -257,8 +257,19 @@ def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_pa
     assert code == 0, err
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3)
-    # Real colour, not grey: the channels differ (the NIR-dark sky is rendered bluish).
-    sky = rgb[:40].reshape(-1, 3).mean(axis=0)
+    # Colour, not grey: the channels differ, and the NIR-bright ground is rendered warm.
+    assert np.ptp(rgb, axis=2).mean() > 0.01
+    ground = rgb[100:200].reshape(-1, 3).mean(axis=0)
+    assert ground[0] > ground[2] + 0.02
+
+
+def test_l3_renders_the_nir_dark_sky_bluish(monkeypatch, capsys, tmp_path):
+    from nircolor.examples import EXAMPLE_NIR
+
+    target = tmp_path / "example_rgb.png"
+    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", "l3")
+    assert code == 0, err
+    sky = read_image(target)[:40].reshape(-1, 3).mean(axis=0)
     assert sky[2] > sky[0] + 0.02
 
 
@@ -266,8 +277,11 @@ def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_p
     from nircolor.examples import EXAMPLE_NIR
 
     whole, tiled = tmp_path / "whole.png", tmp_path / "tiled.png"
-    assert run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", whole)[0] == 0
-    code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tiled, "--tile", "40")
+    l3 = ("--model", "l3")
+    assert run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", whole, *l3)[0] == 0
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tiled, "--tile", "40", *l3
+    )
     assert code == 0, err
     assert whole.read_bytes() == tiled.read_bytes()  # L3 is local: row bands are exact
     code, _, err = run(

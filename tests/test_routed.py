@@ -122,6 +122,7 @@ def test_specialists_are_fine_tuned_from_the_general_model_and_routed(tmp_path):
     specialist = result.model_path / "specialists" / "forest"
     settings = json.loads((specialist / "config.json").read_text())["training"]["settings"]
     assert settings["categories"] == ["forest"] and settings["init"]
+    assert not list(specialist.glob("checkpoint.*"))  # finished: no resume state kept
     # fine-tuned: close to the general weights at a small learning rate, but not equal
     a = load_file(general.model_path / "weights.safetensors")
     b = load_file(specialist / "weights.safetensors")
@@ -145,3 +146,15 @@ def test_fine_tuning_needs_a_model_of_the_same_architecture(tmp_path):
     general = train_net(tiny_config(tmp_path, data, "general", epochs=1, report_split=None))
     with pytest.raises(ModelError, match="not a trained unet model"):
         train_net(tiny_config(tmp_path, data, "u", arch="unet", init=str(general.model_path)))
+
+
+def test_cli_specialists_need_a_learned_general_model(pair_tree, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from .conftest import run_cli
+
+    code, _, err = run_cli(
+        monkeypatch, capsys, "train", "specialists", "--data", pair_tree,
+        "-o", tmp_path / "routed", "--general", "l3",
+    )  # fmt: skip
+    assert code == 1 and "not a learned colorizer" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "routed").exists()

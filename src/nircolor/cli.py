@@ -605,10 +605,14 @@ def train_specialists_command(
     ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs per specialist.")] = 4,
     steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 100,
-    batch: Annotated[int | None, typer.Option(help="Patches per step.")] = None,
-    patch: Annotated[int | None, typer.Option(help="Patch side.")] = None,
+    batch: Annotated[
+        int | None, typer.Option(help="Patches per step (default: the general model's).")
+    ] = None,
+    patch: Annotated[int | None, typer.Option(help="Patch side (default: the general's).")] = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning.")] = 3e-4,
-    loss: Annotated[str | None, typer.Option(help="mse, l1 or l1+ssim (default mse).")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="mse, l1 or l1+ssim (default: the general model's).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -626,19 +630,21 @@ def train_specialists_command(
     from .train.nets import NetTrainConfig, RichReporter
     from .train.routed import train_specialists
 
-    arch = read_config(resolve_model_path(general)).get("arch")
+    general_config = read_config(resolve_model_path(general))
+    arch = general_config.get("arch")
     if arch not in NET_HELP or arch == "classifier":
         raise NircolorError(f"--general {general}: not a learned colorizer (train one first)")
+    trained = general_config.get("training", {}).get("settings", {})  # its batch, patch, loss
     config = NetTrainConfig(
         arch=arch,
         data=str(data),
         output=str(output),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        batch=batch,
-        patch=patch,
+        batch=batch or trained.get("batch"),
+        patch=patch or trained.get("patch"),
         lr=lr,
-        loss=loss,
+        loss=loss or trained.get("loss"),
         seed=seed,
         threads=threads,
         device=device,

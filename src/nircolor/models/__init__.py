@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-ALIASES = {"default": "l3"}
+ALIASES = {"default": "unet"}
 CONFIG_NAME = "config.json"
 CARD_NAME = "MODEL_CARD.md"
 

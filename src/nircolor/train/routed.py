@@ -81,6 +81,8 @@ def train_specialists(
             )
             reporter = reporter_for(category) if reporter_for else Reporter()
             train_net(cfg, reporter)
+            for leftover in folder.glob(f"{CHECKPOINT}.*"):  # done: only resuming needed it
+                leftover.unlink()
         training = json.loads((folder / CONFIG_NAME).read_text())["training"]
         seconds += training["wall_seconds"]
         n_pairs += training["n_train_pairs"]
