@@ -46,7 +46,7 @@ from .errors import DataError, MissingExtraError, NircolorError
 from .evaluate import Evaluation, evaluate_model
 from .io import current_umask
 from .metrics import HIGHER_IS_BETTER, METRIC_NAMES, delta_e00_map
-from .models import Colorizer, load_model, read_config, resolve_model_path
+from .models import ALIASES, Colorizer, load_model, read_config, resolve_model_path
 
 __all__ = [
     "ChannelHistogram",
@@ -689,8 +689,9 @@ def _header_lines(content: _Content) -> list[str]:
         source += f", split {content.split}"
     threads = content.threads if content.threads is not None else "each model's default"
     machine = f"{platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()}"
+    named = [f"{m} (= {ALIASES[m]})" if m in ALIASES else m for m in content.models]
     return [
-        f"{len(content.pairs)} images from {source}; models {', '.join(content.models)}.",
+        f"{len(content.pairs)} images from {source}; models {', '.join(named)}.",
         f"nircolor {__version__}, {content.created}; {machine}; threads: {threads}.",
     ]
 
