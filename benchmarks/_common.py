@@ -36,6 +36,7 @@ from nircolor.api import get_model, resolve_guided
 from nircolor.data import Pair, load_dataset, load_pair
 from nircolor.errors import DataError
 from nircolor.evaluate import Evaluation, evaluate_model
+from nircolor.metrics import METRIC_LABELS
 from nircolor.models import list_models
 from nircolor.models.l3 import L3Config, L3Model, fit_l3
 from nircolor.train.common import machine_description
@@ -48,14 +49,6 @@ BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 
 BLAS_VARIABLE = "OPENBLAS_NUM_THREADS"
 
-METRIC_LABELS = {
-    "psnr": "PSNR dB",
-    "ssim": "SSIM",
-    "ae": "AE °",
-    "de00": "ΔE00",
-    "de76": "ΔE76",
-    "mse": "MSE",
-}
 METRIC_DIGITS = {"psnr": 2, "ssim": 4, "ae": 2, "de00": 2, "de76": 2, "mse": 5}
 
 
@@ -89,6 +82,18 @@ def single_threaded_blas() -> None:
         return
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, BLAS_VARIABLE: "1"})
+
+
+def start_l3_benchmark(doc: str):
+    """What every L3 benchmark does first: one BLAS thread, ``--data`` and ``--no-write``,
+    the run record, and the train and val pairs. Returns ``(args, run, train, val)``."""
+    single_threaded_blas()
+    args = base_parser(doc).parse_args()
+    run = Run()
+    train = load_split(args.data, "train")
+    val = load_split(args.data, "val")
+    print(f"train: {describe_pairs(train)}; val: {describe_pairs(val)}")
+    return args, run, train, val
 
 
 def load_split(data: Path, split: str, categories: Sequence[str] | None = None) -> list[Pair]:

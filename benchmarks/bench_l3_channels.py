@@ -30,15 +30,12 @@ import numpy as np
 from _common import (
     METRIC_LABELS,
     MappedPairs,
-    Run,
-    base_parser,
     describe_pairs,
     fmt,
     fmt_metric,
-    load_split,
     markdown_table,
     publish,
-    single_threaded_blas,
+    start_l3_benchmark,
     track,
     train_l3,
 )
@@ -163,13 +160,7 @@ have, a shared λ, moves PSNR by {shared_gap:+.4f} dB."""
 
 
 def main() -> None:
-    single_threaded_blas()
-    parser = base_parser(__doc__)
-    args = parser.parse_args()
-    run = Run()
-    train = load_split(args.data, "train")
-    val = load_split(args.data, "val")
-    print(f"train: {describe_pairs(train)}; val: {describe_pairs(val)}")
+    args, run, train, val = start_l3_benchmark(__doc__)
 
     joint, joint_s = train_l3(train, "L3 joint: training")
     independent, independent_s = independent_fit(train)

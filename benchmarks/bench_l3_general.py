@@ -21,17 +21,14 @@ import numpy as np
 from _common import (
     METRIC_LABELS,
     GreyBaseline,
-    Run,
-    base_parser,
     by_category,
     describe_pairs,
     evaluate,
     fmt,
     fmt_metric,
-    load_split,
     markdown_table,
     publish,
-    single_threaded_blas,
+    start_l3_benchmark,
     train_l3,
     with_overall,
 )
@@ -187,13 +184,7 @@ classifier's accuracy)."""
 
 
 def main() -> None:
-    single_threaded_blas()
-    parser = base_parser(__doc__)
-    args = parser.parse_args()
-    run = Run()
-    train = load_split(args.data, "train")
-    val = load_split(args.data, "val")
-    print(f"train: {describe_pairs(train)}; val: {describe_pairs(val)}")
+    args, run, train, val = start_l3_benchmark(__doc__)
 
     model, seconds = train_l3(train, "L3 general: training")
     print(f"L3 general trained in {seconds:.1f} s")

@@ -32,14 +32,11 @@ import numpy as np
 
 from _common import (
     MappedPairs,
-    Run,
-    base_parser,
     describe_pairs,
     fmt,
-    load_split,
     markdown_table,
     publish,
-    single_threaded_blas,
+    start_l3_benchmark,
     track,
     train_l3,
 )
@@ -226,13 +223,7 @@ regresses the centre pixel's NIR on the 5×5×3 RGB patch with L3's ridge and GC
 
 
 def main() -> None:
-    single_threaded_blas()
-    parser = base_parser(__doc__)
-    args = parser.parse_args()
-    run = Run()
-    train = load_split(args.data, "train")
-    val = load_split(args.data, "val")
-    print(f"train: {describe_pairs(train)}; val: {describe_pairs(val)}")
+    args, run, train, val = start_l3_benchmark(__doc__)
 
     forward, forward_s = train_l3(train, "L3 NIR → RGB: training")
     luma_model, luma_s = train_l3(MappedPairs(train, luma_to_nir), "L3 luma → NIR: training")

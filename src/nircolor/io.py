@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -344,6 +345,35 @@ def current_umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def write_folder_atomic(
+    output: Path, write: Callable[[Path], None], before_swap: Callable[[], None] | None = None
+) -> Path:
+    """Fill a temporary sibling of ``output`` with ``write(folder)``, then rename it into place.
+
+    An existing ``output`` is replaced only once the new folder is complete (callers decide
+    whether that is allowed); ``before_swap()`` runs just before, to check again. On any error
+    the temporary folder is removed and ``output`` is left as it was.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
+        write(staging)
+        if before_swap is not None:
+            before_swap()
+        if output.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
+            os.replace(output, retired / output.name)
+            os.replace(staging, output)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, output)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return output
 
 
 def default_file_mode() -> int:

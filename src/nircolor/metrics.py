@@ -49,6 +49,16 @@ __all__ = [
 METRIC_NAMES = ("psnr", "ssim", "ae", "de00", "de76", "mse")
 """Every metric nircolor reports, in the order it reports them."""
 
+METRIC_LABELS = {
+    "psnr": "PSNR dB",
+    "ssim": "SSIM",
+    "ae": "AE °",
+    "de00": "ΔE00",
+    "de76": "ΔE76",
+    "mse": "MSE",
+}
+"""Column headings of the metrics in tables."""
+
 HIGHER_IS_BETTER = {
     "psnr": True,
     "ssim": True,

@@ -28,8 +28,6 @@ import json
 import os
 import platform
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -44,8 +42,8 @@ from .api import colorize, get_model
 from .data import Pair, load_pair
 from .errors import DataError, MissingExtraError, NircolorError
 from .evaluate import Evaluation, evaluate_model
-from .io import current_umask
-from .metrics import HIGHER_IS_BETTER, METRIC_NAMES, delta_e00_map
+from .io import write_folder_atomic
+from .metrics import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES, delta_e00_map
 from .models import ALIASES, Colorizer, load_model, read_config, resolve_model_path
 
 __all__ = [
@@ -76,14 +74,6 @@ PANEL_INCHES = 2.5
 PANEL_PIXELS = 400  # images are shrunk to this width before drawing (area averaging)
 DPI = 100
 
-METRIC_LABELS = {
-    "psnr": "PSNR dB",
-    "ssim": "SSIM",
-    "ae": "AE °",
-    "de00": "ΔE00",
-    "de76": "ΔE76",
-    "mse": "MSE",
-}
 METRIC_FORMATS = {
     "psnr": "{:.2f}",
     "ssim": "{:.4f}",
@@ -431,26 +421,11 @@ def _write_folder(
     output: Path, write: Callable[[Path], None], overwrite: bool, keep: Sequence[Path]
 ) -> None:
     """Fill a temporary sibling of ``output`` with ``write`` and rename it into place."""
-    staging = None
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
-        write(staging)
-        _check_output(output, overwrite, keep)  # again: evaluating took a while
-        if output.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-            os.replace(output, retired / output.name)
-            os.replace(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, output)
+    try:  # the output is checked again before the swap: evaluating took a while
+        write_folder_atomic(output, write, lambda: _check_output(output, overwrite, keep))
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise NircolorError(f"{output}: cannot write the report ({reason})") from None
-    finally:
-        if staging is not None and staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_json(path: Path, content: _Content) -> None:

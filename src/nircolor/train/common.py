@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..io import current_umask
+from ..io import write_folder_atomic
 
 
 @dataclass
@@ -59,22 +57,7 @@ def save_model_folder(output: Path, write: Callable[[Path], None], overwrite: bo
     ``overwrite`` is set, and only once the new folder is complete.
     """
     check_output_folder(output, overwrite)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
-        write(staging)
-        if output.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-            os.replace(output, retired / output.name)
-            os.replace(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, output)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return output
+    return write_folder_atomic(output, write)
 
 
 DATASET_CITATION = (
