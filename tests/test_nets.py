@@ -28,7 +28,7 @@ from nircolor.nets.layers import adaptive_avg_pool  # noqa: E402
 from nircolor.nets.losses import colorization_loss, ssim  # noqa: E402
 from nircolor.train.nets import NetTrainConfig, Reporter, train_net  # noqa: E402
 
-from .conftest import synthetic_pair  # noqa: E402
+from .conftest import run_cli, synthetic_pair  # noqa: E402
 
 ARCHS = ("cnn", "classifier", "fusion", "unet")
 TINY = {  # small versions for fast tests
@@ -331,16 +331,6 @@ def test_invalid_settings(tmp_path):
 
 
 # ----------------------------------------------------------------------------- command line
-
-
-def run_cli(monkeypatch, capsys, *args):
-    from nircolor.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_cli_train_cnn_writes_a_loadable_model(pair_tree, tmp_path, monkeypatch, capsys):

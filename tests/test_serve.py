@@ -32,7 +32,7 @@ from nircolor.io import (  # noqa: E402
 from nircolor.serve import create_app  # noqa: E402
 from nircolor.train import train_l3  # noqa: E402
 
-from .conftest import synthetic_pair  # noqa: E402
+from .conftest import run_cli, synthetic_pair  # noqa: E402
 
 
 def train_tiny_model(folder: Path) -> Path:
@@ -485,16 +485,6 @@ def test_create_app_checks_its_arguments(model_dir):
 
 
 # ---------------------------------------------------------------- command line
-
-
-def run_cli(monkeypatch, capsys, *args):
-    from nircolor.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_cli_serve_without_the_extra(monkeypatch, capsys):
