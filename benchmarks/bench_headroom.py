@@ -29,16 +29,16 @@ from _common import (
     base_parser,
     colorizer_names,
     describe_pairs,
+    evaluate,
     fmt,
     load_split,
     markdown_table,
-    progress_bar,
     publish,
     single_threaded_blas,
+    track,
 )
 from nircolor.api import colorize, get_model
 from nircolor.data import Pair, load_pair
-from nircolor.evaluate import evaluate_model
 from nircolor.metrics import psnr
 
 HEADING = "## Headroom: the default against issue 3's bar"
@@ -72,17 +72,16 @@ def flip_averaged(model, nir: np.ndarray, prediction: np.ndarray) -> np.ndarray:
 
 
 def psnr_by_collection(model, pairs: list[Pair], description: str) -> dict[str, float]:
-    with progress_bar(description, len(pairs)) as update:
-        evaluation = evaluate_model(model, pairs, progress=lambda _: update())
+    evaluation = evaluate(model, pairs, description)
     return {name: group["psnr"] for name, group in evaluation.by_collection().items()}
 
 
 def corrected_psnr(model, pairs: list[Pair]) -> dict[str, dict[str, float]]:
     """Mean PSNR per correction and collection on ``pairs``."""
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-
-    def score(pair: Pair, prediction: np.ndarray, rgb: np.ndarray) -> None:
-        nir, _ = load_pair(pair)
+    for pair in track(pairs, "val: corrections"):
+        nir, rgb = load_pair(pair)
+        prediction = colorize(nir, model=model)
         variants = {
             "as predicted": prediction,
             "flip TTA": flip_averaged(model, nir, prediction),
@@ -91,9 +90,6 @@ def corrected_psnr(model, pairs: list[Pair]) -> dict[str, dict[str, float]]:
         }
         for name, image in variants.items():
             scores[name][pair.collection].append(psnr(np.clip(image, 0, 1), rgb))
-
-    with progress_bar("val: corrections", len(pairs)) as update:
-        evaluate_model(model, pairs, on_prediction=score, progress=lambda _: update())
     return {
         name: {collection: float(np.mean(v)) for collection, v in groups.items()}
         for name, groups in scores.items()

@@ -37,6 +37,20 @@ from nircolor.models import load_model
 COMPARED = ("psnr", "ssim", "de00")
 
 
+def rows_beside_grey(groups: dict[str, dict], grey_groups: dict[str, dict]) -> list[list]:
+    """One table row per group: its count and metrics, then the grey baseline's PSNR and ΔE00."""
+    return [
+        [
+            name,
+            values["n"],
+            *(fmt_metric(m, values[m]) for m in METRIC_LABELS),
+            fmt_metric("psnr", grey_groups[name]["psnr"]),
+            fmt_metric("de00", grey_groups[name]["de00"]),
+        ]
+        for name, values in groups.items()
+    ]
+
+
 def general_section(train, val, model, seconds, evaluation, grey) -> str:
     shipped = load_model("l3")
     same = np.array_equal(shipped.weights, model.weights)
@@ -48,28 +62,10 @@ def general_section(train, val, model, seconds, evaluation, grey) -> str:
     groups = with_overall(evaluation)
     grey_groups = with_overall(grey)
     header = ["category", "n", *METRIC_LABELS.values(), "grey PSNR", "grey ΔE00"]
-    rows = [
-        [
-            name,
-            values["n"],
-            *(fmt_metric(m, values[m]) for m in METRIC_LABELS),
-            fmt_metric("psnr", grey_groups[name]["psnr"]),
-            fmt_metric("de00", grey_groups[name]["de00"]),
-        ]
-        for name, values in groups.items()
-    ]
-    collections = with_overall(evaluation, "collection")
-    grey_collections = with_overall(grey, "collection")
-    collection_rows = [
-        [
-            name,
-            values["n"],
-            *(fmt_metric(m, values[m]) for m in METRIC_LABELS),
-            fmt_metric("psnr", grey_collections[name]["psnr"]),
-            fmt_metric("de00", grey_collections[name]["de00"]),
-        ]
-        for name, values in collections.items()
-    ]
+    rows = rows_beside_grey(groups, grey_groups)
+    collection_rows = rows_beside_grey(
+        with_overall(evaluation, "collection"), with_overall(grey, "collection")
+    )
     worse = [
         name
         for name, values in groups.items()

@@ -157,8 +157,12 @@ def _delta_e76(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
     return float(deltaE_cie76(lab_true, lab_pred, channel_axis=-1).mean(dtype=np.float64))
 
 
+def _delta_e00_pixels(lab_pred: np.ndarray, lab_true: np.ndarray) -> np.ndarray:
+    return deltaE_ciede2000(lab_true, lab_pred, channel_axis=-1)
+
+
 def _delta_e00(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
-    return float(deltaE_ciede2000(lab_true, lab_pred, channel_axis=-1).mean(dtype=np.float64))
+    return float(_delta_e00_pixels(lab_pred, lab_true).mean(dtype=np.float64))
 
 
 def mse(pred, true) -> float:
@@ -341,7 +345,7 @@ def delta_e00_map(pred, true) -> np.ndarray:
         As for :func:`mse`.
     """
     pred, true = _check_pair(pred, true)
-    return deltaE_ciede2000(_lab(true), _lab(pred), channel_axis=-1).astype(np.float32)
+    return _delta_e00_pixels(_lab(pred), _lab(true)).astype(np.float32)
 
 
 def compute_metrics(pred, true) -> dict[str, float]:
