@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from nircolor.filters import apply_guided, guided_filter, parse_guided
+from nircolor.filters import GuidedFilter, apply_guided, guided_filter
 
 
 def _reference_guided(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -187,7 +187,7 @@ def test_apply_guided_requires_an_rgb_image():
     ],
 )
 def test_parse_guided_good(text, expected):
-    radius, eps = parse_guided(text)
+    radius, eps = GuidedFilter.parse(text)
     assert (radius, eps) == expected
     assert type(radius) is int and type(eps) is float
 
@@ -199,4 +199,4 @@ def test_parse_guided_good(text, expected):
 )
 def test_parse_guided_bad(text):
     with pytest.raises(ValueError, match="RADIUS,EPS"):
-        parse_guided(text)
+        GuidedFilter.parse(text)

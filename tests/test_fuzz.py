@@ -36,13 +36,14 @@ from nircolor.errors import ImageReadError
 from nircolor.io import (
     READ_EXTENSIONS,
     TIFF_MAGIC,
+    image_size,
+    open_rows,
     read_image,
     read_image_bytes,
     read_nir,
     read_nir_bytes,
     read_rgb,
 )
-from nircolor.tiling import _open_source, image_size
 
 TIME_LIMIT = 2.0
 """Seconds one reader may take on one (tiny) input; a hang is cut at 3 × this."""
@@ -415,7 +416,7 @@ def _outcome(what: str, call, ndim: int | None = None):
 
 def _stream(path: Path) -> np.ndarray:
     """All rows of a file through the streaming reader of colorize_large_file."""
-    source = _open_source(path)
+    source = open_rows(path)
     try:
         return source(0, source.shape[0])
     finally:

@@ -29,6 +29,7 @@ from nircolor.io import (  # noqa: E402
     to_uint,
     write_image,
 )
+from nircolor.models import ColorizerBase  # noqa: E402
 from nircolor.serve import create_app  # noqa: E402
 from nircolor.train import train_l3  # noqa: E402
 
@@ -159,12 +160,12 @@ def test_guided_parameter(client, model_dir):
 
 @pytest.mark.parametrize("text", ["5", "0,1e-5", "5,-1", "x,y", "5,1e-5,2"])
 def test_bad_guided_is_400(client, text):
-    from nircolor.filters import parse_guided
+    from nircolor.filters import GuidedFilter
 
     response = post(client, nir_png()[1], guided=text)
     assert response.status_code == 400
     with pytest.raises(ValueError) as error:
-        parse_guided(text)
+        GuidedFilter.parse(text)
     assert response.json() == {"error": f"guided: {error.value}"}
 
 
@@ -227,7 +228,7 @@ def test_unknown_route_is_json(client):
 
 
 def test_fake_model_object():
-    class Sepia:
+    class Sepia(ColorizerBase):
         kind = "sepia"
 
         def predict(self, nir):
@@ -383,7 +384,7 @@ def test_odd_file_names_are_made_safe(client):
 # ---------------------------------------------------------------- concurrency
 
 
-class BlockingModel:
+class BlockingModel(ColorizerBase):
     """A fake model whose ``predict`` waits until released, recording how many run at once."""
 
     kind = "blocking"

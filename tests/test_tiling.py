@@ -7,22 +7,16 @@ import numpy as np
 import pytest
 import tifffile
 
-from nircolor import tiling
-from nircolor.api import colorize, colorize_file
+from nircolor import api, tiling
+from nircolor.api import colorize, colorize_file, colorize_large_file
 from nircolor.cli import main
 from nircolor.errors import ImageWriteError
 from nircolor.examples import textured_nir as textured
 from nircolor.filters import apply_guided
-from nircolor.io import read_image, read_nir, write_image
+from nircolor.io import image_size, read_image, read_nir, write_image
+from nircolor.models import ColorizerBase
 from nircolor.models.l3 import L3Config, fit_l3
-from nircolor.tiling import (
-    colorize_large_file,
-    colorize_rows,
-    colorize_tiled,
-    image_size,
-    model_halo,
-    tile_colorize,
-)
+from nircolor.tiling import colorize_rows, colorize_tiled, model_halo, tile_colorize
 
 from .conftest import synthetic_pair
 
@@ -39,7 +33,7 @@ def blur_model(sigma: float = 3.0):
     return predict
 
 
-class BoxModel:
+class BoxModel(ColorizerBase):
     """A fake local model: 5×5 mean (reflected at the border) mapped to 3 channels."""
 
     kind = "box"
@@ -143,20 +137,13 @@ def test_tile_colorize_picks_rows_for_local_models(l3_model):
 
 
 def test_model_halo():
-    class Declared:
+    class Declared(ColorizerBase):
         halo = 7
 
-    class L3Like:
-        kind = "l3"
-
-        class config:  # noqa: N801
-            patch = 9
-
     assert model_halo(Declared()) == 7
-    assert model_halo(L3Like()) == 4
     assert model_halo(blur_model()) is None
     with pytest.raises(ValueError):
-        model_halo(type("Bad", (), {"halo": -1})())
+        model_halo(type("Bad", (ColorizerBase,), {"halo": -1})())
 
 
 @pytest.mark.parametrize("local", [True, False])
@@ -263,7 +250,7 @@ def test_colorize_file_streams_when_asked_or_large(tmp_path, l3_model, monkeypat
     source = _write_tiff(tmp_path / "in.tif", raw, compression="zlib")
     plain = colorize_file(source, tmp_path / "plain.tif", l3_model)
     calls = []
-    real = tiling.colorize_large_file
+    real = api.colorize_large_file
     monkeypatch.setattr(
         "nircolor.api.colorize_large_file", lambda *a, **k: calls.append(k) or real(*a, **k)
     )
@@ -318,7 +305,7 @@ def test_cli_streams_large_files(tmp_path, l3_model, monkeypatch, capsys):
     source = _write_tiff(tmp_path / "in.tif", (textured(90, 70) * 255).astype(np.uint8))
     expected = colorize_file(source, tmp_path / "expected.tif", l3_model)
     calls = []
-    real = tiling.colorize_large_file
+    real = api.colorize_large_file
     monkeypatch.setattr(
         "nircolor.api.colorize_large_file", lambda *a, **k: calls.append(k) or real(*a, **k)
     )

@@ -1,4 +1,10 @@
-"""The Python API that the command line is a thin layer over."""
+"""The Python API that the command line and the service are thin layers over.
+
+:func:`colorize` colorizes an array in memory (tiled above
+:data:`~nircolor.tiling.AUTO_TILE_PIXELS` pixels); :func:`colorize_file` a file into a file,
+streamed by row bands through :func:`colorize_large_file` above
+:data:`~nircolor.tiling.STREAM_PIXELS` pixels.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +15,40 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageReadError
-from .filters import apply_guided
-from .io import as_grey, read_nir, write_image
-from .models import Colorizer, load_model
+from .filters import GuidedFilter, apply_guided
+from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
+from .io.stream import check_output, image_size, open_rows, write_bands
+from .models import Colorizer, check_nir, load_model
 from .tiling import (
     AUTO_TILE_PIXELS,
     DEFAULT_TILE,
     STREAM_PIXELS,
-    colorize_large_file,
-    image_size,
+    check_tile,
+    colorize_bands,
+    default_overlap,
     tile_colorize,
 )
 
 
 @lru_cache(maxsize=8)
-def _cached_model(model: str) -> Colorizer:
-    return load_model(model)
+def _cached_model(model: str, threads: int | None) -> Colorizer:
+    return load_model(model, threads)
 
 
-def get_model(model: str | os.PathLike | Colorizer) -> Colorizer:
-    """Return a loaded model from a name, a folder path or an already loaded model."""
+def get_model(model: str | os.PathLike | Colorizer, threads: int | None = None) -> Colorizer:
+    """Return a loaded model from a name, a folder path or an already loaded model.
+
+    Models loaded by name or path are cached per ``threads`` (``None``: the model's default).
+    """
     if isinstance(model, (str, os.PathLike)):
-        return _cached_model(str(model))
+        return _cached_model(str(model), threads)
     return model
 
 
 def colorize(
     nir: np.ndarray,
     model: str | os.PathLike | Colorizer = "default",
-    guided: tuple[int, float] | None = None,
+    guided: GuidedFilter | None = None,
     tile: int | None = None,
 ) -> np.ndarray:
     """Colorize a near-infrared image.
@@ -49,10 +60,11 @@ def colorize(
         ``(H, W, 3)`` with equal channels is accepted.
     model : str, path or model
         A registered model name (``"default"``, ``"l3"``...), a model folder, or a loaded model.
-    guided : (radius, eps) or False, optional
+    guided : GuidedFilter, optional
         Post-process with the guided filter, the NIR image as guide, to restore sharp edges.
         ``None`` uses the model's own default (learned models may carry one in their
-        config), ``False`` switches the filter off.
+        config), :data:`GuidedFilter.OFF` (or ``False``) switches the filter off; a
+        ``(radius, eps)`` pair is accepted too.
     tile : int, optional
         Colorize in pieces (see :func:`nircolor.tiling.tile_colorize`): row bands of at most
         ``tile`` rows for local models such as L3 (exact), overlapping ``tile × tile`` tiles
@@ -65,39 +77,34 @@ def colorize(
         ``(H, W, 3)`` sRGB image in [0, 1].
     """
     nir = _as_unit_float(nir)
-    if nir.ndim == 3:
+    if nir.ndim == 3 and nir.shape[2] != 1:
         nir = as_grey(nir, name="input")
-    if nir.ndim != 2 or nir.shape[0] == 0 or nir.shape[1] == 0:
-        raise ValueError(f"NIR image must be a non-empty (H, W) array, got shape {nir.shape}")
-    loaded = get_model(model)
-    if hasattr(loaded, "specialist_for"):  # routed: classify the whole image, not each tile
-        loaded = loaded.specialist_for(nir)
+    nir = check_nir(nir)
+    loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
     guided = resolve_guided(loaded, guided)
     if tile is None and nir.size > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is not None:
         return tile_colorize(nir, loaded, tile=tile, guided=guided)
     rgb = loaded.predict(nir)
-    if guided is not None:
-        rgb = apply_guided(nir, rgb, *guided)
+    if guided:
+        rgb = apply_guided(nir, rgb, guided.radius, guided.eps)
     return rgb
 
 
-def resolve_guided(model: Colorizer, guided) -> tuple[int, float] | None:
-    """The guided filter to apply: the one asked for, else the model's default; ``False``: none."""
-    if guided is False:
-        return None
+def resolve_guided(model: Colorizer, guided) -> GuidedFilter | None:
+    """The guided filter to apply: the one asked for, else the model's default; ``OFF``: none."""
+    guided = GuidedFilter.of(guided)
     if guided is None:
-        default = getattr(model, "guided", None)
-        return (int(default[0]), float(default[1])) if default else None
-    return guided
+        return model.guided or None
+    return guided or None
 
 
 def colorize_file(
     source: str | os.PathLike,
     target: str | os.PathLike,
     model: str | os.PathLike | Colorizer = "default",
-    guided: tuple[int, float] | None = None,
+    guided: GuidedFilter | None = None,
     bit_depth: int = 8,
     overwrite: bool = False,
     tile: int | None = None,
@@ -106,7 +113,7 @@ def colorize_file(
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
-    (:func:`nircolor.tiling.colorize_large_file`).
+    (:func:`colorize_large_file`).
     """
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
@@ -124,6 +131,67 @@ def colorize_file(
     return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
 
 
+def colorize_large_file(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    model: Colorizer,
+    guided: GuidedFilter | None = None,
+    bit_depth: int = 8,
+    overwrite: bool = False,
+    tile: int = DEFAULT_TILE,
+    overlap: int | None = None,
+    compression: str | None = "zlib",
+) -> Path:
+    """Colorize an image file of any size into another file, in bounded memory.
+
+    Parameters
+    ----------
+    source : str or path-like
+        NIR image (TIFF is read by row bands; see the module notes for other formats).
+    target : str or path-like
+        Output file; its extension chooses the format. TIFF is written strip by strip.
+    model : Colorizer or callable
+        A loaded model (see :func:`nircolor.tiling.tile_colorize`).
+    guided : GuidedFilter, optional
+        Guided-filter post-processing, applied band by band (same result as on the whole).
+    bit_depth : {8, 16}
+        Bits per sample; 16 only for PNG and TIFF.
+    overwrite : bool
+        Replace an existing ``target``; without it an existing file is an error.
+    tile : int
+        Tile side (blending path) or largest band height (row path).
+    overlap : int, optional
+        Tile overlap for the blending path (default ``min(DEFAULT_OVERLAP, tile // 4)``).
+    compression : {"zlib", None}
+        Compression of a TIFF output (``None`` or ``"none"``: uncompressed).
+
+    Returns
+    -------
+    target : Path
+
+    Raises
+    ------
+    ImageReadError, ImageWriteError
+        For unreadable input or unwritable output; ``target`` is then left as it was.
+    ValueError
+        For invalid arguments (checked before any reading).
+    """
+    source, target = Path(source), Path(target)
+    tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
+    guided = GuidedFilter.of(guided)
+    check_output(target, bit_depth, overwrite, compression)
+    if not (isinstance(model, Colorizer) or callable(model)):
+        raise TypeError(f"{model!r} is neither a model with a predict method nor a callable")
+    reader = open_rows(source)
+    try:
+        bands = colorize_bands(reader, reader.shape, model, tile, overlap, guided)
+        quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
+        write_bands(target, quantised, reader.shape, bit_depth, compression)
+    finally:
+        reader.close()
+    return target
+
+
 def _header_pixels(source: str | os.PathLike) -> int:
     try:
         height, width = image_size(source)
@@ -134,11 +202,9 @@ def _header_pixels(source: str | os.PathLike) -> int:
 
 def _as_unit_float(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
-    image = image.astype(np.float32, copy=False)
-    if image.size and (np.nanmin(image) < 0 or np.nanmax(image) > 1 or np.isnan(image).any()):
-        raise ValueError("a float NIR image must hold values in [0, 1]")
-    return image
+    if image.size == 0:
+        return image.astype(np.float32)  # check_nir names the empty shape
+    try:
+        return samples_to_float(image, "NIR image")
+    except ImageReadError as error:  # arrays from Python code: a ValueError, as numpy's
+        raise ValueError(str(error)) from None

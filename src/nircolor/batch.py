@@ -22,93 +22,30 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import NircolorError
 from .io import READ_EXTENSIONS, WRITE_EXTENSIONS
+from .jobs import DONE, FAILED, SKIPPED, Job, Options, Outcome, Summary, process_job
 from .video import VIDEO_EXTENSIONS, VIDEO_OUTPUT_SUFFIX, VIDEO_WRITE_FORMATS, is_video
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "SKIPPED",
+    "Job",
+    "Options",
+    "Outcome",
+    "Summary",
+    "expand_inputs",
+    "plan",
+    "plan_outputs",
+    "process_job",
+    "run_batch",
+]
 
 IMAGE_OUTPUT_SUFFIX = ".png"
 """Suffix of an image's output when OUT is a folder."""
-
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input file and the output file it is colorized into."""
-
-    source: Path
-    target: Path
-
-
-@dataclass(frozen=True)
-class Options:
-    """How every job of a batch is run."""
-
-    guided: tuple[int, float] | None = None
-    bit_depth: int = 8
-    overwrite: bool = False
-    skip_existing: bool = False
-    temporal_smoothing: float | None = None
-    tile: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.overwrite and self.skip_existing:
-            raise NircolorError("--overwrite and --skip-existing contradict each other")
-        if self.bit_depth not in (8, 16):
-            raise NircolorError("--bit-depth must be 8 or 16")
-        if self.tile is not None and self.tile < 16:
-            raise NircolorError("--tile must be at least 16 pixels")
-        alpha = self.temporal_smoothing
-        if alpha is not None and not 0.0 < alpha <= 1.0:
-            raise NircolorError(f"--temporal-smoothing ALPHA must lie in (0, 1], not {alpha}")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one job: ``status`` is ``"done"``, ``"skipped"`` or ``"failed"``."""
-
-    job: Job
-    status: str
-    message: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class Summary:
-    """The outcomes of a batch, in job order."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
-
-    @property
-    def done(self) -> int:
-        return self.count(DONE)
-
-    @property
-    def skipped(self) -> int:
-        return self.count(SKIPPED)
-
-    @property
-    def failed(self) -> int:
-        return self.count(FAILED)
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if outcome.status == FAILED]
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
-    def line(self) -> str:
-        """``"N done, N skipped, N failed"``."""
-        return f"{self.done} done, {self.skipped} skipped, {self.failed} failed"
 
 
 # ---------------------------------------------------------------- planning
@@ -218,63 +155,6 @@ def _same_file(a: Path, b: Path) -> bool:
 # ---------------------------------------------------------------- running
 
 
-def process_job(
-    job: Job,
-    model,
-    options: Options,
-    frame_progress: Callable[[int, int | None], object] | None = None,
-) -> Outcome:
-    """Colorize one job and say what happened; never raises for a bad file.
-
-    Runs wherever the batch runs (here, or in a Dask worker): ``model`` is a loaded model or
-    a name / folder that :func:`nircolor.api.get_model` loads once per process.
-    """
-    from .api import colorize_file, get_model
-
-    start = time.perf_counter()
-    source, target = job.source, job.target
-    if target.exists():
-        if options.skip_existing:
-            return Outcome(job, SKIPPED)
-        if not options.overwrite:
-            return Outcome(
-                job,
-                FAILED,
-                f"{target}: already exists (use --overwrite to replace it "
-                "or --skip-existing to keep it)",
-            )
-    try:
-        loaded = get_model(model)
-        if is_video(source):
-            from .video import colorize_video
-
-            colorize_video(
-                source,
-                target,
-                loaded,
-                guided=options.guided,
-                overwrite=options.overwrite,
-                temporal_smoothing=options.temporal_smoothing,
-                progress=frame_progress,
-            )
-        else:
-            colorize_file(
-                source,
-                target,
-                model=loaded,
-                guided=options.guided,
-                bit_depth=options.bit_depth,
-                overwrite=options.overwrite,
-                tile=options.tile,
-            )
-    except NircolorError as error:
-        return Outcome(job, FAILED, _one_line(str(error)), time.perf_counter() - start)
-    except Exception as error:  # a bug or an odd file must not stop a long batch
-        reason = _one_line(f"{type(error).__name__}: {error}")
-        return Outcome(job, FAILED, f"{source}: unexpected error ({reason})")
-    return Outcome(job, DONE, seconds=time.perf_counter() - start)
-
-
 def run_batch(
     jobs: Sequence[Job],
     model,
@@ -325,7 +205,3 @@ def run_batch(
         if on_result is not None:
             on_result(outcome)
     return Summary(outcomes, time.perf_counter() - start)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -54,15 +54,10 @@ def progress_bar() -> Progress:
     )
 
 
-def _parse_guided(text: str | None) -> tuple[int, float] | bool | None:
-    from .filters import parse_guided
+def _guided_option(text: str | None):
+    from .filters import GuidedFilter
 
-    if text is None:
-        return None
-    try:
-        return parse_guided(text)
-    except ValueError as error:
-        raise NircolorError(f"--guided: {error}") from None
+    return GuidedFilter.parse_option(text, "--guided")
 
 
 def _parse_list(text: str | None) -> list[str] | None:
@@ -129,7 +124,7 @@ def colorize(
     from .batch import Options, plan, run_batch
 
     options = Options(
-        guided=_parse_guided(guided),
+        guided=_guided_option(guided),
         bit_depth=bit_depth,
         overwrite=overwrite,
         skip_existing=skip_existing,
@@ -259,7 +254,7 @@ def evaluate(
     from .data import load_dataset
     from .evaluate import evaluate_model
 
-    guided_args = _parse_guided(guided)
+    guided_args = _guided_option(guided)
     loaded = get_model(model)
     pairs = load_dataset(data, split=split, categories=_parse_list(categories), seed=seed)
     if not pairs:
@@ -568,7 +563,7 @@ def _train_net_command(arch: str):
                 val_limit=val_limit,
                 categories=_parse_list(categories),
                 classifier=str(classifier) if classifier else None,
-                guided=list(_parse_guided(guided) or []) or None,
+                guided=list(_guided_option(guided) or []) or None,
                 resume=resume,
                 overwrite=overwrite,
                 command=_command_line(),
@@ -683,7 +678,7 @@ def classify(
     if not sources:
         raise NircolorError("no input images found")
     loaded = get_model(model)
-    if not hasattr(loaded, "classify"):
+    if loaded.kind != "classifier":
         raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")
     failures = 0
     for source in sources:

@@ -4,7 +4,7 @@
 cluster; ``--workers N`` starts a local one (N processes, one thread each) for the run.
 
 * One task per file, so the scheduler balances uneven files; the client only sends paths and
-  receives :class:`~nircolor.batch.Outcome` records (status and a one-line message).
+  receives :class:`~nircolor.jobs.Outcome` records (status and a one-line message).
 * Each worker process loads the model once: a model given by name or folder is loaded by
   :func:`nircolor.api.get_model`, whose cache lives in the worker process (every worker is
   warmed up before the first task, which also turns a bad model into one error); a model
@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from .batch import FAILED, SKIPPED, Job, Options, Outcome, process_job
+from .jobs import FAILED, SKIPPED, Job, Options, Outcome, process_job
 from .errors import NircolorError
 
 CONNECT_TIMEOUT = "20s"

@@ -27,3 +27,9 @@ class DataError(NircolorError):
 
 class MissingExtraError(NircolorError):
     """A feature needs an optional dependency that is not installed (an extra: report...)."""
+
+
+def error_reason(error: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -15,6 +15,7 @@ import numpy as np
 from .api import colorize, get_model
 from .data import Pair, load_pair
 from .errors import DataError
+from .filters import GuidedFilter
 from .io import write_bytes_atomic, write_image
 from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
 from .models import Colorizer
@@ -68,7 +69,7 @@ def _finite(value):
 def evaluate_model(
     model: str | os.PathLike | Colorizer,
     pairs: Sequence[Pair],
-    guided: tuple[int, float] | None = None,
+    guided: GuidedFilter | None = None,
     save_images: str | os.PathLike | None = None,
     progress: Callable[[Pair], None] | None = None,
     on_prediction: Callable[[Pair, np.ndarray, np.ndarray], None] | None = None,
@@ -79,7 +80,7 @@ def evaluate_model(
     ----------
     model : name, path or model
     pairs : sequence of Pair
-    guided : (radius, eps), optional
+    guided : GuidedFilter, optional
         Guided-filter post-processing.
     save_images : path, optional
         Folder receiving each prediction as ``<id>.png`` (ids keep their folders).

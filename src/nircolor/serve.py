@@ -46,7 +46,7 @@ from starlette.requests import ClientDisconnect
 from . import __version__
 from .api import colorize, get_model
 from .errors import ModelError, NircolorError
-from .filters import parse_guided
+from .filters import GuidedFilter
 from .io import TIFF_MAGIC, encode_image, read_nir_bytes
 from .models import ALIASES, Colorizer, list_models, read_config, resolve_model_path
 
@@ -116,7 +116,7 @@ class _ModelRegistry:
             kind = str(read_config(folder).get("kind", "?"))
             size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         else:
-            kind = str(getattr(model, "kind", "custom"))
+            kind = str(model.kind)
             name, size = kind, None
         while name in self.entries:  # a user folder named like a shipped model
             name = f"{name}-served"
@@ -273,7 +273,7 @@ def create_app(
             if len(data) > max_upload_bytes:
                 return _error(413, too_large)
             model_name = registry.check(_text_field(form, "model"))
-            guided = _parse_guided(_text_field(form, "guided"))
+            guided = GuidedFilter.parse_option(_text_field(form, "guided") or None, "guided")
             size = _probe_size(data)
             if size is not None and size[0] * size[1] > max_pixels:
                 width, height = size
@@ -319,7 +319,7 @@ def _work(
     model_name: str,
     data: bytes,
     name: str,
-    guided: tuple[int, float] | None,
+    guided: GuidedFilter | None,
 ) -> tuple[bytes, tuple[int, int]]:
     """Decode, colorize and encode one image (runs in a worker thread)."""
     nir = read_nir_bytes(data, name)
@@ -367,15 +367,6 @@ def _probe_size(data: bytes) -> tuple[int, int] | None:
                 return (numbers[0] if numbers else 2**40), 1
     except Exception:
         return None
-
-
-def _parse_guided(text: str | None) -> tuple[int, float] | bool | None:
-    if not text:
-        return None
-    try:
-        return parse_guided(text)
-    except ValueError as error:
-        raise NircolorError(f"guided: {error}") from None
 
 
 def _text_field(form, key: str) -> str | None:

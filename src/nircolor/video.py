@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageReadError, ImageWriteError, NircolorError
+from .filters import GuidedFilter
 from .io import MAX_PIXELS, as_grey, atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
@@ -192,7 +193,7 @@ def colorize_video(
     source: str | os.PathLike,
     target: str | os.PathLike,
     model=None,
-    guided: tuple[int, float] | None = None,
+    guided: GuidedFilter | None = None,
     overwrite: bool = False,
     temporal_smoothing: float | None = None,
     codec: str | None = None,
@@ -208,7 +209,7 @@ def colorize_video(
         .avi).
     model : str, path or model
         As for :func:`nircolor.colorize` (default: ``"default"``).
-    guided : (radius, eps), optional
+    guided : GuidedFilter, optional
         Guided-filter post-processing of every frame.
     overwrite : bool
         Replace an existing ``target``; without it an existing file is an error.

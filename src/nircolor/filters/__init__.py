@@ -1,5 +1,5 @@
 """Edge-aware filters for colorized images."""
 
-from .guided import apply_guided, guided_filter, parse_guided
+from .guided import GuidedFilter, apply_guided, guided_filter
 
-__all__ = ["apply_guided", "guided_filter", "parse_guided"]
+__all__ = ["GuidedFilter", "apply_guided", "guided_filter"]

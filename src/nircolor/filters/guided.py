@@ -23,11 +23,14 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-__all__ = ["apply_guided", "guided_filter", "parse_guided"]
+from ..errors import NircolorError
+
+__all__ = ["GuidedFilter", "apply_guided", "guided_filter"]
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
@@ -120,45 +123,83 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
 
 
 _RADIUS_RE = re.compile(r"[0-9]+")
+_EXPECTED = "expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer >= 1, EPS a number > 0)"
 
 
-def parse_guided(text: str) -> tuple[int, float] | bool:
-    """Parse a guided-filter setting written ``"RADIUS,EPS"``, such as ``"5,1e-5"``.
+class GuidedFilter(NamedTuple):
+    """A guided-filter setting: window radius (int >= 1) and regularization eps (> 0).
 
-    Parameters
-    ----------
-    text : str
-        An integer radius >= 1 and a number eps > 0, separated by a comma; spaces around
-        either are allowed. ``"off"`` or ``"none"`` switch off a model's default filter.
-
-    Returns
-    -------
-    (radius, eps) : (int, float)
-        Or ``False`` for ``"off"`` / ``"none"``.
-
-    Raises
-    ------
-    ValueError
-        If ``text`` is not of that form, with a message that says what is expected.
+    :data:`GuidedFilter.OFF` (radius 0) switches a model's default filter off; it is falsy.
+    Build one with :meth:`parse` from text or :meth:`of` from any accepted form; both validate.
     """
-    expected = "expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer >= 1, EPS a number > 0)"
-    if not isinstance(text, str):
-        raise ValueError(f"invalid guided filter setting {text!r}: {expected}")
-    if text.strip().lower() in ("off", "none"):
-        return False
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise ValueError(f"invalid guided filter setting {text!r}: {expected}")
-    radius_text, eps_text = (part.strip() for part in parts)
-    if not _RADIUS_RE.fullmatch(radius_text) or int(radius_text) < 1:
-        raise ValueError(f"invalid guided filter radius {radius_text!r} in {text!r}: {expected}")
-    try:
-        eps = float(eps_text)
-    except ValueError:
-        eps = math.nan
-    if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"invalid guided filter eps {eps_text!r} in {text!r}: {expected}")
-    return int(radius_text), eps
+
+    radius: int
+    eps: float
+
+    def __bool__(self) -> bool:
+        return self.radius > 0
+
+    @classmethod
+    def parse(cls, text: str) -> GuidedFilter:
+        """Parse ``"RADIUS,EPS"`` (such as ``"5,1e-5"``; spaces allowed), or ``"off"``/``"none"``.
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not of that form, with a message that says what is expected.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"invalid guided filter setting {text!r}: {_EXPECTED}")
+        if text.strip().lower() in ("off", "none"):
+            return cls.OFF
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"invalid guided filter setting {text!r}: {_EXPECTED}")
+        radius_text, eps_text = (part.strip() for part in parts)
+        if not _RADIUS_RE.fullmatch(radius_text) or int(radius_text) < 1:
+            raise ValueError(
+                f"invalid guided filter radius {radius_text!r} in {text!r}: {_EXPECTED}"
+            )
+        try:
+            eps = float(eps_text)
+        except ValueError:
+            eps = math.nan
+        if not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"invalid guided filter eps {eps_text!r} in {text!r}: {_EXPECTED}")
+        return cls(int(radius_text), eps)
+
+    @classmethod
+    def parse_option(cls, text: str | None, option: str) -> GuidedFilter | None:
+        """:meth:`parse` for a user's option or form field: ``None`` stays ``None``; a bad
+        setting is a :class:`~nircolor.errors.NircolorError` (one line) naming ``option``."""
+        if text is None:
+            return None
+        try:
+            return cls.parse(text)
+        except ValueError as error:
+            raise NircolorError(f"{option}: {error}") from None
+
+    @classmethod
+    def of(cls, value) -> GuidedFilter | None:
+        """Validate a setting given as a GuidedFilter, a ``(radius, eps)`` pair, ``"R,EPS"``
+        text, ``False`` (off) or ``None`` (none given); return a GuidedFilter or ``None``."""
+        if value is None:
+            return None
+        if value is False:
+            return cls.OFF
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, GuidedFilter) and not value:
+            return cls.OFF
+        try:
+            radius, eps = value
+        except (TypeError, ValueError):
+            raise ValueError(f"guided must be a (radius, eps) pair, got {value!r}") from None
+        _check_params(radius, eps)
+        return cls(int(radius), float(eps))
+
+
+GuidedFilter.OFF = GuidedFilter(0, 0.0)
 
 
 def apply_guided(nir, rgb, radius: int, eps: float) -> np.ndarray:

@@ -1,141 +1,35 @@
-"""Model registry: every colorizer kind registered by name, every model created by one call.
+"""Models: the interfaces (:mod:`.base`), the registry (:mod:`.registry`) and the kinds
+(:mod:`.l3`, :mod:`.onnx`, :mod:`.routed`)."""
 
-A saved model is a folder holding ``config.json`` (with at least ``{"kind": ...}``), its
-weights (``.npz`` for L3, ``.onnx`` / ``.safetensors`` for learned models) and, for shipped
-models, ``MODEL_CARD.md``. Shipped models live in ``nircolor/models/weights/<name>/``;
-``default`` is an alias of the best shipped model.
-"""
+from .base import Colorizer, ColorizerBase, SceneClassifier, check_nir
+from .registry import (
+    ALIASES,
+    CARD_NAME,
+    CONFIG_NAME,
+    WEIGHTS_DIR,
+    ModelInfo,
+    list_models,
+    load_model,
+    read_config,
+    register_kind,
+    resolve_model_path,
+    shipped_names,
+)
 
-from __future__ import annotations
-
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
-
-import numpy as np
-
-from ..errors import ModelError
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-ALIASES = {"default": "unet"}
-CONFIG_NAME = "config.json"
-CARD_NAME = "MODEL_CARD.md"
-
-
-class Colorizer(Protocol):
-    """What every loaded model offers."""
-
-    kind: str
-
-    def predict(self, nir: np.ndarray) -> np.ndarray:
-        """Map an ``(H, W)`` float32 NIR image in [0, 1] to ``(H, W, 3)`` float32 sRGB in [0, 1]."""
-
-    def save(self, folder: str | Path) -> None:
-        """Write ``config.json`` and weights into ``folder`` (created)."""
-
-
-_LOADERS: dict[str, Callable[[Path, dict], Colorizer]] = {}
-
-
-def register_kind(kind: str):
-    """Decorator registering ``loader(folder, config) -> Colorizer`` for a model kind."""
-
-    def decorate(loader: Callable[[Path, dict], Colorizer]):
-        _LOADERS[kind] = loader
-        return loader
-
-    return decorate
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    kind: str
-    path: Path
-    size_bytes: int
-    card: Path | None
-
-
-def shipped_names() -> list[str]:
-    """Names of the models that ship inside the package (aliases excluded)."""
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
-
-
-def resolve_model_path(model: str | Path) -> Path:
-    """Turn a registered name, an alias or a user path into a model folder, validating it."""
-    text = str(model)
-    if not text.strip():
-        raise ModelError("no model given (the model name is empty)")
-    name = ALIASES.get(text, text)
-    if name in shipped_names():
-        return WEIGHTS_DIR / name
-    known = ", ".join(sorted(shipped_names() + list(ALIASES)))
-    try:  # a name too long, "~nosuchuser", an unreadable folder: not a usable path
-        path = Path(text).expanduser()
-        if path.is_file() and path.name == CONFIG_NAME:
-            path = path.parent
-        exists = path.exists()
-        is_model = exists and path.is_dir() and (path / CONFIG_NAME).is_file()
-    except (OSError, RuntimeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(
-            f"unknown model {text!r}: not a registered name ({known}) nor a usable path ({reason})"
-        ) from None
-    if not exists:
-        raise ModelError(f"unknown model {text!r}: not a registered name ({known}) nor a path")
-    if not is_model:
-        raise ModelError(f"{path}: not a model folder (it needs a {CONFIG_NAME})")
-    return path
-
-
-def read_config(folder: Path) -> dict:
-    try:
-        config = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or UTF-8
-        raise ModelError(f"{folder / CONFIG_NAME}: unreadable model config ({error})") from None
-    if not isinstance(config, dict) or "kind" not in config:
-        raise ModelError(f"{folder / CONFIG_NAME}: model config has no 'kind'")
-    if not isinstance(config["kind"], str):
-        kind_type = type(config["kind"]).__name__
-        raise ModelError(f"{folder / CONFIG_NAME}: model 'kind' must be a string, not {kind_type}")
-    return config
-
-
-def load_model(model: str | Path) -> Colorizer:
-    """Load a model by registered name (``"l3"``, ``"default"``...) or by folder path."""
-    _import_kinds()
-    folder = resolve_model_path(model)
-    config = read_config(folder)
-    kind = config["kind"]
-    if kind not in _LOADERS:
-        raise ModelError(f"{folder}: unknown model kind {kind!r} (known: {', '.join(_LOADERS)})")
-    try:
-        return _LOADERS[kind](folder, config)
-    except ModelError:
-        raise
-    except Exception as error:  # a loader tripped on a malformed config or weights file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ModelError(
-            f"{folder}: invalid {kind} model ({type(error).__name__}: {reason})"
-        ) from error
-
-
-def list_models() -> list[ModelInfo]:
-    """Describe every shipped model: name, kind, size on disk, model card."""
-    infos = []
-    for name in shipped_names():
-        folder = WEIGHTS_DIR / name
-        kind = read_config(folder).get("kind", "?")
-        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-        card = folder / CARD_NAME
-        infos.append(ModelInfo(name, kind, folder, size, card if card.is_file() else None))
-    return infos
-
-
-def _import_kinds() -> None:
-    # Importing a kind's module registers its loader.
-    from . import l3, onnx, routed  # noqa: F401  (onnx: kinds "onnx" and "classifier")
+__all__ = [
+    "ALIASES",
+    "CARD_NAME",
+    "CONFIG_NAME",
+    "WEIGHTS_DIR",
+    "Colorizer",
+    "ColorizerBase",
+    "ModelInfo",
+    "SceneClassifier",
+    "check_nir",
+    "list_models",
+    "load_model",
+    "read_config",
+    "register_kind",
+    "resolve_model_path",
+    "shipped_names",
+]

@@ -71,7 +71,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..io import write_bytes_atomic
-from . import CONFIG_NAME, read_config, register_kind
+from .registry import CONFIG_NAME, read_config, register_kind
 
 __all__ = [
     "KIND",
@@ -366,6 +366,8 @@ class L3Model:
     """
 
     kind = KIND
+    guided = None  # L3 renders sharp edges itself; a caller may still ask for the filter
+    threads: int | None = None  # default of :meth:`predict` (None: the CPUs, at most 8)
 
     def __init__(
         self,
@@ -447,7 +449,10 @@ class L3Model:
         classes = _classify(level.ravel(), contrast.ravel(), self.level_cuts, self.contrast_cuts)
         return classes.reshape(nir.shape)
 
-    def predict(self, nir: np.ndarray, threads: int | None = None) -> np.ndarray:
+    def for_image(self, nir: np.ndarray) -> L3Model:
+        return self
+
+    def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """Colorize an ``(H, W)`` NIR image in [0, 1]: ``(H, W, 3)`` float32 in [0, 1].
 
         ``threads`` bounds the worker threads (default: the CPUs available, at most 8).
@@ -462,6 +467,7 @@ class L3Model:
         out = np.empty((height, width, 3), dtype=np.float32)
         rows = max(1, _RENDER_BLOCK_PIXELS // width)
         spans = [(top, min(top + rows, height)) for top in range(0, height, rows)]
+        threads = self.threads if threads is None else threads
         workers = min(_default_threads() if threads is None else max(1, int(threads)), len(spans))
 
         def render(span: tuple[int, int]) -> None:
@@ -585,9 +591,11 @@ class L3Model:
 
 
 @register_kind(KIND)
-def load(folder: Path, config: dict) -> L3Model:
+def load(folder: Path, config: dict, threads: int | None = None) -> L3Model:
     """Registry loader for ``kind == "l3"`` model folders."""
-    return L3Model.load(folder, config)
+    model = L3Model.load(folder, config)
+    model.threads = threads
+    return model
 
 
 def _default_threads() -> int:

@@ -28,7 +28,9 @@ import onnxruntime as ort
 
 from ..colorspace import OUTPUT_SPACES, to_srgb
 from ..errors import ModelError
-from . import CONFIG_NAME, register_kind
+from ..filters import GuidedFilter
+from .base import Colorizer, check_nir
+from .registry import CONFIG_NAME, register_kind
 
 ONNX_NAME = "model.onnx"
 WEIGHTS_NAME = "weights.safetensors"
@@ -64,17 +66,10 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
         raise ModelError(f"{path}: cannot load ONNX model ({reason})") from None
 
 
-def _check_nir(nir: np.ndarray) -> np.ndarray:
-    nir = np.asarray(nir, dtype=np.float32)
-    if nir.ndim != 2 or nir.size == 0:
-        raise ValueError(f"NIR image must be a non-empty (H, W) array, got shape {nir.shape}")
-    return nir
-
-
 class OnnxNet:
     """An ONNX graph with its config: padding to the stride, running, cropping back."""
 
-    def __init__(self, folder: str | os.PathLike, config: dict, threads: int = DEFAULT_THREADS):
+    def __init__(self, folder: str | os.PathLike, config: dict, threads: int | None = None):
         self.folder = Path(folder)
         self.config = config
         self.arch = str(config.get("arch", "?"))
@@ -88,14 +83,26 @@ class OnnxNet:
         path = self.folder / name
         if not path.is_file():
             raise ModelError(f"{path}: missing ONNX model file")
-        self.session = _session(path, threads)
+        self.path = path
+        self.threads = DEFAULT_THREADS if threads is None else int(threads)
+        self.session = _session(path, self.threads)
         self.input_name = self.session.get_inputs()[0].name
+        self._sessions = {self.threads: self.session}
 
-    def run(self, nir: np.ndarray) -> np.ndarray:
+    def session_for(self, threads: int | None) -> ort.InferenceSession:
+        """The session running on ``threads`` intra-op threads (made once, then kept)."""
+        threads = self.threads if threads is None else int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        if threads not in self._sessions:
+            self._sessions[threads] = _session(self.path, threads)
+        return self._sessions[threads]
+
+    def run(self, nir: np.ndarray, threads: int | None = None) -> np.ndarray:
         """The graph's output for one ``(H, W)`` image, batch axis removed."""
         padded = pad_to_multiple(nir, self.stride, self.min_size)
         batch = np.ascontiguousarray(padded[None, None], dtype=np.float32)
-        return self.session.run(None, {self.input_name: batch})[0][0]
+        return self.session_for(threads).run(None, {self.input_name: batch})[0][0]
 
 
 class OnnxColorizer(OnnxNet):
@@ -107,24 +114,28 @@ class OnnxColorizer(OnnxNet):
     """
 
     kind = "onnx"
+    halo = None  # a net's receptive field is wider than any affordable margin: tiles blend
 
-    def __init__(self, folder, config: dict, threads: int = DEFAULT_THREADS, guided=_UNSET):
+    def __init__(self, folder, config: dict, threads: int | None = None, guided=_UNSET):
         super().__init__(folder, config, threads)
         self.output_space = config.get("output_space", "rgb")
         if self.output_space not in OUTPUT_SPACES:
             raise ModelError(f"{self.folder}: unknown output space '{self.output_space}'")
         if guided is _UNSET:
             guided = config.get("guided")
-        self.guided = tuple(guided) if guided else None
+        self.guided = GuidedFilter.of(guided) or None
 
     def __repr__(self) -> str:
         return f"OnnxColorizer(arch={self.arch!r}, output_space={self.output_space!r})"
 
-    def predict(self, nir: np.ndarray) -> np.ndarray:
+    def for_image(self, nir: np.ndarray) -> Colorizer:
+        return self
+
+    def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """Colorize an ``(H, W)`` NIR image in [0, 1]: ``(H, W, 3)`` float32 sRGB in [0, 1]."""
-        nir = _check_nir(nir)
+        nir = check_nir(nir)
         height, width = nir.shape
-        output = self.run(nir)[:, :height, :width]
+        output = self.run(nir, threads)[:, :height, :width]
         return to_srgb(np.moveaxis(output, 0, -1), nir, self.output_space)
 
     def save(self, folder: str | os.PathLike) -> None:
@@ -136,7 +147,7 @@ class OnnxClassifier(OnnxNet):
 
     kind = "classifier"
 
-    def __init__(self, folder, config: dict, threads: int = DEFAULT_THREADS):
+    def __init__(self, folder, config: dict, threads: int | None = None):
         super().__init__(folder, config, threads)
         self.categories = [str(c) for c in config.get("categories", [])]
         if not self.categories:
@@ -147,7 +158,7 @@ class OnnxClassifier(OnnxNet):
 
     def probabilities(self, nir: np.ndarray) -> np.ndarray:
         """Probability of every category, ``(K,)`` float32 summing to 1."""
-        return self.run(_check_nir(nir)).astype(np.float32, copy=False)
+        return self.run(check_nir(nir)).astype(np.float32, copy=False)
 
     def classify(self, nir: np.ndarray) -> tuple[str, dict[str, float]]:
         """The most probable category of an ``(H, W)`` NIR image, and every probability."""
@@ -156,7 +167,8 @@ class OnnxClassifier(OnnxNet):
         named = dict(zip(self.categories, map(float, probabilities), strict=True))
         return self.categories[best], named
 
-    def predict(self, nir: np.ndarray) -> np.ndarray:
+    def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        """Refused with a clear error: a classifier given where a colorizer belongs."""
         raise ModelError(f"{self.folder}: a scene classifier cannot colorize")
 
     def save(self, folder: str | os.PathLike) -> None:
@@ -164,12 +176,12 @@ class OnnxClassifier(OnnxNet):
 
 
 @register_kind("onnx")
-def load(folder: Path, config: dict) -> OnnxColorizer:
+def load(folder: Path, config: dict, threads: int | None = None) -> OnnxColorizer:
     """Registry loader for ``kind == "onnx"`` colorizers."""
-    return OnnxColorizer(folder, config)
+    return OnnxColorizer(folder, config, threads)
 
 
 @register_kind("classifier")
-def load_classifier(folder: Path, config: dict) -> OnnxClassifier:
+def load_classifier(folder: Path, config: dict, threads: int | None = None) -> OnnxClassifier:
     """Registry loader for ``kind == "classifier"`` scene classifiers."""
-    return OnnxClassifier(folder, config)
+    return OnnxClassifier(folder, config, threads)

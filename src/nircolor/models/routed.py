@@ -13,7 +13,7 @@ model (``"classifier"``, ``"default"``...). ``general`` may be null when every c
 classifier knows has a specialist. Members must not be routed models themselves.
 
 :meth:`RoutedColorizer.predict` classifies the image it is given; :func:`nircolor.colorize`
-classifies the whole image once (:meth:`RoutedColorizer.specialist_for`) before tiling it.
+classifies the whole image once (:meth:`RoutedColorizer.for_image`) before tiling it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from . import ALIASES, CONFIG_NAME, Colorizer, load_model, register_kind, shipped_names
+from .base import Colorizer, SceneClassifier
+from .registry import ALIASES, CONFIG_NAME, load_model, register_kind, shipped_names
 
 
 def member_path(folder: Path, reference: object, role: str) -> Path | str:
@@ -41,8 +42,10 @@ def member_path(folder: Path, reference: object, role: str) -> Path | str:
     )
 
 
-def load_member(folder: Path, reference: object, role: str, kind: str | None = None):
-    model = load_model(member_path(folder, reference, role))
+def load_member(
+    folder: Path, reference: object, role: str, kind: str | None = None, threads: int | None = None
+):
+    model = load_model(member_path(folder, reference, role), threads)
     if model.kind == "routed" or (kind and model.kind != kind):
         raise ModelError(f"{folder / CONFIG_NAME}: {role} '{reference}' is a {model.kind} model")
     if not kind and model.kind == "classifier":
@@ -54,21 +57,26 @@ class RoutedColorizer:
     """Classify the scene, then colorize with that category's specialist (``kind == "routed"``)."""
 
     kind = "routed"
+    halo = None  # the whole image is classified first (:meth:`for_image`), then tiled
 
-    def __init__(self, folder: Path, config: dict) -> None:
+    def __init__(self, folder: Path, config: dict, threads: int | None = None) -> None:
         self.folder = Path(folder)
         specialists = config.get("specialists")
         if not isinstance(specialists, dict) or not specialists:
             raise ModelError(f"{self.folder / CONFIG_NAME}: 'specialists' must map categories")
-        self.classifier = load_member(
-            self.folder, config.get("classifier"), "classifier", "classifier"
+        self.classifier: SceneClassifier = load_member(
+            self.folder, config.get("classifier"), "classifier", "classifier", threads
         )
         self.specialists: dict[str, Colorizer] = {
-            str(category): load_member(self.folder, reference, f"specialist '{category}'")
+            str(category): load_member(
+                self.folder, reference, f"specialist '{category}'", threads=threads
+            )
             for category, reference in specialists.items()
         }
         general = config.get("general")
-        self.general = load_member(self.folder, general, "general") if general else None
+        self.general = (
+            load_member(self.folder, general, "general", threads=threads) if general else None
+        )
         uncovered = set(self.classifier.categories) - set(self.specialists)
         if uncovered and self.general is None:
             missing = ", ".join(sorted(uncovered))
@@ -77,7 +85,7 @@ class RoutedColorizer:
             )
         self.min_confidence = float(config.get("min_confidence", 0.0))
         first = self.general or next(iter(self.specialists.values()))
-        self.guided = getattr(first, "guided", None)
+        self.guided = first.guided
 
     def __repr__(self) -> str:
         return f"RoutedColorizer(specialists={sorted(self.specialists)})"
@@ -87,22 +95,22 @@ class RoutedColorizer:
         category, probabilities = self.classifier.classify(nir)
         return category, probabilities[category]
 
-    def specialist_for(self, nir: np.ndarray) -> Colorizer:
+    def for_image(self, nir: np.ndarray) -> Colorizer:
         """The colorizer this image goes to: its category's specialist, else the general one."""
         category, probability = self.route(nir)
         if category in self.specialists and probability >= self.min_confidence:
             return self.specialists[category]
         return self.general or self.specialists[category]
 
-    def predict(self, nir: np.ndarray) -> np.ndarray:
+    def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """Colorize an ``(H, W)`` NIR image in [0, 1] with the specialist of its scene."""
-        return self.specialist_for(nir).predict(nir)
+        return self.for_image(nir).predict(nir, threads=threads)
 
     def save(self, folder) -> None:
         raise ModelError("routed models are written by 'nircolor train specialists'")
 
 
 @register_kind("routed")
-def load(folder: Path, config: dict) -> RoutedColorizer:
+def load(folder: Path, config: dict, threads: int | None = None) -> RoutedColorizer:
     """Registry loader for ``kind == "routed"`` models."""
-    return RoutedColorizer(folder, config)
+    return RoutedColorizer(folder, config, threads)

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
 from .layers import adaptive_avg_pool
+from .registry import register_net
 
 EPFL_CATEGORIES = (
     "country",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_net
 from .layers import OutputHead, conv_bn_relu
+from .registry import register_net
 
 
 def deconv_bn_relu(cin: int, cout: int) -> nn.Sequential:

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
 from .classifier import EPFL_CATEGORIES, FEATURES, SceneClassifier
 from .layers import OutputHead, conv_bn_relu
+from .registry import register_net
 
 
 class LightGlobal(nn.Module):

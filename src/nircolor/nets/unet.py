@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
 from .layers import OutputHead, conv_bn_relu, upsample2
+from .registry import register_net
 
 
 def block(cin: int, cout: int, norm: bool) -> nn.Sequential:

@@ -13,11 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -25,7 +21,8 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageReadError, ImageWriteError
+from ..errors import ImageReadError, ImageWriteError, error_reason
+from .atomic import write_bytes_atomic
 
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -35,7 +32,7 @@ MAX_PIXELS = 400_000_000
 GREY_TOLERANCE = 3 / 255
 """Channels closer than this count as equal (JPEG round-off of a grey image saved as RGB)."""
 
-_TIFF_EXTENSIONS = (".tif", ".tiff")
+TIFF_EXTENSIONS = (".tif", ".tiff")
 
 _PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
 _HEADER_BYTES = 26  # enough for the PNG bit depth and the TIFF magic number
@@ -62,7 +59,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         If the file is missing, empty, truncated, not an image, or of absurd size.
     """
     path = Path(path)
-    return _to_float(read_raw(path), path)
+    return samples_to_float(read_raw(path), path)
 
 
 def read_raw(path: str | os.PathLike) -> np.ndarray:
@@ -77,7 +74,7 @@ def read_raw(path: str | os.PathLike) -> np.ndarray:
         with open(path, "rb") as f:
             header = f.read(_HEADER_BYTES)
     except OSError as error:
-        raise ImageReadError(f"{path}: cannot read ({_reason(error)})") from None
+        raise ImageReadError(f"{path}: cannot read ({error_reason(error)})") from None
     if is_tiff_file(path, header):
         return _decode_tiff(path, path)
     return _decode_pillow(path, path, header)
@@ -85,7 +82,7 @@ def read_raw(path: str | os.PathLike) -> np.ndarray:
 
 def is_tiff_file(path: Path, header: bytes) -> bool:
     """Whether a file is read as TIFF: by its extension, or by TIFF's magic number."""
-    return path.suffix.lower() in _TIFF_EXTENSIONS or header[:4] in TIFF_MAGIC
+    return path.suffix.lower() in TIFF_EXTENSIONS or header[:4] in TIFF_MAGIC
 
 
 def read_nir(path: str | os.PathLike) -> np.ndarray:
@@ -119,7 +116,7 @@ def read_image_bytes(data: bytes, name: str = "upload") -> np.ndarray:
         raw = _decode_tiff(io.BytesIO(data), name)
     else:
         raw = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
-    return _to_float(raw, name)
+    return samples_to_float(raw, name)
 
 
 def read_nir_bytes(data: bytes, name: str = "upload") -> np.ndarray:
@@ -164,7 +161,7 @@ def _decode_pillow(
     except ImageReadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageReadError(f"{name}: cannot decode image ({_reason(error)})") from None
+        raise ImageReadError(f"{name}: cannot decode image ({error_reason(error)})") from None
 
 
 def _decode_16bit_colour_png(source: Path | io.BytesIO, name) -> np.ndarray:
@@ -196,7 +193,7 @@ def _decode_tiff(source: Path | io.BytesIO, name) -> np.ndarray:
     try:
         with tifffile.TiffFile(source) as tif:
             page = tif.pages.first
-            _check_tiff_page(page, name)
+            check_tiff_page(page, name)
             image, axes = page.asarray(), page.axes
     except ImageReadError:
         raise
@@ -205,7 +202,7 @@ def _decode_tiff(source: Path | io.BytesIO, name) -> np.ndarray:
             if isinstance(source, io.BytesIO):
                 source.seek(0)
             return _decode_pillow(source, name, b"", formats=("TIFF",))
-        raise ImageReadError(f"{name}: cannot read TIFF ({_reason(error)})") from None
+        raise ImageReadError(f"{name}: cannot read TIFF ({error_reason(error)})") from None
     return _tiff_samples_last(image, axes, name)
 
 
@@ -228,7 +225,7 @@ def _tiff_samples_last(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
     return image
 
 
-def _check_tiff_page(page, path: Path) -> None:
+def check_tiff_page(page, path: Path) -> None:
     """Check a TIFF page's size and that it lists every strip / tile it claims to have.
 
     A tiny file may claim millions of strips; tifffile would then decode them one by one
@@ -245,7 +242,7 @@ def _check_tiff_page(page, path: Path) -> None:
         )
 
 
-def _to_float(raw: np.ndarray, path: Path) -> np.ndarray:
+def samples_to_float(raw: np.ndarray, path: Path) -> np.ndarray:
     if raw.size == 0:
         raise ImageReadError(f"{path}: image has zero size")
     if raw.ndim == 3 and raw.shape[2] == 1:
@@ -270,11 +267,6 @@ def _to_float(raw: np.ndarray, path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: unsupported pixel type {raw.dtype}")
 
 
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 def to_uint(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """Quantise a float image in [0, 1] to uint8 or uint16 (rounding, clipping)."""
     if bit_depth not in (8, 16):
@@ -294,7 +286,7 @@ def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes
     if bit_depth == 16 and extension not in (".png", ".tif", ".tiff"):
         raise ImageWriteError("16-bit output is only possible for PNG and TIFF")
     pixels = to_uint(image, bit_depth)
-    if extension in _TIFF_EXTENSIONS:
+    if extension in TIFF_EXTENSIONS:
         buffer = io.BytesIO()
         photometric = "rgb" if pixels.ndim == 3 else "minisblack"
         tifffile.imwrite(buffer, pixels, photometric=photometric, compression="zlib")
@@ -338,78 +330,3 @@ def write_image(
     data = encode_image(image, path.suffix, bit_depth)
     write_bytes_atomic(path, data)
     return path
-
-
-def current_umask() -> int:
-    """The process's file-creation mask (read without changing it)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-def write_folder_atomic(
-    output: Path, write: Callable[[Path], None], before_swap: Callable[[], None] | None = None
-) -> Path:
-    """Fill a temporary sibling of ``output`` with ``write(folder)``, then rename it into place.
-
-    An existing ``output`` is replaced only once the new folder is complete (callers decide
-    whether that is allowed); ``before_swap()`` runs just before, to check again. On any error
-    the temporary folder is removed and ``output`` is left as it was.
-    """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
-        write(staging)
-        if before_swap is not None:
-            before_swap()
-        if output.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-            os.replace(output, retired / output.name)
-            os.replace(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, output)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return output
-
-
-def default_file_mode() -> int:
-    """The mode a plain ``open(..., "w")`` would give (mkstemp makes files private, 0600)."""
-    return 0o666 & ~current_umask()
-
-
-@contextmanager
-def atomic_path(target: Path, suffix: str = ".part") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
-
-    On any exception the temporary file is removed and ``target`` is left as it was; an
-    ``OSError`` becomes an :class:`ImageWriteError` naming ``target``.
-    """
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-        os.close(fd)
-    except OSError as error:
-        raise ImageWriteError(f"{target}: cannot write ({_reason(error)})") from None
-    temp = Path(name)
-    try:
-        yield temp
-        with open(temp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(temp, default_file_mode())
-        os.replace(temp, target)
-    except BaseException as error:
-        temp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ImageWriteError(f"{target}: cannot write ({_reason(error)})") from None
-        raise
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    with atomic_path(Path(path)) as temp:
-        temp.write_bytes(data)

@@ -1,0 +1,349 @@
+"""Reading and writing image files by row bands, in bounded memory.
+
+The row readers give the NIR rows ``a:b`` of a file as float32 in [0, 1], called with
+non-decreasing ``a``. TIFF inputs are read as follows:
+
+* uncompressed data stored contiguously (``TiffPage.is_final``): rows are read straight
+  from the file at their offset;
+* any other single-plane TIFF (compressed strips or tiles): ``TiffPage.segments`` decodes
+  the strips / tiles lazily, in order, and only about one band of rows is kept;
+* anything else (planar RGB, odd sample types) falls back to reading the whole image.
+
+PNG, JPEG and BMP inputs are decoded whole, but kept in their file's integer type (1 byte per
+pixel for 8-bit grey), never as float32. PNG, JPEG and BMP outputs are assembled in memory
+as 8- or 16-bit integers (3 or 6 bytes per pixel) and encoded at the end; TIFF outputs are
+written strip by strip. Every write is atomic (temporary file in the target folder, then
+``os.replace``); on any failure the temporary file is removed and the target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import Image
+
+from ..errors import ImageReadError, ImageWriteError, NircolorError, error_reason
+from .atomic import atomic_path, write_bytes_atomic
+from .images import (
+    TIFF_EXTENSIONS,
+    WRITE_EXTENSIONS,
+    as_grey,
+    check_tiff_page,
+    is_tiff_file,
+    read_image,
+    read_raw,
+    samples_to_float,
+)
+
+_READ_BUFFER = 16 * 2**20
+"""Bytes of compressed TIFF segments that tifffile reads from the file at once."""
+
+_STRIP_BYTES = 256 * 2**10
+"""Approximate uncompressed size of one strip of an output TIFF."""
+
+# Reading files by rows
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """Return ``(height, width)`` of an image file from its header, without decoding it.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, its header cannot be read or it gives a zero size.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in TIFF_EXTENSIONS:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages.first
+                height, width = int(page.imagelength), int(page.imagewidth)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    with Image.open(path) as im:
+                        height, width = int(im.height), int(im.width)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
+    except Exception as error:  # any decoder error means: cannot tell
+        raise ImageReadError(f"{path}: cannot read image header ({error_reason(error)})") from None
+    if height <= 0 or width <= 0:
+        raise ImageReadError(f"{path}: image has zero size ({width}x{height})")
+    return height, width
+
+
+def raw_to_nir(raw: np.ndarray, name: str) -> np.ndarray:
+    """Convert rows of a file's samples to float32 NIR in [0, 1], as :func:`read_nir` does."""
+    image = samples_to_float(raw, name)
+    return as_grey(image, name=name) if image.ndim == 3 else image
+
+
+class RowSource:
+    """NIR rows of a file, read on demand in increasing order; ``shape`` is ``(H, W)``."""
+
+    shape: tuple[int, int]
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _ArraySource(RowSource):
+    """The whole image in memory, in its file's sample type (or float32 for odd types)."""
+
+    def __init__(self, raw: np.ndarray, name: str):
+        self.raw, self.name = raw, name
+        self.shape = raw.shape[:2]
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        return raw_to_nir(self.raw[a:b], self.name)
+
+
+class _TiffSource(RowSource):
+    """Rows of the first page of a TIFF, decoded strip by strip or tile by tile."""
+
+    def __init__(self, tif: tifffile.TiffFile, page, name: str):
+        self.tif, self.page, self.name = tif, page, name
+        self.shape = (int(page.imagelength), int(page.imagewidth))
+        self.samples = int(page.samplesperpixel)
+        self.dtype = np.dtype(tif.byteorder + page.dtype.char)
+        self.row_bytes = self.shape[1] * self.samples * self.dtype.itemsize
+        self.direct = bool(page.is_final)
+        self.chunks: list[tuple[int, np.ndarray]] = []  # (first row, rows) in order
+        self.end = 0  # rows decoded so far
+        self.segments = None if self.direct else self._segment_rows()
+
+    @staticmethod
+    def streamable(page) -> bool:
+        return (
+            page.dtype is not None
+            and page.dtype.char in "BHfd?"
+            and int(page.imagedepth) == 1
+            and int(page.samplesperpixel) >= 1
+            and (int(page.samplesperpixel) == 1 or int(page.planarconfig) == 1)
+            and not page.is_subsampled
+            # tifffile's segments() (unsorted) misplaces data after an empty strip / tile
+            # (offset or byte count 0, as in sparse files): read those whole
+            and bool(np.all(np.asarray(page.dataoffsets) > 0))
+            and bool(np.all(np.asarray(page.databytecounts) > 0))
+            # segments() decodes every tile at full size: refuse tiles larger than the image
+            and (
+                not page.is_tiled
+                or int(page.tilewidth) * int(page.tilelength)
+                <= max(int(page.imagewidth) * int(page.imagelength), 2**20)
+            )
+        )
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        try:
+            raw = self._read_direct(a, b) if self.direct else self._read_segments(a, b)
+        except NircolorError:
+            raise
+        except Exception as error:  # tifffile and its codecs raise many kinds
+            raise ImageReadError(f"{self.name}: cannot read TIFF ({error_reason(error)})") from None
+        return raw_to_nir(raw, self.name)
+
+    def _read_direct(self, a: int, b: int) -> np.ndarray:
+        fh = self.tif.filehandle
+        count = (b - a) * self.row_bytes
+        with fh.lock:
+            fh.seek(self.page.dataoffsets[0] + a * self.row_bytes)
+            data = fh.read(count)
+        if len(data) != count:
+            raise ImageReadError(f"{self.name}: TIFF is truncated")
+        return np.frombuffer(data, dtype=self.dtype).reshape(b - a, self.shape[1], self.samples)
+
+    def _segment_rows(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield complete row blocks ``(first row, rows)`` in order, decoding lazily."""
+        height, width = self.shape
+        pending, pending_top = None, -1
+        for data, index, seg_shape in self.page.segments(buffersize=_READ_BUFFER):
+            top, left = int(index[2]), int(index[3])
+            rows = min(int(seg_shape[1]), height - top)
+            cols = min(int(seg_shape[2]), width - left)
+            if top != pending_top:
+                pending = np.zeros((rows, width, self.samples), dtype=self.dtype)
+                pending_top = top
+            if data is not None:
+                block = np.asarray(data).reshape(seg_shape)[0]
+                pending[:, left : left + cols] = block[:rows, :cols]
+            if left + cols >= width:
+                yield pending_top, pending
+                pending, pending_top = None, -1
+
+    def _read_segments(self, a: int, b: int) -> np.ndarray:
+        self.chunks = [(top, rows) for top, rows in self.chunks if top + len(rows) > a]
+        while self.end < b:
+            try:
+                top, rows = next(self.segments)
+            except StopIteration:
+                raise ImageReadError(f"{self.name}: TIFF is truncated") from None
+            self.chunks.append((top, rows))
+            self.end = top + len(rows)
+        parts = [rows[max(0, a - top) : b - top] for top, rows in self.chunks if top < b]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def close(self) -> None:
+        self.segments = None
+        self.tif.close()
+
+
+def open_rows(path: Path) -> RowSource:
+    """Open an image file for reading by rows (streamed for TIFF, see the module notes)."""
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: file is empty")
+    name = str(path)
+    with open(path, "rb") as f:
+        header = f.read(4)
+    if is_tiff_file(path, header):
+        try:
+            tif = tifffile.TiffFile(path)
+        except Exception as error:
+            raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
+        try:
+            page = tif.pages.first
+            check_tiff_page(page, path)
+            if _TiffSource.streamable(page):
+                return _TiffSource(tif, page, name)
+        except ImageReadError:
+            tif.close()
+            raise
+        except Exception as error:
+            tif.close()
+            raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
+        tif.close()
+        image = read_image(path)  # an unusual layout: read whole
+        return _ArraySource(image, name)
+    return _ArraySource(read_raw(path), name)
+
+
+# --------------------------------------------------------------------------------------------
+
+# Writing files by rows
+
+
+def _rechunk(bands: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Regroup row blocks of any heights into blocks of exactly ``rows`` rows (last: fewer)."""
+    pending: list[np.ndarray] = []
+    count = 0
+    for band in bands:
+        while len(band):
+            take = min(rows - count, len(band))
+            pending.append(band[:take])
+            count += take
+            band = band[take:]
+            if count == rows:
+                yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+                pending, count = [], 0
+    if count:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+
+
+def _tiff_strips(
+    bands: Iterator[np.ndarray], rows: int, compress: bool, pool: ThreadPoolExecutor
+) -> Iterator[bytes]:
+    """Encoded strips of ``rows`` rows; compressed about 16 MB at a time on ``pool``."""
+    batch: list[bytes] = []
+    size = 0
+    for strip in _rechunk(bands, rows):
+        batch.append(np.ascontiguousarray(strip).tobytes())
+        size += len(batch[-1])
+        if size >= _READ_BUFFER:
+            yield from pool.map(_deflate, batch) if compress else batch
+            batch, size = [], 0
+    yield from pool.map(_deflate, batch) if compress else batch
+
+
+def _pool_size() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data, 6)
+
+
+def _write_tiff_stream(
+    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, compression: str | None
+) -> None:
+    height, width = shape
+    dtype = np.dtype("<u1") if bit_depth == 8 else np.dtype("<u2")
+    rows = max(1, min(height, _STRIP_BYTES // (width * 3 * dtype.itemsize)))
+    compress = compression == "zlib"
+    bigtiff = height * width * 3 * dtype.itemsize > 2**32 - 2**28
+    with atomic_path(target) as temp, ThreadPoolExecutor(max_workers=_pool_size()) as pool:
+        typed = (band.astype(dtype, copy=False) for band in bands)
+        strips = _tiff_strips(typed, rows, compress, pool)
+        tifffile.imwrite(
+            temp,
+            strips,
+            shape=(height, width, 3),
+            dtype=dtype,
+            photometric="rgb",
+            compression="zlib" if compress else None,
+            rowsperstrip=rows,
+            byteorder="<",
+            bigtiff=bigtiff,
+            metadata=None,
+        )
+
+
+def _write_other(target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int) -> None:
+    height, width = shape
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    pixels = np.empty((height, width, 3), dtype=dtype)  # BGR, for OpenCV
+    top = 0
+    for band in bands:
+        pixels[top : top + len(band)] = band[:, :, ::-1]
+        top += len(band)
+    extension = target.suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension in (".jpg", ".jpeg") else []
+    try:
+        ok, buffer = cv2.imencode(extension, pixels, params)
+    except cv2.error as error:
+        raise ImageWriteError(f"{target}: cannot encode ({error_reason(error)})") from None
+    del pixels
+    if not ok:
+        raise ImageWriteError(f"{target}: could not encode image as {extension}")
+    write_bytes_atomic(target, buffer.tobytes())
+
+
+def check_output(target: Path, bit_depth, overwrite: bool, compression) -> None:
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    extension = target.suffix.lower()
+    if extension not in WRITE_EXTENSIONS:
+        raise ImageWriteError(
+            f"cannot write '{extension}' files; use one of {', '.join(WRITE_EXTENSIONS)}"
+        )
+    if bit_depth == 16 and extension not in (".png", *TIFF_EXTENSIONS):
+        raise ImageWriteError("16-bit output is only possible for PNG and TIFF")
+    if compression not in (None, "none", "zlib"):
+        raise ValueError(f"compression must be None, 'none' or 'zlib', not {compression!r}")
+    if target.exists() and not overwrite:
+        raise ImageWriteError(f"{target}: already exists (use --overwrite to replace it)")
+
+
+def write_bands(
+    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, compression: str | None
+) -> None:
+    """Write integer RGB row bands covering ``shape`` to ``target`` atomically (TIFF by strips)."""
+    if target.suffix.lower() in TIFF_EXTENSIONS:
+        _write_tiff_stream(target, bands, shape, bit_depth, compression)
+    else:
+        _write_other(target, bands, shape, bit_depth)
