@@ -11,7 +11,7 @@ the colour image, is easier to learn than colorization. This script trains, on t
 * **RGB patch → NIR**: classes from the luma patch exactly as above (L3's level × contrast
   classes, the cut points of the luma model), and per class an affine map from the
   ``5 × 5 × 3`` RGB patch to the NIR value of the centre pixel, fitted by L3's own ridge
-  regression with GCV (``nircolor.models.l3._gcv_solve``; 25 % of the pixels of every image,
+  regression with GCV (``nircolor.models.l3.gcv_solve``; 25 % of the pixels of every image,
   sparse classes borrowing a neighbour's fit, as in ``fit_l3``).
 
 Both directions are scored by MSE (and PSNR) on the ``split == val`` rows, beside the
@@ -41,7 +41,7 @@ from _common import (
     train_l3,
 )
 from nircolor.data import Pair, load_pair
-from nircolor.models.l3 import L3Model, _fill_sparse, _gcv_solve, _sample_pixels
+from nircolor.models.l3 import L3Model, fill_sparse, gcv_solve, sample_pixels
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 BLOCK_PIXELS = 32768
@@ -79,7 +79,7 @@ class RgbPatchL3:
 
     def fit(self, pairs: Sequence[Pair]) -> RgbPatchL3:
         config, f = self.config, self.n_features
-        q = 1 + f + 3  # [1, features, nir, nir, nir]: _gcv_solve fits three outputs
+        q = 1 + f + 3  # [1, features, nir, nir, nir]: gcv_solve fits three outputs
         k = config.n_classes
         sums = np.zeros((k, q, q), dtype=np.float64)
         counts = np.zeros(k, dtype=np.int64)
@@ -88,7 +88,7 @@ class RgbPatchL3:
             height, width = nir.shape
             classes = self.classifier.classify(luma(rgb)).ravel()
             rng = np.random.default_rng([config.seed, 1, index])
-            idx = _sample_pixels(height * width, config, rng)
+            idx = sample_pixels(height * width, config, rng)
             idx = idx[np.argsort(classes[idx], kind="stable")]
             z = np.empty((len(idx), q), dtype=np.float32)
             z[:, 0] = 1.0
@@ -100,8 +100,8 @@ class RgbPatchL3:
                 rows = z[stops[c] - image_counts[c] : stops[c]].astype(np.float64)
                 sums[c] += rows.T @ rows
             counts += image_counts
-        weights, _ = _gcv_solve(sums, counts.astype(np.float64), config, f)
-        source = _fill_sparse(
+        weights, _ = gcv_solve(sums, counts.astype(np.float64), config, f)
+        source = fill_sparse(
             counts >= config.min_class_samples, config.n_levels, config.n_contrasts
         )
         self.weights = np.ascontiguousarray(weights[source][:, :, 0], dtype=np.float32)

@@ -13,7 +13,7 @@ from nircolor.models import load_model
 from nircolor.models.l3 import (
     L3Config,
     L3Model,
-    _fill_sparse,
+    fill_sparse,
     fit_l3,
     log_cuts,
     patch_stats,
@@ -271,7 +271,7 @@ def test_fill_sparse_rules():
     enough = np.zeros(12, dtype=bool)
     enough[[1 * 3 + 0, 3 * 3 + 0, 2 * 3 + 1]] = True  # (1,0), (3,0), (2,1)
     counts[enough] = 10_000
-    source = _fill_sparse(enough, config.n_levels, config.n_contrasts)
+    source = fill_sparse(enough, config.n_levels, config.n_contrasts)
     assert source[0 * 3 + 0] == 1 * 3 + 0  # same contrast, nearest level
     assert source[2 * 3 + 0] == 1 * 3 + 0  # equidistant levels: the lower one
     assert source[0 * 3 + 1] == 2 * 3 + 1  # same contrast bin, two levels away
@@ -280,7 +280,7 @@ def test_fill_sparse_rules():
     for k in np.flatnonzero(enough):
         assert source[k] == k
     with pytest.raises(ValueError):
-        _fill_sparse(np.zeros(12, dtype=bool), config.n_levels, config.n_contrasts)
+        fill_sparse(np.zeros(12, dtype=bool), config.n_levels, config.n_contrasts)
 
 
 def test_symmetric_kernels():
@@ -339,10 +339,10 @@ def test_config_validation():
 
 
 def test_bounded_weighted_statistics_sample():
-    from nircolor.models.l3 import _BottomK
+    from nircolor.models.l3 import BottomK
 
     rng = np.random.default_rng(0)
-    sample = _BottomK(capacity=2000, columns=2)
+    sample = BottomK(capacity=2000, columns=2)
     for batch in range(200):
         heavy = batch % 2 == 0
         rows = np.full((1000, 2), 1.0 if heavy else 0.0, dtype=np.float32)
@@ -373,14 +373,14 @@ def naive_predict(model: L3Model, nir: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("per_level", [False, True])
 def test_rendering_matches_pixelwise_reference(monkeypatch, per_level):
-    import nircolor.models.l3 as l3
+    import nircolor.models.l3.model as l3_model
 
     nirs = nir_set(3)
     pairs = [(nir, np.stack([nir**0.7, nir * nir, 1 - nir], axis=2)) for nir in nirs]
     config = L3Config(patch=3, n_levels=5, n_contrasts=3, contrast_per_level=per_level)
     model = fit_l3(pairs, config)
     assert (np.ptp(model.contrast_cuts, axis=0).max() > 0) == per_level
-    monkeypatch.setattr(l3, "_RENDER_BLOCK_PIXELS", 64)  # many blocks, several threads
+    monkeypatch.setattr(l3_model, "_RENDER_BLOCK_PIXELS", 64)  # many blocks, several threads
     nir = textured(21, 23, 17)
     expected = naive_predict(model, nir)
     classes = model.classify(nir)
@@ -393,7 +393,7 @@ def test_rendering_matches_pixelwise_reference(monkeypatch, per_level):
 
 
 def test_classification_bins_match_searchsorted():
-    from nircolor.models.l3 import _classify
+    from nircolor.models.l3 import classify
 
     rng = np.random.default_rng(0)
     level_cuts = np.sort(rng.random(6)).astype(np.float32)
@@ -405,10 +405,10 @@ def test_classification_bins_match_searchsorted():
     pairs = zip(expected_level, contrast, strict=True)
     contrast_bins = [np.searchsorted(contrast_cuts[b], c, "right") for b, c in pairs]
     expected = expected_level * 4 + contrast_bins
-    np.testing.assert_array_equal(_classify(level, contrast, level_cuts, contrast_cuts), expected)
+    np.testing.assert_array_equal(classify(level, contrast, level_cuts, contrast_cuts), expected)
     shared = np.tile(contrast_cuts[0], (7, 1))
     expected = expected_level * 4 + np.searchsorted(shared[0], contrast, side="right")
-    np.testing.assert_array_equal(_classify(level, contrast, level_cuts, shared), expected)
+    np.testing.assert_array_equal(classify(level, contrast, level_cuts, shared), expected)
 
 
 def test_tiny_training_sets_pool_classes():

@@ -1,7 +1,8 @@
 """The package's layering: no import cycles, and core modules never import front ends.
 
 Every ``import`` in every module counts, at module level or inside a function (a lazy import
-is still a dependency). ``from . import name`` is an edge to the submodule ``name`` when
+is still a dependency); imports under ``if TYPE_CHECKING:`` are not run and do not count.
+``from . import name`` is an edge to the submodule ``name`` when
 there is one, else to the package itself (so a package's module importing its own
 ``__init__`` back is a cycle).
 """
@@ -30,6 +31,17 @@ def module_files(root: Path, package: str) -> dict[str, Path]:
     return modules
 
 
+def runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:``."""
+    for node in ast.iter_child_nodes(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *runtime_nodes(child)])
+            continue
+        yield node
+        yield from runtime_nodes(node)
+
+
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     """Module → the package's modules it imports."""
     modules = module_files(root, package)
@@ -37,7 +49,7 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
         base = name if is_package else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -134,6 +146,14 @@ def _write(root: Path, files: dict[str, str]) -> Path:
         ),
         ({"__init__.py": "", "sub/__init__.py": "", "sub/x.py": "from ..a import f\n"}, False),
         ({"__init__.py": "from .a import f\n", "a.py": "from .b import g\n", "b.py": ""}, False),
+        (  # a type-only import back is no cycle
+            {
+                "__init__.py": "",
+                "a.py": "from .b import g\n",
+                "b.py": "import typing\nif TYPE_CHECKING:\n    from .a import f\n",
+            },
+            False,
+        ),
     ],
 )
 def test_find_cycle_on_small_packages(tmp_path, files, cycle):

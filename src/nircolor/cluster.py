@@ -28,8 +28,8 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from .jobs import FAILED, SKIPPED, Job, Options, Outcome, process_job
 from .errors import NircolorError
+from .jobs import FAILED, SKIPPED, Job, Options, Outcome, process_job
 
 CONNECT_TIMEOUT = "20s"
 """How long the client waits for a remote scheduler."""
