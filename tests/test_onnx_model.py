@@ -197,7 +197,7 @@ def test_training_without_torch_says_what_to_install(tmp_path):
     )
     result = run_without_torch(code)
     assert result.returncode == 1
-    assert "install nircolor[train]" in result.stderr
+    assert "pip install 'nircolor[train]'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

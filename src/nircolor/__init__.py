@@ -8,12 +8,17 @@ Quick start::
     nircolor.write_image("scene_rgb.png", rgb)
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .api import colorize, colorize_file
 from .errors import NircolorError
 from .io import read_image, read_nir, read_rgb, write_image
 from .models import list_models, load_model
 
-__version__ = "0.1.0"
+try:  # written once, in pyproject.toml
+    __version__ = version("nircolor")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "NircolorError",

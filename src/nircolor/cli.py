@@ -391,8 +391,6 @@ def list_models_command() -> None:
 
 # ---------------------------------------------------------------- serve
 
-_SERVE_MODULES = {"fastapi", "starlette", "uvicorn", "anyio", "multipart", "python_multipart"}
-
 
 @app.command()
 def serve(
@@ -415,19 +413,13 @@ def serve(
     ] = 25.0,
 ) -> None:
     """Serve a web page and an HTTP API (POST /colorize) for colorizing NIR images."""
-    try:
-        import uvicorn
+    from .extras import require_extra
 
-        from .serve import create_app
-    except ModuleNotFoundError as error:
-        if (error.name or "").split(".")[0] not in _SERVE_MODULES:
-            raise
-        message = (
-            f"'nircolor serve' needs the serve extra ({error.name} is missing): "
-            "pip install 'nircolor[serve]'"
-        )
-        print_error(message)
-        raise typer.Exit(1) from None
+    require_extra("serve", "'nircolor serve'")
+    import uvicorn
+
+    from .serve import create_app
+
     if not 0 <= port <= 65535:
         raise NircolorError(f"--port must be between 0 and 65535, not {port}")
     if workers is not None and workers < 1:
@@ -450,7 +442,6 @@ def serve(
 
 # ---------------------------------------------------------------- learned nets
 
-_TRAIN_MODULES = {"torch", "onnx", "safetensors"}
 NET_HELP = {
     "cnn": "Train the seed 'IR to RGB' CNN (conv/deconv, BatchNorm, ReLU; MSE on patches).",
     "classifier": "Train the NIR scene classifier (9 EPFL categories; global features of fusion).",
@@ -461,19 +452,9 @@ NET_HELP = {
 
 def _require_training_extra() -> None:
     """Exit with one clear line when torch, onnx or safetensors is missing."""
-    try:
-        import onnx  # noqa: F401
-        import safetensors  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as error:
-        if (getattr(error, "name", None) or "torch").split(".")[0] not in _TRAIN_MODULES:
-            raise
-        message = (
-            f"training learned models needs torch, onnx and safetensors "
-            f"({error.name or 'torch'} is missing): install nircolor[train]"
-        )
-        print_error(message)
-        raise typer.Exit(1) from None
+    from .extras import require_extra
+
+    require_extra("train", "training learned models")
 
 
 def _train_net_command(arch: str):

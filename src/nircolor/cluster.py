@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .errors import NircolorError
+from .extras import require_extra
 from .jobs import FAILED, SKIPPED, Job, Options, Outcome, process_job
 
 CONNECT_TIMEOUT = "20s"
@@ -36,12 +37,9 @@ CONNECT_TIMEOUT = "20s"
 
 
 def _import_distributed():
-    try:
-        import distributed
-    except ImportError:
-        raise NircolorError(
-            "--cluster and --workers need Dask: pip install 'nircolor[cluster]'"
-        ) from None
+    require_extra("cluster", "--cluster and --workers")
+    import distributed
+
     return distributed
 
 

@@ -33,3 +33,11 @@ def error_reason(error: BaseException) -> str:
     """The first line of an exception's message (its type's name when it has none)."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def already_exists(
+    path, error_type: type[NircolorError] = ImageWriteError, skip_existing: bool = False
+) -> NircolorError:
+    """The one error for an output that exists and may not be replaced (raise it)."""
+    keep = " or --skip-existing to keep it" if skip_existing else ""
+    return error_type(f"{path}: already exists (use --overwrite to replace it{keep})")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NircolorError
+from .errors import NircolorError, already_exists
 from .filters import GuidedFilter
 from .video import is_video
 
@@ -111,12 +111,7 @@ def process_job(
         if options.skip_existing:
             return Outcome(job, SKIPPED)
         if not options.overwrite:
-            return Outcome(
-                job,
-                FAILED,
-                f"{target}: already exists (use --overwrite to replace it "
-                "or --skip-existing to keep it)",
-            )
+            return Outcome(job, FAILED, str(already_exists(target, skip_existing=True)))
     try:
         loaded = get_model(model)
         if is_video(source):

@@ -46,7 +46,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ImageReadError, ImageWriteError, NircolorError
+from .errors import (
+    ImageReadError,
+    ImageWriteError,
+    NircolorError,
+    already_exists,
+    error_reason,
+)
+from .extras import require_extra
 from .filters import GuidedFilter
 from .io import MAX_PIXELS, as_grey, atomic_path
 
@@ -80,10 +87,9 @@ def is_video(path: str | os.PathLike) -> bool:
 
 
 def _import_av():
-    try:
-        import av
-    except ImportError:
-        raise NircolorError("video support needs PyAV: pip install 'nircolor[video]'") from None
+    require_extra("video", "video support")
+    import av
+
     return av
 
 
@@ -120,7 +126,7 @@ def probe(path: str | os.PathLike, count: bool = True) -> VideoInfo:
                 codec=stream.codec_context.name,
             )
     except av.FFmpegError as error:
-        raise ImageReadError(f"{path}: cannot decode video ({_reason(error)})") from None
+        raise ImageReadError(f"{path}: cannot decode video ({error_reason(error)})") from None
 
 
 def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
@@ -148,7 +154,7 @@ def read_rgb_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
             for frame in container.decode(stream):
                 yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
         except av.FFmpegError as error:
-            raise ImageReadError(f"{path}: cannot decode video ({_reason(error)})") from None
+            raise ImageReadError(f"{path}: cannot decode video ({error_reason(error)})") from None
 
 
 class ChromaSmoother:
@@ -239,7 +245,7 @@ def colorize_video(
             + (" (WebM cannot hold H.264)" if target.suffix.lower() == ".webm" else "")
         )
     if target.exists() and not overwrite:
-        raise ImageWriteError(f"{target}: already exists (use --overwrite to replace it)")
+        raise already_exists(target)
     _check_input(source)
     loaded = get_model("default" if model is None else model)
     smoother = (
@@ -257,7 +263,9 @@ def colorize_video(
                 try:
                     out = av.open(str(temp_name), "w", format=container_format)
                 except (av.FFmpegError, OSError) as error:
-                    raise ImageWriteError(f"{target}: cannot write ({_reason(error)})") from None
+                    raise ImageWriteError(
+                        f"{target}: cannot write ({error_reason(error)})"
+                    ) from None
                 with out:
                     out_stream = None
                     done = 0
@@ -275,7 +283,7 @@ def colorize_video(
                         raise ImageReadError(f"{source}: the video holds no frames")
                     _encode(av, out, out_stream, None, done, target)
     except av.FFmpegError as error:
-        raise ImageWriteError(f"{target}: cannot encode video ({_reason(error)})") from None
+        raise ImageWriteError(f"{target}: cannot encode video ({error_reason(error)})") from None
     return target
 
 
@@ -331,7 +339,7 @@ def _open_input(av, path: Path):
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise ImageReadError(f"{path}: not a video file ({_reason(error)})") from None
+        raise ImageReadError(f"{path}: not a video file ({error_reason(error)})") from None
     with container:
         yield container
 
@@ -371,7 +379,7 @@ def _grey_frames(av, container, stream, path: Path) -> Iterator[np.ndarray]:
             index += 1
     except av.FFmpegError as error:
         raise ImageReadError(
-            f"{path}: cannot decode video at frame {index} ({_reason(error)})"
+            f"{path}: cannot decode video at frame {index} ({error_reason(error)})"
         ) from None
 
 
@@ -419,8 +427,3 @@ def _encode(av, container, stream, rgb: np.ndarray | None, index: int, target: P
         frame.time_base = Fraction(1) / stream.codec_context.framerate
         packets = stream.encode(frame)
     container.mux(packets)
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -21,7 +21,7 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import ImageReadError, ImageWriteError, error_reason
+from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import write_bytes_atomic
 
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -326,7 +326,7 @@ def write_image(
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise ImageWriteError(f"{path}: already exists (use --overwrite to replace it)")
+        raise already_exists(path)
     data = encode_image(image, path.suffix, bit_depth)
     write_bytes_atomic(path, data)
     return path

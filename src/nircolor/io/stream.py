@@ -30,7 +30,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from ..errors import ImageReadError, ImageWriteError, NircolorError, error_reason
+from ..errors import ImageReadError, ImageWriteError, NircolorError, already_exists, error_reason
 from .atomic import atomic_path, write_bytes_atomic
 from .images import (
     TIFF_EXTENSIONS,
@@ -336,7 +336,7 @@ def check_output(target: Path, bit_depth, overwrite: bool, compression) -> None:
     if compression not in (None, "none", "zlib"):
         raise ValueError(f"compression must be None, 'none' or 'zlib', not {compression!r}")
     if target.exists() and not overwrite:
-        raise ImageWriteError(f"{target}: already exists (use --overwrite to replace it)")
+        raise already_exists(target)
 
 
 def write_bands(
