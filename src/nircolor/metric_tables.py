@@ -12,7 +12,7 @@ This module is part of the core: it imports nothing from the front ends, and onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -133,7 +133,7 @@ class Table:
         """Whether row ``index`` is the total row."""
         return self.total and index == len(self.rows) - 1
 
-    def markdown_lines(self, escape=None) -> list[str]:
+    def markdown_lines(self, escape: Callable[[str], str] | None = None) -> list[str]:
         """The table as GitHub Markdown lines; ``escape(text)``, if given, escapes each cell."""
 
         def text(cell: str) -> str:
@@ -150,7 +150,7 @@ class Table:
             lines.append("| " + " | ".join(cells) + " |")
         return lines
 
-    def markdown(self, escape=None) -> str:
+    def markdown(self, escape: Callable[[str], str] | None = None) -> str:
         """The table as GitHub Markdown (see :meth:`markdown_lines`)."""
         return "\n".join(self.markdown_lines(escape))
 
