@@ -36,7 +36,8 @@ from nircolor.api import get_model, resolve_guided
 from nircolor.data import Pair, load_dataset, load_pair
 from nircolor.errors import DataError
 from nircolor.evaluate import Evaluation, evaluate_model
-from nircolor.metrics import METRIC_LABELS
+from nircolor.metric_tables import METRIC_LABELS, METRICS, Table
+from nircolor.metric_tables import metrics_table as build_metrics_table
 from nircolor.models import list_models
 from nircolor.models.l3 import L3Config, L3Model, fit_l3
 from nircolor.train.common import machine_description
@@ -48,9 +49,6 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 
 BLAS_VARIABLE = "OPENBLAS_NUM_THREADS"
-
-METRIC_DIGITS = {"psnr": 2, "ssim": 4, "ae": 2, "de00": 2, "de76": 2, "mse": 5}
-
 
 # --------------------------------------------------------------------------------------------
 # Arguments and data
@@ -246,15 +244,16 @@ def fmt(value: float | None, digits: int = 2, signed: bool = False) -> str:
 
 
 def fmt_metric(name: str, value: float | None, signed: bool = False) -> str:
-    return fmt(value, METRIC_DIGITS.get(name, 3), signed)
+    """A metric in its own format (:data:`nircolor.metric_tables.METRICS`); others get 3 digits."""
+    if name in METRICS:
+        return METRICS[name].format(value, signed)
+    return fmt(value, 3, signed)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence], numeric_from: int = 1) -> str:
     """A markdown table; columns from ``numeric_from`` on are right-aligned."""
-    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+    numeric = [i >= numeric_from for i in range(len(header))]
+    return Table(list(header), [list(row) for row in rows], numeric=numeric).markdown()
 
 
 def metrics_table(
@@ -263,12 +262,7 @@ def metrics_table(
     first: str = "category",
 ) -> str:
     """One row per group (``n`` and the metrics): the seed's per-category table."""
-    header = [first, "n", *(METRIC_LABELS[m] for m in metrics)]
-    rows = [
-        [name, values["n"], *(fmt_metric(m, values[m]) for m in metrics)]
-        for name, values in groups.items()
-    ]
-    return markdown_table(header, rows)
+    return build_metrics_table(groups, first=first, metrics=metrics).markdown()
 
 
 # --------------------------------------------------------------------------------------------

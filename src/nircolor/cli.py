@@ -272,34 +272,10 @@ def evaluate(
 
 
 def metrics_table(result, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    headers = ["group", "n", "PSNR dB", "SSIM", "AE °", "ΔE00", "ΔE76", "MSE"]
-    for header in headers:
-        table.add_column(header, justify="left" if header == "group" else "right")
+    """One model's metrics per category, per collection and overall, for the terminal."""
+    from .metric_tables import evaluation_table
 
-    def add(name: str, row: dict, style: str | None = None) -> None:
-        table.add_row(
-            name,
-            str(row["n"]),
-            f"{row['psnr']:.2f}",
-            f"{row['ssim']:.4f}",
-            f"{row['ae']:.2f}",
-            f"{row['de00']:.2f}",
-            f"{row['de76']:.2f}",
-            f"{row['mse']:.5f}",
-            style=style,
-        )
-
-    for name, row in result.by_category().items():
-        add(name, row)
-    collections = result.by_collection()
-    if len(collections) > 1:
-        table.add_section()
-        for name, row in collections.items():
-            add(name, row)
-    table.add_section()
-    add("all", result.summary, style="bold")
-    return table
+    return evaluation_table(result, title=title).rich()
 
 
 # ---------------------------------------------------------------- report
@@ -325,8 +301,9 @@ def report(
 ) -> None:
     """Score several models on the same pairs; write report.html, report.md and metrics.json."""
     from .data import load_dataset
-    from .metrics import METRIC_NAMES
-    from .report import METRIC_FORMATS, METRIC_LABELS, build_report, require_matplotlib
+    from .metric_tables import METRIC_NAMES, MS_PER_IMAGE
+    from .metric_tables import metrics_table as build_table
+    from .report import build_report, require_matplotlib
 
     require_matplotlib()
     names = _parse_list(models)
@@ -356,14 +333,17 @@ def report(
             threads=threads,
             progress=advance,
         )
-    table = Table(title=f"report on {len(pairs)} pairs of {data} ({split})", title_justify="left")
-    table.add_column("model")
-    for header in [*(METRIC_LABELS[m] for m in METRIC_NAMES), "ms/image"]:
-        table.add_column(header, justify="right")
-    for name, evaluation in result.evaluations.items():
-        summary = evaluation.summary
-        cells = [METRIC_FORMATS[m].format(summary[m]) for m in METRIC_NAMES]
-        table.add_row(name, *cells, f"{result.ms_per_image[name]:.1f}")
+    rows = {
+        name: {**evaluation.summary, "ms": result.ms_per_image[name]}
+        for name, evaluation in result.evaluations.items()
+    }
+    table = build_table(
+        rows,
+        first="model",
+        metrics=[*METRIC_NAMES, MS_PER_IMAGE],
+        count=False,
+        title=f"report on {len(pairs)} pairs of {data} ({split})",
+    ).rich()
     stdout.print(table)
     console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
 

@@ -31,8 +31,12 @@ import numpy as np
 from skimage.color import deltaE_cie76, deltaE_ciede2000, rgb2lab
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
+# Names, labels and formats of the metrics live with the tables that show them.
+from .metric_tables import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES
+
 __all__ = [
     "HIGHER_IS_BETTER",
+    "METRIC_LABELS",
     "METRIC_NAMES",
     "SSIM_MIN_SIZE",
     "angular_error",
@@ -45,29 +49,6 @@ __all__ = [
     "psnr",
     "ssim",
 ]
-
-METRIC_NAMES = ("psnr", "ssim", "ae", "de00", "de76", "mse")
-"""Every metric nircolor reports, in the order it reports them."""
-
-METRIC_LABELS = {
-    "psnr": "PSNR dB",
-    "ssim": "SSIM",
-    "ae": "AE °",
-    "de00": "ΔE00",
-    "de76": "ΔE76",
-    "mse": "MSE",
-}
-"""Column headings of the metrics in tables."""
-
-HIGHER_IS_BETTER = {
-    "psnr": True,
-    "ssim": True,
-    "ae": False,
-    "de00": False,
-    "de76": False,
-    "mse": False,
-}
-"""For each metric, whether a larger value means a better colorization."""
 
 SSIM_SIGMA = 1.5
 """Standard deviation of SSIM's Gaussian window (Wang et al. 2004)."""

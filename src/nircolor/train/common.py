@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..io import write_folder_atomic
+from ..metric_tables import metrics_table
 
 
 @dataclass
@@ -68,16 +69,7 @@ DATASET_CITATION = (
 
 def metrics_markdown(rows: dict[str, dict]) -> str:
     """A markdown table of mean metrics, one row per group (as Evaluation.by_category gives)."""
-    lines = [
-        "| group | n | PSNR dB | SSIM | AE ° | ΔE00 | ΔE76 | MSE |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, m in rows.items():
-        lines.append(
-            f"| {name} | {m['n']} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['ae']:.2f} | "
-            f"{m['de00']:.2f} | {m['de76']:.2f} | {m['mse']:.5f} |"
-        )
-    return "\n".join(lines)
+    return metrics_table(rows).markdown()
 
 
 def model_card(title: str, description: str, info: dict, evaluation=None) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..data import load_dataset
 from ..errors import ModelError
 from ..io import write_bytes_atomic
+from ..metric_tables import Table, format_metric
 from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
 from .common import TrainResult, machine_description, model_card, timestamp
 from .nets import CHECKPOINT, NetTrainConfig, Reporter, train_net
@@ -158,16 +159,30 @@ def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds,
 
 def compare_markdown(general, routed) -> str:
     """Per category: PSNR and ΔE00 of the general model and of the routed specialists."""
-    lines = [
-        "| category | n | general PSNR | routed PSNR | Δ dB | general ΔE00 | routed ΔE00 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    table = Table(
+        [
+            "category",
+            "n",
+            "general PSNR",
+            "routed PSNR",
+            "Δ dB",
+            "general ΔE00",
+            "routed ΔE00",
+        ]
+    )
     rows_general = {**general.by_category(), "all": general.summary}
     rows_routed = {**routed.by_category(), "all": routed.summary}
     for name, g in rows_general.items():
         r = rows_routed[name]
-        lines.append(
-            f"| {name} | {g['n']} | {g['psnr']:.2f} | {r['psnr']:.2f} | "
-            f"{r['psnr'] - g['psnr']:+.2f} | {g['de00']:.2f} | {r['de00']:.2f} |"
+        table.add_row(
+            [
+                name,
+                g["n"],
+                format_metric("psnr", g["psnr"]),
+                format_metric("psnr", r["psnr"]),
+                format_metric("psnr", r["psnr"] - g["psnr"], signed=True),
+                format_metric("de00", g["de00"]),
+                format_metric("de00", r["de00"]),
+            ]
         )
-    return "\n".join(lines)
+    return table.markdown()
