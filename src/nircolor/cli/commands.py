@@ -1,0 +1,356 @@
+"""The commands that use models: colorize, evaluate, report, models, serve, classify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import NircolorError
+from .common import (
+    app,
+    console,
+    guided_option,
+    metrics_table,
+    parse_list,
+    print_error,
+    progress_bar,
+    stdout,
+)
+
+# ---------------------------------------------------------------- colorize
+
+
+@app.command()
+def colorize(
+    inputs: Annotated[
+        list[str], typer.Argument(help="NIR images or videos, folders (recursive) or globs.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (or file).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "default",
+    guided: Annotated[
+        str | None, typer.Option(help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'.")
+    ] = None,
+    bit_depth: Annotated[int, typer.Option("--bit-depth", help="8 or 16 (PNG/TIFF).")] = 8,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing", help="Keep outputs that exist (resume an interrupted run)."
+        ),
+    ] = False,
+    temporal_smoothing: Annotated[
+        float | None,
+        typer.Option(
+            "--temporal-smoothing",
+            metavar="ALPHA",
+            help="Videos: moving average of the chroma, weight ALPHA in (0, 1] for the "
+            "current frame (smaller is smoother; 1 is off).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Distribute over the Dask scheduler at ADDRESS (tcp://host:8786); inputs, "
+            "outputs and model must be at the same paths on the workers.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", metavar="N", help="Distribute over N local Dask processes."),
+    ] = None,
+    tile: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Stream in pieces of N pixels (bounded memory; automatic above 16 MP).",
+        ),
+    ] = None,
+) -> None:
+    """Colorize NIR images and videos.
+
+    X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), keeping the sub-folders of
+    a folder input; OUT is the output file itself for one input. Ends with 'N done, N skipped,
+    N failed'; exit code 1 if anything failed.
+    """
+    from ..batch import Options, plan, run_batch
+
+    options = Options(
+        guided=guided_option(guided),
+        bit_depth=bit_depth,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        temporal_smoothing=temporal_smoothing,
+        tile=tile,
+    )
+    if cluster is not None and workers is not None:
+        raise NircolorError("--cluster and --workers exclude each other")
+    if workers is not None and workers < 1:
+        raise NircolorError("--workers must be at least 1")
+    if cluster is not None or workers is not None:
+        from ..models import resolve_model_path
+
+        resolve_model_path(model)  # a bad model is one error here, not one per file
+        loaded = model
+    else:
+        from ..api import get_model
+
+        loaded = get_model(model)
+    jobs = plan(inputs, output)
+    with progress_bar() as progress:
+        task = progress.add_task("colorizing", total=len(jobs))
+        frames_task = None
+
+        def report(outcome) -> None:
+            if outcome.status == "failed":
+                print_error(outcome.message)
+            progress.advance(task)
+
+        def frames(job, done: int, total: int | None) -> None:
+            nonlocal frames_task
+            if frames_task is None:
+                frames_task = progress.add_task("frames", total=total)
+            if done == 1:
+                progress.reset(frames_task, total=total, description=f"frames of {job.source.name}")
+            progress.update(frames_task, completed=done)
+
+        summary = run_batch(
+            jobs,
+            loaded,
+            options,
+            on_result=report,
+            frame_progress=frames,
+            cluster=cluster,
+            workers=workers,
+        )
+    failures = summary.failures
+    if len(jobs) > 1 or not failures:  # one failed input: its error line says it all
+        console.print(summary.line(), highlight=False)
+    if failures and len(jobs) > 1:
+        console.print("failed:", highlight=False)
+        for outcome in failures[:MAX_LISTED_FAILURES]:
+            console.print(f"  {escape(outcome.message)}", highlight=False, soft_wrap=True)
+        if len(failures) > MAX_LISTED_FAILURES:
+            console.print(f"  ... and {len(failures) - MAX_LISTED_FAILURES} more", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
+MAX_LISTED_FAILURES = 20
+"""Failures repeated under the summary line (every one is also printed as it happens)."""
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")],
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
+    split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
+    categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
+    guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS', or 'off'.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
+    save_images: Annotated[
+        Path | None, typer.Option("--save-images", help="Folder for the predictions.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+) -> None:
+    """Score a model: PSNR, SSIM, AE, ΔE00, ΔE76 and MSE per category and overall."""
+    from ..api import get_model
+    from ..data import load_dataset
+    from ..evaluate import evaluate_model
+
+    guided_args = guided_option(guided)
+    loaded = get_model(model)
+    pairs = load_dataset(data, split=split, categories=parse_list(categories), seed=seed)
+    if not pairs:
+        raise NircolorError(f"{data}: the '{split}' split holds no pairs")
+    with progress_bar() as progress:
+        task = progress.add_task(f"evaluating {model}", total=len(pairs))
+        result = evaluate_model(
+            loaded, pairs, guided_args, save_images, progress=lambda _: progress.advance(task)
+        )
+    result.model = model
+    stdout.print(metrics_table(result, title=f"{model} on {data} ({split})"))
+    if json_path is not None:
+        result.write_json(json_path)
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+# ---------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="Comma-separated model names or folders.")
+    ],
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")],
+    split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Score the first N pairs only.")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="CPU threads of the models (default: each model's)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty report folder.")] = False,
+) -> None:
+    """Score several models on the same pairs; write report.html, report.md and metrics.json."""
+    from ..data import load_dataset
+    from ..metric_tables import METRIC_NAMES, MS_PER_IMAGE
+    from ..metric_tables import metrics_table as build_table
+    from ..report import build_report, require_matplotlib
+
+    require_matplotlib()
+    names = parse_list(models)
+    if not names:
+        raise NircolorError("--models: give at least one model")
+    for option, value in (("--limit", limit), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise NircolorError(f"{option} must be at least 1, not {value}")
+    pairs = load_dataset(data, split=split, seed=seed)[:limit]
+    if not pairs:
+        raise NircolorError(f"{data}: the '{split}' split holds no pairs")
+    with progress_bar() as progress:
+        tasks: dict[str, object] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = build_report(
+            names,
+            pairs,
+            output,
+            data=str(data),
+            split=split,
+            overwrite=overwrite,
+            threads=threads,
+            progress=advance,
+        )
+    rows = {
+        name: {**evaluation.summary, "ms": result.ms_per_image[name]}
+        for name, evaluation in result.evaluations.items()
+    }
+    table = build_table(
+        rows,
+        first="model",
+        metrics=[*METRIC_NAMES, MS_PER_IMAGE],
+        count=False,
+        title=f"report on {len(pairs)} pairs of {data} ({split})",
+    ).rich()
+    stdout.print(table)
+    console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
+
+
+# ---------------------------------------------------------------- models
+
+
+@app.command("models")
+def list_models_command() -> None:
+    """List the registered models: name, kind, size and model card."""
+    from ..models import ALIASES, list_models
+
+    table = Table(title="nircolor models", title_justify="left")
+    for header in ("name", "kind", "size"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("card", overflow="fold")
+    for info in list_models():
+        table.add_row(
+            info.name, info.kind, f"{info.size_bytes / 1e6:.2f} MB", str(info.card or "-")
+        )
+    for alias, target in ALIASES.items():
+        table.add_row(alias, f"→ {target}", "", "")
+    stdout.print(table)
+
+
+# ---------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 is this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model used when a request names none.")
+    ] = "default",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Colorizations run at once, in threads (default: 2 × CPUs, 2 to 4)."),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest accepted image file, in MB.")
+    ] = 25.0,
+    max_megapixels: Annotated[
+        float, typer.Option("--max-megapixels", help="Largest accepted image, in megapixels.")
+    ] = 25.0,
+) -> None:
+    """Serve a web page and an HTTP API (POST /colorize) for colorizing NIR images."""
+    from ..extras import require_extra
+
+    require_extra("serve", "'nircolor serve'")
+    import uvicorn
+
+    from ..serve import create_app
+
+    if not 0 <= port <= 65535:
+        raise NircolorError(f"--port must be between 0 and 65535, not {port}")
+    if workers is not None and workers < 1:
+        raise NircolorError(f"--workers must be at least 1, not {workers}")
+    if max_upload_mb <= 0 or max_megapixels <= 0:
+        raise NircolorError("--max-upload-mb and --max-megapixels must be positive")
+    web_app = create_app(
+        model,
+        max_upload_bytes=max(1, round(max_upload_mb * 1e6)),
+        max_pixels=max(1, round(max_megapixels * 1e6)),
+        workers=workers,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"nircolor: serving model {model} on http://{shown}:{port}/ (Ctrl+C to stop)",
+        highlight=False,
+    )
+    uvicorn.run(web_app, host=host, port=port, log_level="info", server_header=False)
+
+
+@app.command()
+def classify(
+    inputs: Annotated[list[str], typer.Argument(help="NIR images, folders or globs.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Classifier model name or folder.")
+    ] = "classifier",
+) -> None:
+    """Recognise the scene of NIR images: prints 'IMAGE<TAB>CATEGORY<TAB>CONFIDENCE' per image."""
+    from ..api import get_model
+    from ..batch import expand_inputs
+    from ..io import READ_EXTENSIONS, read_nir
+
+    sources = [s for s, _ in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
+    if not sources:
+        raise NircolorError("no input images found")
+    loaded = get_model(model)
+    if loaded.kind != "classifier":
+        raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")
+    failures = 0
+    for source in sources:
+        try:
+            category, probabilities = loaded.classify(read_nir(source))
+        except NircolorError as error:
+            failures += 1
+            print_error(error)
+            continue
+        typer.echo(f"{source}\t{category}\t{probabilities[category]:.4f}")
+    if failures:
+        raise typer.Exit(1)

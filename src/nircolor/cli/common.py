@@ -1,0 +1,73 @@
+"""What every command shares: the Typer apps, the consoles, one-line errors, the progress
+bar and the parsing of options."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Colorize near-infrared images; train and evaluate NIR colorizers.",
+)
+train_app = typer.Typer(no_args_is_help=True, help="Train a model on registered NIR/RGB pairs.")
+app.add_typer(train_app, name="train")
+
+console = Console(stderr=True)
+stdout = Console()
+
+
+def print_error(message: object) -> None:
+    """One line on stderr; the text is escaped (paths and 'nircolor[extra]' hold brackets)."""
+    console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+
+def guided_option(text: str | None):
+    from ..filters import GuidedFilter
+
+    return GuidedFilter.parse_option(text, "--guided")
+
+
+def parse_list(text: str | None) -> list[str] | None:
+    return [item.strip() for item in text.split(",") if item.strip()] if text else None
+
+
+def command_line() -> str:
+    """The command as typed, for the records of training runs."""
+    return "nircolor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def metrics_table(result, title: str) -> Table:
+    """One model's metrics per category, per collection and overall, for the terminal."""
+    from ..metric_tables import evaluation_table
+
+    return evaluation_table(result, title=title).rich()

@@ -1,0 +1,263 @@
+"""``nircolor train ...``: L3, the learned nets and the routed specialists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import NircolorError
+from .common import (
+    command_line,
+    console,
+    guided_option,
+    metrics_table,
+    parse_list,
+    progress_bar,
+    stdout,
+    train_app,
+)
+
+# ---------------------------------------------------------------- train
+
+
+@train_app.command("l3")
+def train_l3(
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
+    patch: Annotated[int, typer.Option(help="Patch size (odd).")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    split: Annotated[str, typer.Option(help="Rows to train on: train, val or all.")] = "train",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+) -> None:
+    """Train an L3 (Local, Linear, Learned) colorizer."""
+    from ..train import train_l3 as run_training
+
+    with progress_bar() as progress:
+        task = progress.add_task("training l3", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run_training(
+            data,
+            output,
+            categories=parse_list(categories),
+            patch=patch,
+            seed=seed,
+            split=split,
+            overwrite=overwrite,
+            command=command_line(),
+            progress=report,
+        )
+    console.print(
+        f"trained l3 on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output}",
+        highlight=False,
+    )
+    if result.evaluation is not None:
+        stdout.print(metrics_table(result.evaluation, title=f"{output} on the val split"))
+
+
+# ---------------------------------------------------------------- learned nets
+
+NET_HELP = {
+    "cnn": "Train the seed 'IR to RGB' CNN (conv/deconv, BatchNorm, ReLU; MSE on patches).",
+    "classifier": "Train the NIR scene classifier (9 EPFL categories; global features of fusion).",
+    "fusion": "Train the Deep-Koalarization-style fusion net (local encoder + global vector).",
+    "unet": "Train the small U-Net with a fused global vector (fast on CPU).",
+}
+
+
+def _require_training_extra() -> None:
+    """Exit with one clear line when torch, onnx or safetensors is missing."""
+    from ..extras import require_extra
+
+    require_extra("train", "training learned models")
+
+
+def _train_net_command(arch: str):
+    def command(
+        data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+        epochs: Annotated[int, typer.Option(help="Epochs (a validation + checkpoint each).")] = 10,
+        steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 200,
+        batch: Annotated[
+            int | None, typer.Option(help="Patches per step (default 16; unet, fusion 8).")
+        ] = None,
+        patch: Annotated[
+            int | None,
+            typer.Option(help="Patch side (default 64; unet, fusion 128; classifier 192)."),
+        ] = None,
+        lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        threads: Annotated[
+            int | None, typer.Option(help="CPU threads (default: all available).")
+        ] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+        resume: Annotated[
+            bool, typer.Option(help="Continue from the checkpoint in the output folder.")
+        ] = False,
+        output_space: Annotated[
+            str | None, typer.Option(help="rgb, lab or lab_ab (default rgb; fusion lab_ab).")
+        ] = None,
+        loss: Annotated[str | None, typer.Option(help="mse, l1 or l1+ssim (default mse).")] = None,
+        width: Annotated[int | None, typer.Option(help="Base width of the net.")] = None,
+        categories: Annotated[
+            str | None, typer.Option(help="Comma-separated categories (classifier: its classes).")
+        ] = None,
+        classifier: Annotated[
+            Path | None, typer.Option(help="fusion: global branch from this classifier, frozen.")
+        ] = None,
+        guided: Annotated[
+            str | None, typer.Option(help="Default guided filter of the model, 'R,EPS'.")
+        ] = None,
+        split: Annotated[
+            str, typer.Option(help="Rows to train on (fit: train less a scene holdout).")
+        ] = "fit",
+        val_split: Annotated[
+            str, typer.Option(help="Rows that choose the best epoch (scene-disjoint).")
+        ] = "holdout",
+        report_split: Annotated[
+            str, typer.Option(help="Rows scored in the model card ('' for none).")
+        ] = "val",
+        val_limit: Annotated[
+            int | None, typer.Option(help="Validate on the first N images only.")
+        ] = None,
+        vflip: Annotated[bool, typer.Option(help="Also flip patches upside down.")] = False,
+        guided_sweep: Annotated[
+            bool,
+            typer.Option(
+                help="Choose the default guided filter (r 2,5,8 × eps 1e-5,1e-3,1e-2, or "
+                "none) on the holdout rows."
+            ),
+        ] = False,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    ) -> None:
+        _require_training_extra()
+        from ..train.nets import NetTrainConfig, RichReporter, train_net
+
+        if classifier is not None and arch != "fusion":
+            raise NircolorError("--classifier is an option of 'nircolor train fusion' only")
+        try:
+            config = NetTrainConfig(
+                arch=arch,
+                data=str(data),
+                output=str(output),
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                batch=batch,
+                patch=patch,
+                lr=lr,
+                loss=loss,
+                output_space=output_space,
+                width=width,
+                vflip=vflip,
+                seed=seed,
+                threads=threads,
+                device=device,
+                split=split,
+                val_split=val_split,
+                report_split=report_split or None,
+                guided_sweep=guided_sweep,
+                val_limit=val_limit,
+                categories=parse_list(categories),
+                classifier=str(classifier) if classifier else None,
+                guided=list(guided_option(guided) or []) or None,
+                resume=resume,
+                overwrite=overwrite,
+                command=command_line(),
+            )
+            result = train_net(config, RichReporter(console))
+        except ValueError as error:  # invalid net settings (widths, output space...)
+            raise NircolorError(str(error)) from None
+        console.print(
+            f"trained {arch} on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output} "
+            f"(card: {output / 'MODEL_CARD.md'})",
+            highlight=False,
+        )
+
+    command.__doc__ = NET_HELP[arch]
+    return command
+
+
+for _arch in NET_HELP:
+    train_app.command(_arch)(_train_net_command(_arch))
+
+
+@train_app.command("specialists")
+def train_specialists_command(
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Routed model folder to write.")],
+    general: Annotated[
+        str, typer.Option(help="The learned model to fine-tune (a name or a folder).")
+    ],
+    classifier: Annotated[
+        str, typer.Option(help="Scene classifier that routes images (a name or a folder).")
+    ] = "classifier",
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated categories (default: the classifier's).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per specialist.")] = 4,
+    steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 100,
+    batch: Annotated[
+        int | None, typer.Option(help="Patches per step (default: the general model's).")
+    ] = None,
+    patch: Annotated[int | None, typer.Option(help="Patch side (default: the general's).")] = None,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning.")] = 3e-4,
+    loss: Annotated[
+        str | None, typer.Option(help="mse, l1 or l1+ssim (default: the general model's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    report_split: Annotated[
+        str, typer.Option(help="Rows scored in the model card ('' for none).")
+    ] = "val",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing routed model.")] = False,
+) -> None:
+    """Fine-tune a learned model per scene category; the classifier routes each image.
+
+    Running it again on an unfinished folder finishes it (done specialists are kept).
+    """
+    _require_training_extra()
+    from ..models import read_config, resolve_model_path
+    from ..train.nets import NetTrainConfig, RichReporter
+    from ..train.routed import train_specialists
+
+    general_config = read_config(resolve_model_path(general))
+    arch = general_config.get("arch")
+    if arch not in NET_HELP or arch == "classifier":
+        raise NircolorError(f"--general {general}: not a learned colorizer (train one first)")
+    trained = general_config.get("training", {}).get("settings", {})  # its batch, patch, loss
+    config = NetTrainConfig(
+        arch=arch,
+        data=str(data),
+        output=str(output),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        batch=batch or trained.get("batch"),
+        patch=patch or trained.get("patch"),
+        lr=lr,
+        loss=loss or trained.get("loss"),
+        seed=seed,
+        threads=threads,
+        device=device,
+        report_split=report_split or None,
+        overwrite=overwrite,
+        command=command_line(),
+    )
+
+    def reporter_for(category: str):
+        console.print(f"specialist: {category}", highlight=False)
+        return RichReporter(console)
+
+    result = train_specialists(
+        config, general, classifier, parse_list(categories), reporter_for=reporter_for
+    )
+    console.print(
+        f"trained {len(read_config(output)['specialists'])} specialists in "
+        f"{result.seconds:.1f} s -> {output} (card: {output / 'MODEL_CARD.md'})",
+        highlight=False,
+    )
