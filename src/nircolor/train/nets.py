@@ -71,6 +71,38 @@ __all__ = [
 # ----------------------------------------------------------------------------- setup
 
 
+def setup_torch(cfg: NetTrainConfig) -> torch.device:
+    """Seed, make deterministic, set the threads; return the device to train on."""
+    threads = cfg.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    torch.manual_seed(cfg.seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_images(cfg: NetTrainConfig, split: str, limit: int | None = None) -> ImageSet:
+    """Read the pairs of a split once (the classifier keeps those of its classes only)."""
+    pairs = load_dataset(cfg.data, split=split, categories=cfg.categories, seed=cfg.seed)
+    classes = cfg.class_names
+    task = task_for(cfg.arch)
+    pairs = [p for p in pairs if task.keeps(p.category, classes)]
+    images = ImageSet()
+    for pair in pairs[:limit]:
+        label = classes.index(pair.category) if pair.category in classes else -1
+        images.add(*load_pair(pair), label=label, name=pair.id)
+    return images
+
+
+# ----------------------------------------------------------------------------- the net
+
+
 def init_config(cfg: NetTrainConfig) -> dict | None:
     """``config.json`` of the model ``cfg.init`` to fine-tune from, checked against ``cfg``."""
     if not cfg.init:
@@ -103,41 +135,12 @@ def net_kwargs(cfg: NetTrainConfig, init: dict | None = None) -> dict:
     return kwargs | task_for(cfg.arch).net_kwargs(cfg)
 
 
-def setup_torch(cfg: NetTrainConfig) -> torch.device:
-    """Seed, make deterministic, set the threads; return the device to train on."""
-    threads = cfg.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
-    torch.manual_seed(cfg.seed)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
-
-
 def classifier_weights(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The torch weights of a trained ``classifier`` model folder."""
     path = Path(folder) / WEIGHTS_NAME
     if not path.is_file():
         raise ModelError(f"{path}: no weights (train one with 'nircolor train classifier')")
     return load_file(path)
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def load_images(cfg: NetTrainConfig, split: str, limit: int | None = None) -> ImageSet:
-    """Read the pairs of a split once (the classifier keeps those of its classes only)."""
-    pairs = load_dataset(cfg.data, split=split, categories=cfg.categories, seed=cfg.seed)
-    classes = cfg.class_names
-    task = task_for(cfg.arch)
-    pairs = [p for p in pairs if task.keeps(p.category, classes)]
-    images = ImageSet()
-    for pair in pairs[:limit]:
-        label = classes.index(pair.category) if pair.category in classes else -1
-        images.add(*load_pair(pair), label=label, name=pair.id)
-    return images
 
 
 # ----------------------------------------------------------------------------- optimizer
@@ -164,6 +167,9 @@ def learning_rate(step: int, cfg: NetTrainConfig) -> float:
     return low + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - low)
 
 
+# ----------------------------------------------------------------------------- the loop
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(net, images: ImageSet, cfg: NetTrainConfig, device, epoch: int):
     """Precise BatchNorm (Wu & Johnson 2021): re-estimate the running statistics.
@@ -187,9 +193,6 @@ def recalibrate_batchnorm(net, images: ImageSet, cfg: NetTrainConfig, device, ep
         net(to_device(task.batch(images, cfg, rng)[0], device))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
-
-
-# ----------------------------------------------------------------------------- the loop
 
 
 class Reporter:
