@@ -136,7 +136,8 @@ def _train_net_command(arch: str):
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
     ) -> None:
         _require_training_extra()
-        from ..train.nets import NetTrainConfig, RichReporter, train_net
+        from ..train.nets import NetTrainConfig, train_net
+        from .reporter import RichReporter
 
         if classifier is not None and arch != "fusion":
             raise NircolorError("--classifier is an option of 'nircolor train fusion' only")
@@ -223,8 +224,9 @@ def train_specialists_command(
     """
     _require_training_extra()
     from ..models import read_config, resolve_model_path
-    from ..train.nets import NetTrainConfig, RichReporter
+    from ..train.nets import NetTrainConfig
     from ..train.routed import train_specialists
+    from .reporter import RichReporter
 
     general_config = read_config(resolve_model_path(general))
     arch = general_config.get("arch")

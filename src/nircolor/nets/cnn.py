@@ -25,6 +25,7 @@ def deconv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 @register_net("cnn")
 class IrToRgbCNN(nn.Module):
     stride = 4
+    min_size = 0  # any padded size works
 
     def __init__(self, width: int = 32, output_space: str = "rgb") -> None:
         super().__init__()

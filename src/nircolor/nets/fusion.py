@@ -44,6 +44,7 @@ class LightGlobal(nn.Module):
 @register_net("fusion")
 class FusionNet(nn.Module):
     stride = 8
+    min_size = 0  # any padded size works
 
     def __init__(
         self,

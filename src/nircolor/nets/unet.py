@@ -24,6 +24,8 @@ def block(cin: int, cout: int, norm: bool) -> nn.Sequential:
 
 @register_net("unet")
 class UNet(nn.Module):
+    min_size = 0  # any padded size works
+
     def __init__(
         self,
         width: int = 16,

@@ -1,0 +1,61 @@
+"""``MODEL_CARD.md`` of a trained net: what it is, how it was trained, how it scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..data import load_dataset
+from ..io import write_bytes_atomic
+from ..models import CARD_NAME, CONFIG_NAME
+from .common import model_card
+from .config import NetTrainConfig
+from .tasks import task_for
+
+NET_DESCRIPTIONS = {
+    "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",
+    "classifier": "Scene recognition on NIR after 'Fast NIR colorization' (9 EPFL categories).",
+    "fusion": "Fusion colorization net: local encoder, global scene vector, fusion, decoder.",
+    "unet": "Small U-Net with skip connections and a fused global feature vector.",
+}
+
+
+def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
+    """``MODEL_CARD.md``: training record and, for colorizers, scores on ``report_split``."""
+    task = task_for(cfg.arch)
+    notes = []
+    if training.get("guided_sweep"):
+        chosen = json.loads((output / CONFIG_NAME).read_text()).get("guided")
+        notes.append(f"default guided filter (best PSNR on {cfg.val_split}): {chosen or 'none'}")
+    for row in training.get("guided_sweep", []):
+        setting = (
+            "no guided filter"
+            if row["guided"] is None
+            else "guided r={}, eps={:g}".format(*row["guided"])
+        )
+        notes.append(
+            f"{cfg.val_split}: {setting}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+        )
+    pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []
+    evaluation, report_notes = task.report(output, cfg, pairs)
+    notes += report_notes
+    info = {
+        "data": training["data"],
+        "split": f"{training['split']} (best epoch {training['best_epoch']} chosen on "
+        f"{training['val_split']})",
+        "n_pairs": training["n_train_pairs"],
+        "categories": sorted(cfg.categories or []) or ["all"],
+        "command": training["command"],
+        "seed": training["seed"],
+        "seconds": training["wall_seconds"],
+        "machine": f"{training['machine']}; {training['device']}, {training['threads']} threads",
+        "date": training["date"],
+        "notes": [
+            f"epochs: {training['epochs']} × {training['steps_per_epoch']} steps, batch "
+            f"{training['batch']} of {training['patch']}² patches, loss {training['loss']}, "
+            f"lr {training['lr']}, torch {training['torch']}",
+            *notes,
+        ],
+    }
+    card = model_card(task.card_title(cfg), NET_DESCRIPTIONS.get(cfg.arch, ""), info, evaluation)
+    write_bytes_atomic(output / CARD_NAME, card.encode())

@@ -1,0 +1,73 @@
+"""The settings of a net's training run (:class:`NetTrainConfig`) and their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ModelError
+from ..nets.classifier import EPFL_CATEGORIES
+from .tasks import task_for
+
+ARCHS = ("cnn", "classifier", "fusion", "unet")
+DEFAULTS = {  # per architecture: patch side, batch, loss, output space
+    "cnn": {"patch": 64, "batch": 16, "loss": "mse", "output_space": "rgb"},
+    "unet": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "rgb"},
+    "fusion": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "lab_ab"},
+    "classifier": {"patch": 192, "batch": 16, "loss": "cross_entropy", "output_space": None},
+}
+"""The nets with a global vector see 128 × 128 patches: a 64 × 64 patch has no global context
+(the U-Net's bottleneck would be 4 × 4, all border). MSE is what the validation PSNR rewards."""
+
+
+@dataclass
+class NetTrainConfig:
+    """Every setting of a run (saved in the checkpoint and the model's ``config.json``)."""
+
+    arch: str
+    data: str
+    output: str
+    epochs: int = 10
+    steps_per_epoch: int = 200
+    batch: int | None = None  # per-arch default (DEFAULTS)
+    patch: int | None = None  # per-arch default (DEFAULTS)
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 1e-4
+    loss: str | None = None  # mse, l1, l1+ssim (classifier: cross_entropy)
+    output_space: str | None = None  # rgb, lab, lab_ab
+    width: int | None = None  # the net's base width (its default when None)
+    vflip: bool = False  # also flip patches upside down (the sky is up: off by default)
+    seed: int = 0
+    threads: int | None = None  # default: the CPUs this process may use
+    device: str = "auto"  # auto, cpu, cuda
+    split: str = "fit"  # the train rows less a scene-disjoint holdout...
+    val_split: str = "holdout"  # ...on which the best epoch is chosen
+    report_split: str | None = "val"  # scored for the model card (never used for choices)
+    val_limit: int | None = None  # validate on the first N val images only
+    guided_sweep: bool = False  # choose the default guided filter on val_split (GUIDED_GRID)
+    bn_batches: int = 20  # batches re-estimating BatchNorm statistics each epoch (0: off)
+    categories: list[str] | None = None  # train on these; the classifier's classes
+    classifier: str | None = None  # fusion: global branch from this classifier, frozen
+    init: str | None = None  # fine-tune: start from this model's weights (same architecture)
+    guided: list[float] | None = None  # default guided filter [radius, eps] of the model
+    resume: bool = False
+    overwrite: bool = False
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ModelError(f"unknown architecture '{self.arch}' (use one of {', '.join(ARCHS)})")
+        defaults = DEFAULTS[self.arch]
+        self.patch = self.patch or defaults["patch"]
+        self.batch = self.batch or defaults["batch"]
+        self.loss = self.loss or defaults["loss"]
+        self.output_space = self.output_space or defaults["output_space"]
+        task_for(self.arch).configure(self)
+        for name in ("epochs", "steps_per_epoch", "batch", "patch"):
+            if int(getattr(self, name)) < 1:
+                raise ModelError(f"{name} must be at least 1")
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.categories) if self.categories else list(EPFL_CATEGORIES)
