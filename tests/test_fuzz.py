@@ -4,7 +4,7 @@ Small valid PNG / JPEG / BMP / TIFF files (8- and 16-bit, grey and colour, strip
 planar, compressed) are made here, then mutated: bit flips, truncation, byte and chunk
 insertion, deletion, duplicated runs, integers written over random bytes and over header
 fields (width, height, bit depth, samples, rows per strip, tile size...). For every input,
-each reader (path and bytes readers, ``read_nir``, ``read_rgb``, ``tiling.image_size`` and
+each reader (path and bytes readers, ``read_nir``, ``read_rgb``, ``io.image_size`` and
 the streaming TIFF reader) must, within a time bound, either return a finite float32 image
 in [0, 1] of a sane shape or raise :class:`ImageReadError` with a one-line message; never
 any other exception. A batch of mutated files also runs in a child process, so that a crash
