@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,26 +24,6 @@ def pair_tree(tmp_path: Path) -> Path:
             write_image(root / category / f"{stem}{suffix}.png", rgb)
             index += 1
     return root
-
-
-def write_manifest(root: Path, rows: list[dict]) -> Path:
-    path = root / "MANIFEST.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run ``nircolor ARGS...`` in-process through its real entry point: (exit code, out, err)."""
-    from nircolor.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["nircolor", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from nircolor.errors import NircolorError
 from nircolor.io import read_image, write_image
 from nircolor.models.l3 import L3Model
 
-from .conftest import run_cli as run
+from .helpers.cli import run_cli as run
 
 BROKEN = {20: "text", 25: "empty", 30: "truncated"}
 

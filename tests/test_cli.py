@@ -7,7 +7,7 @@ import pytest
 
 from nircolor.io import read_image, write_image
 
-from .conftest import run_cli as run
+from .helpers.cli import run_cli as run
 
 
 @pytest.fixture

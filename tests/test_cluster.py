@@ -3,13 +3,17 @@
 import numpy as np
 import pytest
 
-distributed = pytest.importorskip("distributed")
+from nircolor import cluster as cluster_module
+from nircolor.batch import DONE, FAILED, Options, plan, run_batch
+from nircolor.io import write_image
 
-from nircolor import cluster as cluster_module  # noqa: E402
-from nircolor.batch import DONE, FAILED, Options, plan, run_batch  # noqa: E402
-from nircolor.io import write_image  # noqa: E402
+from .helpers import has, requires
+from .helpers.cli import run_cli as run
 
-from .conftest import run_cli as run  # noqa: E402
+if has("distributed"):
+    import distributed
+
+pytestmark = requires("distributed")  # every test here runs a Dask cluster
 
 
 @pytest.fixture(scope="module")

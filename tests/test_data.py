@@ -10,9 +10,10 @@ from nircolor.data import (
     split_pairs,
 )
 from nircolor.errors import DataError
+from nircolor.examples import synthetic_pair
 from nircolor.io import write_image
 
-from .conftest import synthetic_pair, write_manifest
+from .helpers.data import write_manifest
 
 
 def test_discovers_pairs_with_rgb_and_rgb_reg(pair_tree):

@@ -17,7 +17,7 @@ import nircolor
 from nircolor.data import discover_pairs, load_pair
 from nircolor.metrics import compute_metrics, delta_e00, delta_e00_map
 
-from .conftest import run_cli as run
+from .helpers.cli import run_cli as run
 
 TOLERANCE = {"psnr": 0.05, "ssim": 0.005, "ae": 0.05, "de00": 0.05, "de76": 0.05}
 

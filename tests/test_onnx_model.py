@@ -19,34 +19,14 @@ from nircolor.filters import apply_guided
 from nircolor.models import load_model
 from nircolor.models.onnx import OnnxClassifier, OnnxColorizer, pad_to_multiple
 
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
-
-
-def write_graph(folder: Path, nodes, output_channels, config: dict, initializers=()) -> Path:
-    """A model folder whose graph maps input 'nir' (N,1,H,W) through ``nodes`` to 'output'."""
-    shape = (
-        ["n", output_channels]
-        if config["kind"] == "classifier"
-        else ["n", output_channels, "h", "w"]
-    )
-    graph = helper.make_graph(
-        nodes,
-        "test",
-        [helper.make_tensor_value_info("nir", TensorProto.FLOAT, ["n", 1, "h", "w"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
-        initializer=list(initializers),
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    folder.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, folder / "model.onnx")
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+from .helpers import requires
+from .helpers.onnx_graphs import brightness_classifier, write_graph
 
 
 def grey_rgb_model(folder: Path, stride: int = 8, guided=None) -> Path:
     """Output = the NIR image in all three channels, shifted so padding would show."""
+    from onnx import helper
+
     node = helper.make_node("Concat", ["nir", "nir", "nir"], ["output"], axis=1)
     config = {"kind": "onnx", "arch": "test", "output_space": "rgb", "stride": stride}
     config["guided"] = guided
@@ -55,6 +35,8 @@ def grey_rgb_model(folder: Path, stride: int = 8, guided=None) -> Path:
 
 def zero_chroma_model(folder: Path) -> Path:
     """An ``lab_ab`` model predicting a = b = 0: the result is grey of lightness 100·NIR."""
+    from onnx import TensorProto, helper
+
     zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
     nodes = [
         helper.make_node("Mul", ["nir", "zero"], ["z"]),
@@ -62,20 +44,6 @@ def zero_chroma_model(folder: Path) -> Path:
     ]
     config = {"kind": "onnx", "arch": "test", "output_space": "lab_ab", "stride": 4}
     return write_graph(folder, nodes, 2, config, [zero])
-
-
-def brightness_classifier(folder: Path) -> Path:
-    """Probabilities (1 - mean, mean): 'dark' for dark images, 'bright' for bright ones."""
-    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
-    nodes = [
-        helper.make_node("ReduceMean", ["nir"], ["m4"], axes=[1, 2, 3], keepdims=1),
-        helper.make_node("Flatten", ["m4"], ["m"], axis=1),
-        helper.make_node("Sub", ["one", "m"], ["d"]),
-        helper.make_node("Concat", ["d", "m"], ["output"], axis=1),
-    ]
-    config = {"kind": "classifier", "arch": "test", "stride": 1, "min_size": 16}
-    config["categories"] = ["dark", "bright"]
-    return write_graph(folder, nodes, 2, config, [one])
 
 
 @pytest.fixture
@@ -117,6 +85,7 @@ def test_lab_ab_takes_lightness_from_nir():
     np.testing.assert_allclose(from_srgb(rgb, "lab")[..., 0], nir, atol=1e-3)
 
 
+@requires("onnx")
 def test_onnx_colorizer_pads_and_crops(tmp_path, nir):
     model = load_model(grey_rgb_model(tmp_path / "m"))
     assert isinstance(model, OnnxColorizer)
@@ -125,12 +94,14 @@ def test_onnx_colorizer_pads_and_crops(tmp_path, nir):
     np.testing.assert_array_equal(rgb, np.repeat(nir[:, :, None], 3, axis=2))
 
 
+@requires("onnx")
 def test_onnx_colorizer_lab_ab(tmp_path, nir):
     rgb = load_model(zero_chroma_model(tmp_path / "m")).predict(nir)
     assert rgb.shape == (37, 53, 3) and 0 <= rgb.min() and rgb.max() <= 1
     np.testing.assert_allclose(from_srgb(rgb, "lab")[..., 0], nir, atol=1e-3)
 
 
+@requires("onnx")
 def test_default_guided_filter_is_applied_by_colorize_and_can_be_switched_off(tmp_path, nir):
     from nircolor import colorize
 
@@ -148,6 +119,7 @@ def test_default_guided_filter_is_applied_by_colorize_and_can_be_switched_off(tm
     )
 
 
+@requires("onnx")
 def test_classifier_kind(tmp_path):
     model = load_model(brightness_classifier(tmp_path / "c"))
     assert isinstance(model, OnnxClassifier)
@@ -159,6 +131,7 @@ def test_classifier_kind(tmp_path):
         model.predict(np.zeros((8, 8), np.float32))
 
 
+@requires("onnx")
 def test_broken_model_folders(tmp_path):
     folder = grey_rgb_model(tmp_path / "m")
     (folder / "model.onnx").write_bytes(b"not onnx")
@@ -176,6 +149,7 @@ def run_without_torch(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@requires("onnx")
 def test_onnx_model_predicts_without_torch(tmp_path):
     folder = zero_chroma_model(tmp_path / "m")
     code = (
@@ -201,6 +175,7 @@ def test_training_without_torch_says_what_to_install(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@requires("onnx")
 def test_onnx_file_outside_the_model_folder_is_refused(tmp_path):
     import pytest
 

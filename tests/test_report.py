@@ -19,9 +19,11 @@ from nircolor.report import (
     worst_images,
 )
 
-from .conftest import run_cli as run
+from .helpers import requires
+from .helpers.cli import run_cli as run
 
-pytest.importorskip("matplotlib")
+REPORT = requires("matplotlib")
+"""Drawing a report needs the 'report' extra; its absence and the plain numbers do not."""
 
 
 def report_cli(monkeypatch, capsys, models, data, output, *extra):
@@ -65,6 +67,7 @@ def written_report(monkeypatch, capsys, pair_tree, tiny_model, tmp_path):
     return output
 
 
+@REPORT
 def test_report_writes_documents_whose_numbers_are_evaluates(
     monkeypatch, capsys, written_report, pair_tree, tiny_model, tmp_path
 ):
@@ -111,6 +114,7 @@ def test_report_writes_documents_whose_numbers_are_evaluates(
         assert f"{summary['psnr']:.2f}" in text and f"{summary['de00']:.2f}" in text
 
 
+@REPORT
 def test_report_html_and_markdown_reference_only_files_beside_them(written_report):
     html = (written_report / "report.html").read_text()
     markdown = (written_report / "report.md").read_text()
@@ -129,6 +133,7 @@ def test_report_html_and_markdown_reference_only_files_beside_them(written_repor
     assert all((written_report / "img" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
+@REPORT
 def test_report_rejects_bad_inputs_with_one_line_and_writes_nothing(
     monkeypatch, capsys, pair_tree, tiny_model, tmp_path
 ):
@@ -163,6 +168,7 @@ def test_report_rejects_bad_inputs_with_one_line_and_writes_nothing(
     assert leftovers(tmp_path) == []
 
 
+@REPORT
 def test_report_overwrites_only_when_asked(monkeypatch, capsys, pair_tree, tmp_path):
     output = tmp_path / "out"
     output.mkdir()  # an empty folder may be filled
@@ -187,6 +193,7 @@ def test_missing_matplotlib_is_one_line_with_the_install_command(
     assert not (tmp_path / "out").exists()
 
 
+@REPORT
 def test_threads_give_the_same_numbers(pair_tree, tmp_path):
     pairs = load_dataset(pair_tree, split="all")[:3]
     free = build_report(["l3"], pairs, tmp_path / "a", n_chosen=1, n_worst=0)

@@ -12,14 +12,18 @@ from nircolor import colorize
 from nircolor.errors import ModelError
 from nircolor.models import load_model
 
-pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from .helpers import requires
+from .helpers.cli import run_cli
+from .helpers.onnx_graphs import brightness_classifier, write_graph
+from .helpers.training import tiny_config, write_pairs
 
-from .test_onnx_model import brightness_classifier, write_graph  # noqa: E402
+TRAIN = requires("torch", "onnx", "safetensors")
 
 
 def constant_model(folder: Path, value: float, guided=None) -> Path:
     """A colorizer whose output is ``value`` everywhere (tells which member ran)."""
+    from onnx import TensorProto, helper
+
     zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
     level = helper.make_tensor("level", TensorProto.FLOAT, [], [value])
     nodes = [
@@ -49,6 +53,7 @@ def routed_folder(tmp_path: Path, **overrides) -> Path:
     return folder
 
 
+@requires("onnx")
 def test_each_image_goes_to_the_specialist_of_its_category(tmp_path):
     model = load_model(routed_folder(tmp_path))
     assert model.kind == "routed"
@@ -58,6 +63,7 @@ def test_each_image_goes_to_the_specialist_of_its_category(tmp_path):
     np.testing.assert_allclose(model.predict(bright), 0.8, atol=1e-6)
 
 
+@requires("onnx")
 def test_unsure_or_uncovered_categories_go_to_the_general_model(tmp_path):
     unsure = load_model(routed_folder(tmp_path, min_confidence=0.95))
     np.testing.assert_allclose(unsure.predict(np.full((32, 40), 0.1, np.float32)), 0.5, atol=1e-6)
@@ -66,6 +72,7 @@ def test_unsure_or_uncovered_categories_go_to_the_general_model(tmp_path):
     np.testing.assert_allclose(model.predict(np.full((32, 40), 0.9, np.float32)), 0.5, atol=1e-6)
 
 
+@requires("onnx")
 def test_tiled_colorize_routes_the_whole_image_once(tmp_path):
     model = load_model(routed_folder(tmp_path))
     nir = np.full((96, 64), 0.2, np.float32)
@@ -75,6 +82,7 @@ def test_tiled_colorize_routes_the_whole_image_once(tmp_path):
     np.testing.assert_allclose(tiled, 0.2, atol=1e-5)
 
 
+@requires("onnx")
 def test_broken_routed_configs_are_one_line_errors(tmp_path):
     with pytest.raises(ModelError, match="no specialist for bright and no general model"):
         load_model(routed_folder(tmp_path, general=None, specialists={"dark": "specialists/dark"}))
@@ -90,14 +98,13 @@ def test_broken_routed_configs_are_one_line_errors(tmp_path):
 # ----------------------------------------------------------------------------- training
 
 
+@TRAIN
 def test_specialists_are_fine_tuned_from_the_general_model_and_routed(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     from safetensors.torch import load_file
 
     from nircolor.train.nets import train_net
     from nircolor.train.routed import train_specialists
-
-    from .test_nets import tiny_config, write_pairs
 
     torch.set_num_threads(1)
     data = write_pairs(tmp_path / "data", count=8)
@@ -136,11 +143,9 @@ def test_specialists_are_fine_tuned_from_the_general_model_and_routed(tmp_path):
         train_specialists(base, str(general.model_path), str(classifier.model_path))
 
 
+@TRAIN
 def test_fine_tuning_needs_a_model_of_the_same_architecture(tmp_path):
-    pytest.importorskip("torch")
     from nircolor.train.nets import train_net
-
-    from .test_nets import tiny_config, write_pairs
 
     data = write_pairs(tmp_path / "data")
     general = train_net(tiny_config(tmp_path, data, "general", epochs=1, report_split=None))
@@ -148,10 +153,8 @@ def test_fine_tuning_needs_a_model_of_the_same_architecture(tmp_path):
         train_net(tiny_config(tmp_path, data, "u", arch="unet", init=str(general.model_path)))
 
 
+@TRAIN
 def test_cli_specialists_need_a_learned_general_model(pair_tree, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")
-    from .conftest import run_cli
-
     code, _, err = run_cli(
         monkeypatch, capsys, "train", "specialists", "--data", pair_tree,
         "-o", tmp_path / "routed", "--general", "l3",

@@ -15,40 +15,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="the 'serve' extra is not installed")
-
-import anyio  # noqa: E402
-import httpx  # noqa: E402
-
-from nircolor.api import colorize  # noqa: E402
-from nircolor.errors import ImageReadError  # noqa: E402
-from nircolor.io import (  # noqa: E402
+from nircolor.api import colorize
+from nircolor.errors import ImageReadError
+from nircolor.examples import synthetic_pair
+from nircolor.io import (
     encode_image,
     read_image_bytes,
     read_nir,
     to_uint,
-    write_image,
 )
-from nircolor.models import ColorizerBase  # noqa: E402
-from nircolor.serve import create_app  # noqa: E402
-from nircolor.train import train_l3  # noqa: E402
+from nircolor.models import ColorizerBase
 
-from .conftest import run_cli, synthetic_pair  # noqa: E402
+from .helpers import has, requires
+from .helpers.cli import run_cli
+from .helpers.training import train_tiny_model
 
+if has("fastapi") and has("httpx") and has("anyio"):
+    import anyio
+    import httpx
 
-def train_tiny_model(folder: Path) -> Path:
-    """A small L3 model trained in well under a second on synthetic pairs."""
-    pairs = folder / "pairs"
-    index = 0
-    for category in ("country", "forest", "urban"):
-        for scene in range(4):
-            nir, rgb = synthetic_pair(index)
-            write_image(pairs / category / f"{scene:04d}_nir.png", nir)
-            write_image(pairs / category / f"{scene:04d}_rgb.png", rgb)
-            index += 1
-    model = folder / "tiny-l3"
-    train_l3(pairs, model, split="all")
-    return model
+    from nircolor.serve import create_app
+
+SERVE = requires("fastapi", "uvicorn", "httpx", "anyio")
+"""The tests that run the app need the 'serve' extra; the one about its absence does not."""
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +108,7 @@ def cli_message(tmp_path: Path, name: str, data: bytes) -> str:
 # ---------------------------------------------------------------- results
 
 
+@SERVE
 def test_png_round_trip_matches_the_api(client, model_dir):
     nir, data = nir_png(48, 64)
     response = post(client, data)
@@ -133,6 +123,7 @@ def test_png_round_trip_matches_the_api(client, model_dir):
 
 
 @pytest.mark.parametrize(("extension", "bit_depth"), [(".tif", 16), (".jpg", 8), (".bmp", 8)])
+@SERVE
 def test_other_formats(client, extension, bit_depth):
     nir = synthetic_pair(1, 40, 56)[0]
     response = post(client, encode_image(nir, extension, bit_depth), name=f"x{extension}")
@@ -140,6 +131,7 @@ def test_other_formats(client, extension, bit_depth):
     assert decode(response.content).shape == (40, 56, 3)
 
 
+@SERVE
 def test_grey_saved_as_rgb_is_accepted(client):
     nir = synthetic_pair(2, 32, 32)[0]
     data = encode_image(np.repeat(nir[:, :, None], 3, axis=2), ".png")
@@ -147,6 +139,7 @@ def test_grey_saved_as_rgb_is_accepted(client):
     assert response.status_code == 200, response.text
 
 
+@SERVE
 def test_guided_parameter(client, model_dir):
     nir, data = nir_png(48, 64, seed=3)
     plain = post(client, data)
@@ -159,6 +152,7 @@ def test_guided_parameter(client, model_dir):
 
 
 @pytest.mark.parametrize("text", ["5", "0,1e-5", "5,-1", "x,y", "5,1e-5,2"])
+@SERVE
 def test_bad_guided_is_400(client, text):
     from nircolor.filters import GuidedFilter
 
@@ -169,6 +163,7 @@ def test_bad_guided_is_400(client, text):
     assert response.json() == {"error": f"guided: {error.value}"}
 
 
+@SERVE
 def test_model_field(client, model_dir):
     data = nir_png()[1]
     named = post(client, data, model="tiny-l3")
@@ -178,6 +173,7 @@ def test_model_field(client, model_dir):
 
 
 @pytest.mark.parametrize("name", ["nonexistent", "/etc", "../tiny-l3"])
+@SERVE
 def test_unknown_model_is_400_and_paths_are_not_followed(client, name):
     response = post(client, nir_png()[1], model=name)
     assert response.status_code == 400
@@ -187,6 +183,7 @@ def test_unknown_model_is_400_and_paths_are_not_followed(client, name):
 # ---------------------------------------------------------------- other endpoints
 
 
+@SERVE
 def test_models(client):
     response = client.get("/models")
     assert response.status_code == 200
@@ -198,6 +195,7 @@ def test_models(client):
     assert default[0]["size_bytes"] > 0
 
 
+@SERVE
 def test_health(client):
     response = client.get("/health")
     assert response.status_code == 200
@@ -209,6 +207,7 @@ def test_health(client):
     assert health["max_pixels"] == 25_000_000
 
 
+@SERVE
 def test_page_is_self_contained(client):
     response = client.get("/")
     assert response.status_code == 200
@@ -221,12 +220,14 @@ def test_page_is_self_contained(client):
     assert client.head("/").status_code == 200
 
 
+@SERVE
 def test_unknown_route_is_json(client):
     response = client.get("/nope")
     assert response.status_code == 404
     assert response.json() == {"error": "Not Found"}
 
 
+@SERVE
 def test_fake_model_object():
     class Sepia(ColorizerBase):
         kind = "sepia"
@@ -249,6 +250,7 @@ def test_fake_model_object():
 # ---------------------------------------------------------------- limits
 
 
+@SERVE
 def test_too_large_upload_is_413(model_dir):
     data = nir_png(64, 64)[1]
     with Client(create_app(model_dir, max_upload_bytes=len(data) - 1)) as small:
@@ -262,6 +264,7 @@ def test_too_large_upload_is_413(model_dir):
         assert post(exact, data).status_code == 200
 
 
+@SERVE
 def test_too_large_streamed_upload_is_413_without_reading_it_all(model_dir):
     app = create_app(model_dir, max_upload_bytes=10_000)
     boundary = "nircolorboundary"
@@ -299,6 +302,7 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", zlib.crc32(chunk[4:]))
 
 
+@SERVE
 def test_too_many_pixels_is_413(model_dir):
     with Client(create_app(model_dir, max_pixels=40 * 40)) as small:
         assert post(small, nir_png(40, 40)[1]).status_code == 200
@@ -309,6 +313,7 @@ def test_too_many_pixels_is_413(model_dir):
         }
 
 
+@SERVE
 def test_pixel_limit_comes_from_the_header_before_decoding(client):
     # 100k × 100k with no data: decoding would fail (400), the header check answers 413
     response = post(client, png_header_only(100_000, 100_000), name="bomb.png")
@@ -326,6 +331,7 @@ def test_pixel_limit_comes_from_the_header_before_decoding(client):
 # ---------------------------------------------------------------- bad input
 
 
+@SERVE
 def test_text_file_is_400(client, tmp_path):
     data = b"this is not an image\n"
     response = post(client, data, name="notes.png")
@@ -334,6 +340,7 @@ def test_text_file_is_400(client, tmp_path):
     assert response.json()["error"] == "notes.png: not an image file (or an unsupported format)"
 
 
+@SERVE
 def test_truncated_image_is_400(client, tmp_path):
     data = nir_png(64, 64)[1]
     data = data[: len(data) // 2]
@@ -343,6 +350,7 @@ def test_truncated_image_is_400(client, tmp_path):
     assert response.json()["error"].startswith("cut.png: cannot decode image")
 
 
+@SERVE
 def test_truncated_tiff_is_400(client, tmp_path):
     data = encode_image(synthetic_pair(0)[0], ".tif", 16)[:100]
     response = post(client, data, name="cut.tif")
@@ -350,6 +358,7 @@ def test_truncated_tiff_is_400(client, tmp_path):
     assert response.json() == {"error": cli_message(tmp_path, "cut.tif", data)}
 
 
+@SERVE
 def test_colour_image_as_nir_is_400(client, tmp_path):
     rgb = synthetic_pair(0)[1]
     data = encode_image(rgb, ".png")
@@ -359,12 +368,14 @@ def test_colour_image_as_nir_is_400(client, tmp_path):
     assert "this is a colour image" in response.json()["error"]
 
 
+@SERVE
 def test_empty_file_is_400(client):
     response = post(client, b"", name="empty.png")
     assert response.status_code == 400
     assert response.json() == {"error": "empty.png: file is empty"}
 
 
+@SERVE
 def test_missing_file_field_is_400(client):
     response = client.post("/colorize", data={"model": "tiny-l3"})
     assert response.status_code == 400
@@ -373,6 +384,7 @@ def test_missing_file_field_is_400(client):
     assert response.status_code == 400
 
 
+@SERVE
 def test_odd_file_names_are_made_safe(client):
     response = post(client, nir_png()[1], name='../../we"ird\r\nname ü.png')
     assert response.status_code == 200
@@ -415,6 +427,7 @@ async def wait_for(condition, seconds: float = 10.0) -> None:
             await anyio.sleep(0.01)
 
 
+@SERVE
 def test_health_answers_while_colorizations_run():
     model = BlockingModel()
     app = create_app(model, workers=2)
@@ -447,6 +460,7 @@ def test_health_answers_while_colorizations_run():
     assert model.most == 2
 
 
+@SERVE
 def test_busy_server_answers_503():
     model = BlockingModel()
     app = create_app(model, workers=1, max_pending=1)
@@ -474,6 +488,7 @@ def test_busy_server_answers_503():
     assert second.json()["error"].startswith("server busy")
 
 
+@SERVE
 def test_create_app_checks_its_arguments(model_dir):
     from nircolor.errors import ModelError
 
@@ -505,6 +520,7 @@ def test_cli_serve_without_the_extra(monkeypatch, capsys):
         (["--model", "no-such-model"], "unknown model 'no-such-model'"),
     ],
 )
+@SERVE
 def test_cli_serve_bad_options(monkeypatch, capsys, model_dir, args, message):
     if "--model" not in args:
         args = [*args, "--model", model_dir]
@@ -514,6 +530,7 @@ def test_cli_serve_bad_options(monkeypatch, capsys, model_dir, args, message):
     assert message in err
 
 
+@SERVE
 def test_cli_serve_starts_uvicorn(monkeypatch, capsys, model_dir):
     calls = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))

@@ -19,23 +19,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nircolor.examples import make_example_nir, synthetic_pair
+from nircolor.io import encode_image, read_image
+
+from .helpers import has, requires
+from .helpers.training import train_tiny_model
+
+if has("httpx"):
+    import httpx
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-)
-
-pytest.importorskip("fastapi", reason="the 'serve' extra is not installed")
-
-import httpx  # noqa: E402
-
-from nircolor.examples import make_example_nir  # noqa: E402
-from nircolor.io import encode_image, read_image  # noqa: E402
-
-from .conftest import synthetic_pair  # noqa: E402
-from .test_serve import train_tiny_model  # noqa: E402
+pytestmark = [  # every test here drives the page in a browser against a real server
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="chromium and chromedriver are not installed "
+        "(apt-get install chromium chromium-driver)",
+    ),
+    requires("fastapi", "uvicorn", "httpx", "selenium"),
+]
 
 TIMEOUT = 30
 

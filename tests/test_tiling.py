@@ -11,14 +11,13 @@ from nircolor import api, tiling
 from nircolor.api import colorize, colorize_file, colorize_large_file
 from nircolor.cli import main
 from nircolor.errors import ImageWriteError
+from nircolor.examples import synthetic_pair
 from nircolor.examples import textured_nir as textured
 from nircolor.filters import apply_guided
 from nircolor.io import image_size, read_image, read_nir, write_image
 from nircolor.models import ColorizerBase
 from nircolor.models.l3 import L3Config, fit_l3
 from nircolor.tiling import colorize_rows, colorize_tiled, model_halo, tile_colorize
-
-from .conftest import synthetic_pair
 
 ONE = 1 / 255
 

@@ -5,12 +5,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-av = pytest.importorskip("av")
-
-from nircolor.api import colorize  # noqa: E402
-from nircolor.errors import ImageReadError, ImageWriteError, NircolorError  # noqa: E402
-from nircolor.io import write_image  # noqa: E402
-from nircolor.video import (  # noqa: E402
+from nircolor.api import colorize
+from nircolor.errors import ImageReadError, ImageWriteError, NircolorError
+from nircolor.examples import synthetic_pair
+from nircolor.io import write_image
+from nircolor.video import (
     ChromaSmoother,
     colorize_video,
     flicker,
@@ -19,8 +18,14 @@ from nircolor.video import (  # noqa: E402
     read_rgb_frames,
 )
 
-from .conftest import run_cli as run  # noqa: E402
-from .conftest import synthetic_pair  # noqa: E402
+from .helpers import has, requires
+from .helpers.cli import run_cli as run
+
+if has("av"):
+    import av
+
+VIDEO = requires("av")
+"""Reading and writing videos needs the 'video' extra; the smoothing and flicker maths do not."""
 
 
 def write_video(
@@ -65,6 +70,7 @@ def leftovers(folder):
     return [p.name for p in folder.iterdir() if ".part" in p.name]
 
 
+@VIDEO
 def test_round_trip_keeps_frame_count_rate_and_size(monkeypatch, capsys, tmp_path, tiny_model):
     source = write_video(tmp_path / "in.mp4")
     target = tmp_path / "out" / "out.mp4"
@@ -97,6 +103,7 @@ def test_round_trip_keeps_frame_count_rate_and_size(monkeypatch, capsys, tmp_pat
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mov", ".avi"])
+@VIDEO
 def test_other_containers(tmp_path, tiny_model, suffix):
     source = write_video(tmp_path / f"in{suffix}", frames=6, rate=Fraction(24))
     target = colorize_video(source, tmp_path / f"out{suffix}", tiny_model)
@@ -104,6 +111,7 @@ def test_other_containers(tmp_path, tiny_model, suffix):
     assert (info.frames, info.fps, info.width, info.height) == (6, 24, 64, 48)
 
 
+@VIDEO
 def test_odd_size_is_padded_to_even(tmp_path, tiny_model):
     source = write_video(tmp_path / "odd.mkv", frames=5, size=(25, 33), rate=Fraction(10))
     assert (probe(source).width, probe(source).height) == (33, 25)
@@ -116,6 +124,7 @@ def test_odd_size_is_padded_to_even(tmp_path, tiny_model):
     assert np.abs(frame[:, -1] - frame[:, -2]).mean() < 0.03
 
 
+@VIDEO
 def test_mpeg4_fallback(tmp_path, tiny_model):
     source = write_video(tmp_path / "in.mp4", frames=5)
     target = colorize_video(source, tmp_path / "out.mp4", tiny_model, codec="mpeg4")
@@ -123,6 +132,7 @@ def test_mpeg4_fallback(tmp_path, tiny_model):
     assert (info.codec, info.frames, info.width, info.height) == ("mpeg4", 5, 64, 48)
 
 
+@VIDEO
 def test_colour_video_is_refused_and_nothing_is_written(monkeypatch, capsys, tmp_path, tiny_model):
     source = write_video(tmp_path / "colour.mp4", frames=4, colour=True)
     out = tmp_path / "out"
@@ -135,6 +145,7 @@ def test_colour_video_is_refused_and_nothing_is_written(monkeypatch, capsys, tmp
     assert list(out.iterdir()) == []
 
 
+@VIDEO
 def test_bad_video_and_existing_output(monkeypatch, capsys, tmp_path, tiny_model):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"junk" * 50)
@@ -153,6 +164,7 @@ def test_bad_video_and_existing_output(monkeypatch, capsys, tmp_path, tiny_model
     assert probe(target).frames == 3
 
 
+@VIDEO
 def test_folder_batch_mixes_images_and_videos(monkeypatch, capsys, tmp_path, tiny_model):
     root = tmp_path / "in"
     write_video(root / "clips" / "a.mov", frames=3)
@@ -167,6 +179,7 @@ def test_folder_batch_mixes_images_and_videos(monkeypatch, capsys, tmp_path, tin
     assert probe(out / "clips" / "a.mp4").frames == 3
 
 
+@VIDEO
 def test_temporal_smoothing_lowers_flicker(monkeypatch, capsys, tmp_path, tiny_model):
     source = write_video(tmp_path / "noisy.mp4", frames=12, noise=0.03)
     # In memory, before the encoder.

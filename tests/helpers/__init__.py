@@ -1,0 +1,42 @@
+"""Helpers shared by the test modules (no test module imports another).
+
+Nothing here imports an optional extra at import time, so the helpers load in a core-only
+install; the helpers that need one import it inside the function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+EXTRAS = {
+    "torch": "train",
+    "onnx": "train",
+    "safetensors": "train",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
+    "anyio": "serve",
+    "av": "video",
+    "distributed": "cluster",
+    "matplotlib": "report",
+    "selenium": "browser tests",
+}
+"""The optional modules the tests use, and the extra that installs each."""
+
+
+def has(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def requires(*modules: str) -> pytest.MarkDecorator:
+    """Skip a test (or class) unless every one of ``modules`` is installed."""
+    missing = [m for m in modules if not has(m)]
+    extras = sorted({EXTRAS.get(m, m) for m in missing})
+    reason = f"needs {', '.join(missing)} (the {', '.join(repr(e) for e in extras)} extra)"
+    return pytest.mark.skipif(bool(missing), reason=reason)

@@ -1,0 +1,56 @@
+"""Small training data and models for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nircolor.examples import synthetic_pair
+from nircolor.io import write_image
+
+if TYPE_CHECKING:
+    from nircolor.train.nets import NetTrainConfig
+
+
+def write_pairs(root: Path, count: int = 6, height: int = 48, width: int = 64) -> Path:
+    for i in range(count):
+        nir, rgb = synthetic_pair(i, height, width)
+        category = ("country", "forest")[i % 2]
+        write_image(root / category / f"{i:04d}_nir.png", nir)
+        write_image(root / category / f"{i:04d}_rgb.png", rgb)
+    return root
+
+
+def tiny_config(tmp_path: Path, data: Path, name: str, **overrides) -> NetTrainConfig:
+    from nircolor.train.nets import NetTrainConfig
+
+    settings = {
+        "arch": "cnn",
+        "data": str(data),
+        "output": str(tmp_path / name),
+        "epochs": 2,
+        "steps_per_epoch": 3,
+        "batch": 2,
+        "patch": 32,
+        "width": 4,
+        "threads": 1,
+        "warmup_steps": 2,
+    }
+    return NetTrainConfig(**{**settings, **overrides})
+
+
+def train_tiny_model(folder: Path) -> Path:
+    """A small L3 model trained in well under a second on synthetic pairs."""
+    from nircolor.train import train_l3
+
+    pairs = folder / "pairs"
+    index = 0
+    for category in ("country", "forest", "urban"):
+        for scene in range(4):
+            nir, rgb = synthetic_pair(index)
+            write_image(pairs / category / f"{scene:04d}_nir.png", nir)
+            write_image(pairs / category / f"{scene:04d}_rgb.png", rgb)
+            index += 1
+    model = folder / "tiny-l3"
+    train_l3(pairs, model, split="all")
+    return model
