@@ -130,11 +130,13 @@ def _angular_error(pred: np.ndarray, true: np.ndarray) -> float:
     return float(angles.mean(dtype=np.float64))
 
 
-def _lab(image: np.ndarray) -> np.ndarray:
+def srgb_to_lab(image: np.ndarray) -> np.ndarray:
+    """CIELAB (D65, 2°) of an sRGB image in [0, 1]."""
     return rgb2lab(image.astype(np.float32), illuminant="D65", observer="2")
 
 
-def _delta_e76(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
+def lab_delta_e76(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
+    """Mean CIE76 ΔE of two CIELAB images."""
     return float(deltaE_cie76(lab_true, lab_pred, channel_axis=-1).mean(dtype=np.float64))
 
 
@@ -142,7 +144,8 @@ def _delta_e00_pixels(lab_pred: np.ndarray, lab_true: np.ndarray) -> np.ndarray:
     return deltaE_ciede2000(lab_true, lab_pred, channel_axis=-1)
 
 
-def _delta_e00(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
+def lab_delta_e00(lab_pred: np.ndarray, lab_true: np.ndarray) -> float:
+    """Mean CIEDE2000 ΔE of two CIELAB images."""
     return float(_delta_e00_pixels(lab_pred, lab_true).mean(dtype=np.float64))
 
 
@@ -278,7 +281,7 @@ def delta_e76(pred, true) -> float:
         As for :func:`mse`.
     """
     pred, true = _check_pair(pred, true)
-    return _delta_e76(_lab(pred), _lab(true))
+    return lab_delta_e76(srgb_to_lab(pred), srgb_to_lab(true))
 
 
 def delta_e00(pred, true) -> float:
@@ -304,7 +307,7 @@ def delta_e00(pred, true) -> float:
         As for :func:`mse`.
     """
     pred, true = _check_pair(pred, true)
-    return _delta_e00(_lab(pred), _lab(true))
+    return lab_delta_e00(srgb_to_lab(pred), srgb_to_lab(true))
 
 
 def delta_e00_map(pred, true) -> np.ndarray:
@@ -326,7 +329,7 @@ def delta_e00_map(pred, true) -> np.ndarray:
         As for :func:`mse`.
     """
     pred, true = _check_pair(pred, true)
-    return _delta_e00_pixels(_lab(pred), _lab(true)).astype(np.float32)
+    return _delta_e00_pixels(srgb_to_lab(pred), srgb_to_lab(true)).astype(np.float32)
 
 
 def compute_metrics(pred, true) -> dict[str, float]:
@@ -350,14 +353,14 @@ def compute_metrics(pred, true) -> dict[str, float]:
         As for :func:`ssim`.
     """
     pred, true = _check_pair(pred, true)
-    lab_pred = _lab(pred)
-    lab_true = _lab(true)
+    lab_pred = srgb_to_lab(pred)
+    lab_true = srgb_to_lab(true)
     return {
         "psnr": _psnr(pred, true),
         "ssim": _ssim(pred, true),
         "ae": _angular_error(pred, true),
-        "de76": _delta_e76(lab_pred, lab_true),
-        "de00": _delta_e00(lab_pred, lab_true),
+        "de76": lab_delta_e76(lab_pred, lab_true),
+        "de00": lab_delta_e00(lab_pred, lab_true),
         "mse": _mse(pred, true),
     }
 

@@ -302,9 +302,9 @@ def flicker(frames: Iterable[np.ndarray], metric: str = "de00") -> float:
     float
         Mean over frame pairs of the mean per-pixel ΔE.
     """
-    from .metrics import _delta_e00, _delta_e76, _lab
+    from .metrics import lab_delta_e00, lab_delta_e76, srgb_to_lab
 
-    compare = {"de00": _delta_e00, "de76": _delta_e76}.get(metric)
+    compare = {"de00": lab_delta_e00, "de76": lab_delta_e76}.get(metric)
     if compare is None:
         raise ValueError(f"metric must be 'de00' or 'de76', not {metric!r}")
     previous = None
@@ -314,7 +314,7 @@ def flicker(frames: Iterable[np.ndarray], metric: str = "de00") -> float:
         frame = np.asarray(frame)
         if frame.dtype == np.uint8:
             frame = frame.astype(np.float32) / 255.0
-        lab = _lab(frame)
+        lab = srgb_to_lab(frame)
         if previous is not None:
             total += compare(lab, previous)
             pairs += 1
