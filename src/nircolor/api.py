@@ -26,6 +26,7 @@ from .tiling import (
     check_tile,
     colorize_bands,
     default_overlap,
+    predictor,
     tile_colorize,
 )
 
@@ -180,8 +181,7 @@ def colorize_large_file(
     tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
     guided = GuidedFilter.of(guided)
     check_output(target, bit_depth, overwrite, compression)
-    if not (isinstance(model, Colorizer) or callable(model)):
-        raise TypeError(f"{model!r} is neither a model with a predict method nor a callable")
+    predictor(model)  # refuse a bad model before opening the file
     reader = open_rows(source)
     try:
         bands = colorize_bands(reader, reader.shape, model, tile, overlap, guided)

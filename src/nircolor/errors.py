@@ -29,10 +29,13 @@ class MissingExtraError(NircolorError):
     """A feature needs an optional dependency that is not installed (an extra: report...)."""
 
 
-def error_reason(error: BaseException) -> str:
-    """The first line of an exception's message (its type's name when it has none)."""
+def error_reason(error: BaseException, empty: str | None = None) -> str:
+    """The first line of an exception's message; when it has none, ``empty`` (default: the
+    exception type's name)."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    if text:
+        return text[0]
+    return type(error).__name__ if empty is None else empty
 
 
 def already_exists(

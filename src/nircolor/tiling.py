@@ -44,6 +44,7 @@ __all__ = [
     "colorize_tiled",
     "default_overlap",
     "model_halo",
+    "predictor",
     "tile_colorize",
 ]
 
@@ -119,6 +120,15 @@ def model_halo(model: Colorizer | Predict) -> int | None:
     if not isinstance(model, Colorizer) or model.halo is None:
         return None
     return check_int(model.halo, "model halo", 0)
+
+
+def predictor(model: Colorizer | Predict) -> Predict:
+    """The ``predict`` callable of a model, or the callable itself; anything else: TypeError."""
+    if isinstance(model, Colorizer):
+        return model.predict
+    if callable(model):
+        return model
+    raise TypeError(f"{model!r} is neither a model with a predict method nor a callable")
 
 
 def default_overlap(tile: int) -> int:
@@ -246,12 +256,7 @@ def colorize_bands(
     read by ``read(a, b)``: exact row bands for a local model, cross-faded tiles otherwise
     (a bare ``predict`` callable is always tiled); then the guided filter, band by band."""
     guided = GuidedFilter.of(guided)
-    if isinstance(model, Colorizer):
-        predict = model.predict
-    elif callable(model):
-        predict = model
-    else:
-        raise TypeError(f"{model!r} is neither a model with a predict method nor a callable")
+    predict = predictor(model)
     halo = model_halo(model)
     if halo is not None:
         bands = _local_bands(read, shape, predict, halo, _band_rows(shape[1], tile))

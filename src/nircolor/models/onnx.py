@@ -27,7 +27,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..colorspace import OUTPUT_SPACES, to_srgb
-from ..errors import ModelError
+from ..errors import ModelError, error_reason
 from ..filters import GuidedFilter
 from .base import Colorizer, check_nir
 from .registry import CONFIG_NAME, register_kind
@@ -62,7 +62,7 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        reason = error_reason(error, empty="unreadable")
         raise ModelError(f"{path}: cannot load ONNX model ({reason})") from None
 
 

@@ -110,7 +110,7 @@ def load_model(model: str | Path, threads: int | None = None) -> Colorizer:
     except ModelError:
         raise
     except Exception as error:  # a loader tripped on a malformed config or weights file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = error_reason(error, empty="")
         raise ModelError(
             f"{folder}: invalid {kind} model ({type(error).__name__}: {reason})"
         ) from error

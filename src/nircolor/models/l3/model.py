@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import ModelError, error_reason
 from ...io import write_bytes_atomic
 from ..base import check_nir
 from ..registry import CONFIG_NAME, read_config, register_kind
@@ -267,7 +267,7 @@ class L3Model:
         except ModelError:
             raise
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+            reason = error_reason(error, empty="unreadable")
             raise ModelError(f"{path}: corrupt L3 weights ({reason})") from None
         info = config.get("training")
         try:
