@@ -85,9 +85,13 @@ class OnnxNet:
             raise ModelError(f"{path}: missing ONNX model file")
         self.path = path
         self.threads = DEFAULT_THREADS if threads is None else int(threads)
-        self.session = _session(path, self.threads)
+        self._sessions = {self.threads: _session(path, self.threads)}
         self.input_name = self.session.get_inputs()[0].name
-        self._sessions = {self.threads: self.session}
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The session on the model's own thread count (set at load)."""
+        return self._sessions[self.threads]
 
     def session_for(self, threads: int | None) -> ort.InferenceSession:
         """The session running on ``threads`` intra-op threads (made once, then kept)."""
