@@ -23,10 +23,11 @@ EXTRA_MODULES = {
 
 def missing_modules(extra: str) -> list[str]:
     """The modules of ``extra`` that are not installed."""
-    return [name for name in EXTRA_MODULES[extra] if not _installed(name)]
+    return [name for name in EXTRA_MODULES[extra] if not installed(name)]
 
 
-def _installed(name: str) -> bool:
+def installed(name: str) -> bool:
+    """Whether module ``name`` can be imported (found without importing it)."""
     if name in sys.modules:  # None there means: blocked (import raises ImportError)
         return sys.modules[name] is not None
     try:

@@ -6,9 +6,9 @@ install; the helpers that need one import it inside the function.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+
+from nircolor.extras import installed as has
 
 EXTRAS = {
     "torch": "train",
@@ -24,14 +24,6 @@ EXTRAS = {
     "selenium": "browser tests",
 }
 """The optional modules the tests use, and the extra that installs each."""
-
-
-def has(module: str) -> bool:
-    """Whether ``module`` can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def requires(*modules: str) -> pytest.MarkDecorator:
