@@ -318,3 +318,14 @@ def test_shipped_learned_models_colorize(monkeypatch, capsys, tmp_path, model):
     assert code == 0, err
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3) and np.ptp(rgb, axis=2).mean() > 0.01  # not grey
+
+
+def test_python_dash_m_nircolor_runs_the_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "nircolor", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "colorize" in done.stdout and "python -m nircolor" in done.stdout

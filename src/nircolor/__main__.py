@@ -1,0 +1,5 @@
+"""``python -m nircolor ...`` runs the ``nircolor`` command."""
+
+from .cli import main
+
+main()
