@@ -228,8 +228,13 @@ def test_evaluate_prints_table_and_writes_json(
     )
     assert code == 0, err
     assert "PSNR" in out and "country" in out
+    assert "Colour ratio" in out and "Hue acc" in out
     result = json.loads(json_path.read_text())
     assert set(result["summary"]) >= {"psnr", "ssim", "ae", "de76", "de00", "mse", "n"}
+    assert 0 < result["summary"]["colourfulness_ratio"] and 0 <= result["summary"]["hue_acc"] <= 1
+    assert {"colourfulness", "colourfulness_true", "hue_hits", "hue_pixels"} <= set(
+        result["images"][0]
+    )
     assert result["summary"]["n"] == len(result["images"]) > 0
     assert {"image", "category", "psnr"} <= set(result["images"][0])
     assert len(list(images.rglob("*.png"))) == result["summary"]["n"]

@@ -11,9 +11,11 @@ from nircolor.metrics import (
     HIGHER_IS_BETTER,
     METRIC_NAMES,
     angular_error,
+    colourfulness,
     compute_metrics,
     delta_e00,
     delta_e76,
+    hue_hits,
     mean_metrics,
     mse,
     psnr,
@@ -97,8 +99,9 @@ def test_compute_metrics_keys_and_agreement_with_single_metrics():
     true = _smooth_image(2)
     pred = np.clip(true + 0.05 * np.random.default_rng(3).standard_normal(true.shape), 0, 1)
     scores = compute_metrics(pred, true)
-    assert list(scores) == ["psnr", "ssim", "ae", "de76", "de00", "mse"]
-    assert set(scores) == set(METRIC_NAMES) == set(HIGHER_IS_BETTER)
+    assert list(scores)[:6] == ["psnr", "ssim", "ae", "de76", "de00", "mse"]
+    sums = {"colourfulness", "colourfulness_true", "hue_hits", "hue_pixels"}
+    assert set(scores) - sums == set(METRIC_NAMES) == set(HIGHER_IS_BETTER)
     assert all(isinstance(value, float) for value in scores.values())
     assert scores["psnr"] == psnr(pred, true)
     assert scores["ssim"] == ssim(pred, true)
@@ -343,7 +346,10 @@ def test_empty_images_raise():
 
 
 def test_metric_tables_are_consistent():
-    assert METRIC_NAMES == ("psnr", "ssim", "ae", "de00", "de76", "mse")
+    assert METRIC_NAMES == (
+        *("psnr", "ssim", "ae", "de00", "de76", "mse"),
+        *("colourfulness_ratio", "hue_acc"),
+    )
     assert HIGHER_IS_BETTER == {
         "psnr": True,
         "ssim": True,
@@ -351,6 +357,8 @@ def test_metric_tables_are_consistent():
         "de00": False,
         "de76": False,
         "mse": False,
+        "colourfulness_ratio": True,
+        "hue_acc": True,
     }
 
 
@@ -368,7 +376,7 @@ def test_mean_metrics_averages_per_image_values():
         },
     ]
     means = mean_metrics(rows)
-    assert list(means) == list(METRIC_NAMES)
+    assert list(means) == list(METRIC_NAMES[:6])  # only the metrics the rows hold
     assert means["psnr"] == pytest.approx(25.0)  # mean of PSNRs, not PSNR of the mean MSE
     assert means["ssim"] == pytest.approx(0.6)
     assert means["ae"] == pytest.approx(4.0)
@@ -402,3 +410,58 @@ def test_mean_metrics_rejects_empty_and_ragged_rows():
         mean_metrics([])
     with pytest.raises(ValueError, match="same metrics"):
         mean_metrics([{"psnr": 20.0, "ssim": 0.5}, {"psnr": 21.0}])
+
+
+# ------------------------------------------------------------ colourfulness and hue accuracy
+
+
+def test_colourfulness_of_grey_is_zero_and_of_known_images_is_closed_form():
+    assert colourfulness(np.full((4, 5, 3), 0.3)) == 0.0
+    assert colourfulness(_random_image(1).mean(axis=-1, keepdims=True).repeat(3, -1)) == 0.0
+    # Uniform pure red: rg = 255, yb = 127.5, no spread: M = 0.3 * |(255, 127.5)|.
+    red = np.zeros((3, 3, 3))
+    red[..., 0] = 1.0
+    assert colourfulness(red) == pytest.approx(0.3 * math.hypot(255, 127.5))
+    # Half red, half green: rg = ±255 (σ 255, μ 0), yb = 127.5 (σ 0, μ 127.5).
+    halves = np.zeros((2, 2, 3))
+    halves[0, :, 0] = halves[1, :, 1] = 1.0
+    assert colourfulness(halves) == pytest.approx(255 + 0.3 * 127.5)
+
+
+def test_hue_accuracy_ignores_chroma_scale_and_counts_only_chromatic_truth():
+    true = _smooth_image(6)
+    lab = rgb2lab(true)
+    hits, pixels = hue_hits(lab, lab)
+    assert hits == pixels == np.count_nonzero(np.hypot(lab[..., 1], lab[..., 2]) >= 10)
+    assert pixels > 0
+    faint = lab.copy()
+    faint[..., 1:] *= 0.05  # a near-grey prediction with the right hues
+    assert hue_hits(faint, lab) == (pixels, pixels)
+    rotated = lab.copy()  # every hue turned by 90 degrees: none within 30
+    rotated[..., 1], rotated[..., 2] = -lab[..., 2], lab[..., 1]
+    assert hue_hits(rotated, lab) == (0, pixels)
+    grey_truth = np.zeros_like(lab)
+    assert hue_hits(lab, grey_truth) == (0, 0)
+
+
+def test_colour_metrics_pool_over_a_set():
+    true = _smooth_image(7)
+    grey = np.repeat(true.mean(axis=-1, keepdims=True), 3, axis=-1)
+    rows = [compute_metrics(true, true), compute_metrics(grey, true)]
+    assert rows[0]["colourfulness_ratio"] == pytest.approx(1.0)
+    assert rows[0]["hue_acc"] == 1.0
+    assert rows[1]["colourfulness_ratio"] == pytest.approx(0.0, abs=1e-6)
+    means = mean_metrics(rows)
+    total = rows[0]["colourfulness"] + rows[1]["colourfulness"]
+    assert means["colourfulness_ratio"] == pytest.approx(
+        total / (rows[0]["colourfulness_true"] + rows[1]["colourfulness_true"])
+    )
+    hits = rows[0]["hue_hits"] + rows[1]["hue_hits"]
+    assert means["hue_acc"] == pytest.approx(hits / (2 * rows[0]["hue_pixels"]))
+
+
+def test_colour_metrics_of_a_grey_truth_are_nan_not_an_error():
+    grey = np.full((16, 16, 3), 0.4, dtype=np.float32)
+    scores = compute_metrics(grey, grey)
+    assert math.isnan(scores["colourfulness_ratio"]) and math.isnan(scores["hue_acc"])
+    assert math.isnan(mean_metrics([scores])["hue_acc"])

@@ -20,6 +20,9 @@ from nircolor.metrics import compute_metrics, delta_e00, delta_e00_map
 from .helpers.cli import run_cli as run
 
 TOLERANCE = {"psnr": 0.05, "ssim": 0.005, "ae": 0.05, "de00": 0.05, "de76": 0.05}
+COLOUR_TOLERANCE = {"colourfulness": 0.01, "colourfulness_true": 0.01}
+POOLED_TOLERANCE = {"colourfulness_ratio": 1e-3, "hue_acc": 2e-3}
+"""Hue hits may differ by a few pixels whose hue or chroma sits on a threshold (float32 Lab)."""
 
 # ------------------------------------------------------------------ reference implementation
 
@@ -143,9 +146,43 @@ def ref_de00_lab(lab1, lab2):
     return np.sqrt(np.maximum(terms, 0))
 
 
+def ref_colourfulness(rgb):
+    r, g, b = np.moveaxis(255.0 * np.float64(rgb), -1, 0)
+    rg, yb = r - g, (r + g) / 2 - b
+    sigma = math.sqrt(rg.var() + yb.var())  # numpy's var is the population variance
+    mu = math.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return sigma + 0.3 * mu
+
+
+def ref_hue_hits(lab_pred, lab_true):
+    """(hits, chromatic pixels) of docs/metrics.md's hue accuracy."""
+    chroma_true = np.sqrt(lab_true[..., 1] ** 2 + lab_true[..., 2] ** 2)
+    chromatic = chroma_true >= 10
+    h_true = np.degrees(np.arctan2(lab_true[..., 2], lab_true[..., 1])) % 360
+    h_pred = np.degrees(np.arctan2(lab_pred[..., 2], lab_pred[..., 1])) % 360
+    turn = np.abs(h_pred - h_true)
+    wrapped = np.minimum(turn, 360 - turn)
+    return int((chromatic & (wrapped <= 30)).sum()), int(chromatic.sum())
+
+
+def ref_pooled(references):
+    """The set's colourfulness ratio and hue accuracy: ratios of sums."""
+    return {
+        "colourfulness_ratio": sum(r["colourfulness"] for r in references)
+        / sum(r["colourfulness_true"] for r in references),
+        "hue_acc": sum(r["hue_hits"] for r in references)
+        / sum(r["hue_pixels"] for r in references),
+    }
+
+
 def ref_metrics(pred, true):
     lab_true, lab_pred = ref_lab(true), ref_lab(pred)
+    hits, pixels = ref_hue_hits(lab_pred, lab_true)
     return {
+        "colourfulness": ref_colourfulness(pred),
+        "colourfulness_true": ref_colourfulness(true),
+        "hue_hits": hits,
+        "hue_pixels": pixels,
         "psnr": ref_psnr(pred, true),
         "ssim": ref_ssim(pred, true),
         "ae": ref_angular_error(pred, true),
@@ -230,6 +267,28 @@ SHARMA_2005 = [
 ]
 
 
+def test_reference_colourfulness_closed_form():
+    assert ref_colourfulness(constant(0.4)) == 0.0
+    assert ref_colourfulness(constant((1, 0, 0))) == pytest.approx(85.5296, abs=1e-4)
+    halves = constant((1, 0, 0), (2, 2))
+    halves[1] = (0, 1, 0)
+    assert ref_colourfulness(halves) == pytest.approx(293.25)
+
+
+def test_reference_hue_accuracy_closed_form():
+    lab = np.stack(np.meshgrid(np.linspace(20, 80, 9), np.linspace(-60, 60, 9)), -1)
+    lab = np.concatenate([lab[..., :1], lab], axis=-1)  # L*, a* from a grid, b* = L*
+    lab[..., 2] = np.linspace(-50, 50, 81).reshape(9, 9)
+    hits, pixels = ref_hue_hits(lab, lab)
+    assert hits == pixels > 0
+    scaled = lab.copy()
+    scaled[..., 1:] *= 0.05
+    assert ref_hue_hits(scaled, lab) == (pixels, pixels)
+    turned = lab.copy()
+    turned[..., 1], turned[..., 2] = -lab[..., 2], lab[..., 1]
+    assert ref_hue_hits(turned, lab) == (0, pixels)
+
+
 @pytest.mark.parametrize("row", SHARMA_2005)
 def test_reference_ciede2000_matches_sharma_table(row):
     lab1, lab2, expected = np.array(row[1:4]), np.array(row[4:7]), row[7]
@@ -245,6 +304,12 @@ def test_reference_matches_nircolor_on_random_images():
     ours, theirs = ref_metrics(pred, true), compute_metrics(pred, true)
     for name, tolerance in TOLERANCE.items():
         assert theirs[name] == pytest.approx(ours[name], abs=tolerance / 10), name
+    for name in ("colourfulness", "colourfulness_true"):
+        assert theirs[name] == pytest.approx(ours[name], rel=1e-9), name
+    assert abs(theirs["hue_hits"] - ours["hue_hits"]) <= 2
+    assert abs(theirs["hue_pixels"] - ours["hue_pixels"]) <= 2
+    assert theirs["colourfulness_ratio"] == pytest.approx(ref_pooled([ours])["colourfulness_ratio"])
+    assert theirs["hue_acc"] == pytest.approx(ref_pooled([ours])["hue_acc"], abs=1e-3)
     assert theirs["mse"] == pytest.approx(ours["mse"], rel=1e-9)
     assert delta_e00_map(pred, true).mean(dtype=np.float64) == pytest.approx(
         delta_e00(pred, true), abs=1e-6
@@ -268,12 +333,17 @@ def check_against_evaluate(monkeypatch, capsys, tmp_path, model, data, split):
     for row in evaluated["images"]:
         nir, rgb = load_pair(pairs[row["image"]])
         reference = ref_metrics(nircolor.colorize(nir, model=str(model)), rgb)
-        for name, tolerance in TOLERANCE.items():
+        for name, tolerance in {**TOLERANCE, **COLOUR_TOLERANCE}.items():
             assert row[name] == pytest.approx(reference[name], abs=tolerance), (row["image"], name)
+        assert abs(row["hue_hits"] - reference["hue_hits"]) <= 2e-3 * reference["hue_pixels"] + 2
+        assert abs(row["hue_pixels"] - reference["hue_pixels"]) <= 2e-3 * row["hue_pixels"] + 2
         references.append(reference)
     for name, tolerance in TOLERANCE.items():  # the set's value: the mean of per-image values
         mean = np.mean([r[name] for r in references])
         assert evaluated["summary"][name] == pytest.approx(mean, abs=tolerance), name
+    pooled = ref_pooled(references)  # except colour as seen: pooled over the set
+    for name, tolerance in POOLED_TOLERANCE.items():
+        assert evaluated["summary"][name] == pytest.approx(pooled[name], abs=tolerance), name
     return evaluated
 
 

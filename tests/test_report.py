@@ -112,6 +112,9 @@ def test_report_writes_documents_whose_numbers_are_evaluates(
             assert heading in text
         summary = document["models"]["l3"]["summary"]
         assert f"{summary['psnr']:.2f}" in text and f"{summary['de00']:.2f}" in text
+        assert "Colour ratio" in text and "Hue acc" in text
+        assert f"{summary['colourfulness_ratio']:.2f}" in text
+        assert f"{summary['hue_acc']:.3f}" in text
 
 
 @REPORT

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import colorize, get_model
+from .colour_metrics import POOLED_FROM
 from .data import Pair, load_pair
 from .errors import DataError
 from .filters import GuidedFilter
@@ -49,21 +50,36 @@ class Evaluation:
         }
 
     def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "summary": self.summary,
-            "categories": self.by_category(),
-            "collections": self.by_collection(),
-            "images": self.images,
-        }
+        """Summary, groups and images as JSON-ready data (NaN, a ratio of nothing, is None)."""
+        return _nan_to_none(
+            {
+                "model": self.model,
+                "summary": self.summary,
+                "categories": self.by_category(),
+                "collections": self.by_collection(),
+                "images": self.images,
+            }
+        )
 
     def write_json(self, path: str | os.PathLike) -> None:
-        text = json.dumps(self.to_json(), indent=2, allow_nan=False, default=_finite)
+        text = json.dumps(self.to_json(), indent=2, allow_nan=False, default=float)
         write_bytes_atomic(Path(path), text.encode())
 
 
-def _finite(value):
-    return float(value)
+POOLED_SUMS = tuple(name for pair in POOLED_FROM.values() for name in pair)
+"""Per-image sums behind the pooled metrics, kept in every image row."""
+
+
+def _nan_to_none(value):
+    """``value`` with every NaN (a ratio of nothing, such as the hue accuracy of a grey
+    truth) replaced by ``None``, which JSON can hold."""
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def evaluate_model(
@@ -110,7 +126,7 @@ def evaluate_model(
             raise DataError(f"{pair.id}: cannot score ({error})") from None
         scores["psnr"] = min(scores["psnr"], 100.0)
         row = {"image": pair.id, "category": pair.category, "collection": pair.collection}
-        row.update({name: float(scores[name]) for name in METRIC_NAMES})
+        row.update({name: float(scores[name]) for name in (*METRIC_NAMES, *POOLED_SUMS)})
         row["ms"] = elapsed_ms
         evaluation.images.append(row)
         if save_images is not None:

@@ -46,8 +46,8 @@ class Metric:
     higher_is_better: bool
 
     def format(self, value: float | None, signed: bool = False) -> str:
-        """``value`` as a table cell (with a sign if ``signed``); ``None`` is a dash."""
-        if value is None:
+        """``value`` as a table cell (with a sign if ``signed``); ``None`` or NaN is a dash."""
+        if value is None or value != value:
             return MISSING
         return format(value, ("+" if signed else "") + self.spec)
 
@@ -61,6 +61,8 @@ METRICS: dict[str, Metric] = {
         Metric("de00", "ΔE00", ".2f", False),
         Metric("de76", "ΔE76", ".2f", False),
         Metric("mse", "MSE", ".5f", False),
+        Metric("colourfulness_ratio", "Colour ratio", ".2f", True),
+        Metric("hue_acc", "Hue acc", ".3f", True),
     )
 }
 """Every metric nircolor reports, in the order it reports them."""
@@ -88,9 +90,10 @@ def format_metric(name: str, value: float | None, signed: bool = False) -> str:
 
 def best_flags(values: Sequence[float], higher: bool) -> list[bool]:
     """Which of ``values`` are the best (all ties); none when there are fewer than two."""
-    if len(values) < 2:
+    known = [v for v in values if v is not None and v == v]
+    if len(values) < 2 or not known:
         return [False] * len(values)
-    target = max(values) if higher else min(values)
+    target = max(known) if higher else min(known)
     return [v == target for v in values]
 
 

@@ -17,6 +17,10 @@ The metrics are the ones the NIR colorization literature reports:
     Mean CIELAB colour difference, CIEDE2000 and CIE76 (sRGB to Lab with D65, 2°).
 ``mse``
     Mean squared error over all pixels and channels.
+``colourfulness_ratio``, ``hue_acc``
+    Colour as a person sees it (:mod:`nircolor.colour_metrics`): how colourful the
+    prediction is next to the truth, and the fraction of chromatic pixels whose hue is right.
+    Over a set they are pooled (ratios of sums), not averaged per image.
 
 Image-sized intermediates of SSIM and the Lab conversion are float32 (about four times
 faster than float64 and accurate to about 1e-6 in SSIM and 1e-4 in ΔE); every mean is
@@ -31,6 +35,8 @@ import numpy as np
 from skimage.color import deltaE_cie76, deltaE_ciede2000, rgb2lab
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
+from .colour_metrics import POOLED_FROM, colour_scores, colourfulness, hue_hits, pooled_scores
+
 # Names, labels and formats of the metrics live with the tables that show them.
 from .metric_tables import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES
 
@@ -40,10 +46,12 @@ __all__ = [
     "METRIC_NAMES",
     "SSIM_MIN_SIZE",
     "angular_error",
+    "colourfulness",
     "compute_metrics",
     "delta_e00",
     "delta_e00_map",
     "delta_e76",
+    "hue_hits",
     "mean_metrics",
     "mse",
     "psnr",
@@ -345,7 +353,11 @@ def compute_metrics(pred, true) -> dict[str, float]:
     metrics : dict of str to float
         Keys ``psnr``, ``ssim``, ``ae``, ``de76``, ``de00`` and ``mse``, with the values
         :func:`psnr`, :func:`ssim`, :func:`angular_error`, :func:`delta_e76`,
-        :func:`delta_e00` and :func:`mse` would return.
+        :func:`delta_e00` and :func:`mse` would return; ``colourfulness_ratio`` and
+        ``hue_acc`` of the image (``nan`` where the truth has no colour, or no chromatic
+        pixel) and the sums a set pools them from: ``colourfulness`` and
+        ``colourfulness_true`` (M of the prediction and of the truth), ``hue_hits`` and
+        ``hue_pixels`` (see :func:`nircolor.colour_metrics.colour_scores`).
 
     Raises
     ------
@@ -362,6 +374,7 @@ def compute_metrics(pred, true) -> dict[str, float]:
         "de76": lab_delta_e76(lab_pred, lab_true),
         "de00": lab_delta_e00(lab_pred, lab_true),
         "mse": _mse(pred, true),
+        **colour_scores(pred, true, lab_pred, lab_true),
     }
 
 
@@ -379,7 +392,8 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
     -------
     means : dict of str to float
         For each metric present, in the order of :data:`METRIC_NAMES`, the mean of its
-        per-image values.
+        per-image values; for ``colourfulness_ratio`` and ``hue_acc``, the ratio of the
+        sums of their per-image numerators and denominators (``nan`` if that is 0/0).
 
     Raises
     ------
@@ -407,8 +421,12 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
                 f"every row must hold the same metrics: row 0 has {names}, "
                 f"row {index} has {row_names}"
             )
+    pooled = pooled_scores(rows)
     means = {}
     for name in names:
+        if name in POOLED_FROM:
+            means[name] = pooled.get(name, float("nan"))
+            continue
         values = np.array([float(row[name]) for row in rows], dtype=np.float64)
         finite = values[~np.isinf(values)]
         means[name] = float(finite.mean() if finite.size else values.mean())

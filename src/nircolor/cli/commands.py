@@ -17,8 +17,8 @@ from .common import (
     metrics_table,
     parse_list,
     print_error,
+    print_table,
     progress_bar,
-    stdout,
 )
 
 # ---------------------------------------------------------------- colorize
@@ -177,7 +177,7 @@ def evaluate(
             loaded, pairs, guided_args, save_images, progress=lambda _: progress.advance(task)
         )
     result.model = model
-    stdout.print(metrics_table(result, title=f"{model} on {data} ({split})"))
+    print_table(metrics_table(result, title=f"{model} on {data} ({split})"))
     if json_path is not None:
         result.write_json(json_path)
         console.print(f"wrote {json_path}", highlight=False)
@@ -249,7 +249,7 @@ def report(
         count=False,
         title=f"report on {len(pairs)} pairs of {data} ({split})",
     ).rich()
-    stdout.print(table)
+    print_table(table)
     console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
 
 
@@ -271,7 +271,7 @@ def list_models_command() -> None:
         )
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
-    stdout.print(table)
+    print_table(table)
 
 
 # ---------------------------------------------------------------- serve

@@ -32,6 +32,17 @@ console = Console(stderr=True)
 stdout = Console()
 
 
+def print_table(table: Table) -> None:
+    """A table on stdout; piped, at its natural width rather than cut to 80 columns."""
+    from rich.measure import Measurement
+
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    unbounded = stdout.options.update(max_width=10_000)
+    Console(width=Measurement.get(stdout, unbounded, table).maximum).print(table)
+
+
 def print_error(message: object) -> None:
     """One line on stderr; the text is escaped (paths and 'nircolor[extra]' hold brackets)."""
     console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True)

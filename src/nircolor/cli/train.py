@@ -14,8 +14,8 @@ from .common import (
     guided_option,
     metrics_table,
     parse_list,
+    print_table,
     progress_bar,
-    stdout,
     train_app,
 )
 
@@ -57,7 +57,7 @@ def train_l3(
         highlight=False,
     )
     if result.evaluation is not None:
-        stdout.print(metrics_table(result.evaluation, title=f"{output} on the val split"))
+        print_table(metrics_table(result.evaluation, title=f"{output} on the val split"))
 
 
 # ---------------------------------------------------------------- learned nets
