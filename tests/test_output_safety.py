@@ -12,7 +12,7 @@ from nircolor import api
 from nircolor.api import colorize_file
 from nircolor.batch import FAILED, Options, plan, run_batch
 from nircolor.errors import ImageWriteError, NircolorError
-from nircolor.io import atomic, read_image, write_bytes_atomic, write_image
+from nircolor.io import atomic, write_bytes_atomic, write_image
 from nircolor.io import images as image_io
 from nircolor.models.l3 import L3Model
 
@@ -62,9 +62,7 @@ def test_folder_into_itself_is_refused_even_with_overwrite(
     assert contents(folder) == before
 
 
-def test_file_onto_itself_or_a_link_to_itself_is_refused(
-    monkeypatch, capsys, tmp_path, tiny_model
-):
+def test_file_onto_itself_or_a_link_to_itself_is_refused(monkeypatch, capsys, tmp_path, tiny_model):
     folder = make_nir_files(tmp_path / "in", ["a.png"])
     source = folder / "a.png"
     (folder / "soft.png").symlink_to(source)
@@ -108,9 +106,7 @@ def test_output_created_during_the_run_is_not_replaced(monkeypatch, tmp_path, ti
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]  # no temp left
 
 
-def test_streamed_output_created_during_the_run_is_not_replaced(
-    monkeypatch, tmp_path, tiny_model
-):
+def test_streamed_output_created_during_the_run_is_not_replaced(monkeypatch, tmp_path, tiny_model):
     source = make_nir_files(tmp_path / "in", ["a.png"]) / "a.png"
     target = tmp_path / "a.tif"
     original = api.open_rows
@@ -238,7 +234,9 @@ def test_folder_of_pairs_colorizes_the_nir_halves_only(
     assert [job.source.name for job in plan([lone], out)] == ["x_rgb.png"]
 
 
-def test_pair_partner_is_protected_as_an_input(monkeypatch, capsys, tmp_path, tiny_model, pair_tree):
+def test_pair_partner_is_protected_as_an_input(
+    monkeypatch, capsys, tmp_path, tiny_model, pair_tree
+):
     folder = pair_tree / "country"
     before = contents(folder)
     code, _, err = run(
