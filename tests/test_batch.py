@@ -165,9 +165,9 @@ def test_existing_output_without_flags_fails_and_names_both_flags(
     out.mkdir()
     (out / "000.png").write_bytes(b"mine")
     code, _, err = run(monkeypatch, capsys, "colorize", inputs, "-o", out, "-m", tiny_model)
-    assert code == 1
-    assert "already exists" in err and "--skip-existing" in err
-    assert "1 done, 0 skipped, 1 failed" in err
+    assert code == 1  # refused up front, in one line: nothing is done
+    assert "1 of 2 outputs already exist" in err and "--skip-existing" in err
+    assert len(err.strip().splitlines()) == 1 and not (out / "001.png").exists()
     assert (out / "000.png").read_bytes() == b"mine"
     code, _, err = run(
         monkeypatch, capsys, "colorize", inputs, "-o", out, "-m", tiny_model, "--overwrite"
@@ -232,7 +232,7 @@ def test_plan_outputs(tmp_path):
     video.write_bytes(b"x")
     with pytest.raises(NircolorError, match="cannot be written"):
         plan([video], tmp_path / "o.png")
-    assert plan([video], tmp_path / "o") == [Job(video, tmp_path / "o" / "v.mp4")]
+    assert plan([video], f"{tmp_path / 'o'}/") == [Job(video, tmp_path / "o" / "v.mp4")]
     with pytest.raises(NircolorError, match="no such file"):
         expand_inputs([tmp_path / "missing.png"])
     with pytest.raises(NircolorError, match="no file matches"):

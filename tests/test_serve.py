@@ -115,7 +115,7 @@ def test_png_round_trip_matches_the_api(client, model_dir):
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert response.headers["x-nircolor-size"] == "64x48"
-    assert 'filename="scene_nir_color.png"' in response.headers["content-disposition"]
+    assert 'filename="scene_rgb.png"' in response.headers["content-disposition"]  # pair name
     rgb = decode(response.content)
     assert rgb.shape == (48, 64, 3)
     expected = to_uint(colorize(nir, model=str(model_dir)))

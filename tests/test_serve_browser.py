@@ -198,7 +198,7 @@ def test_upload_compare_and_download(server, browser, tmp_path):
         browser.save_screenshot(screenshot)
 
     browser.find_element(By.ID, "download").click()
-    target = browser.downloads / "landscape_nir_color.png"
+    target = browser.downloads / "landscape_rgb.png"  # the pair convention, as the CLI
 
     def downloaded(_):
         return target.is_file() and not list(browser.downloads.glob("*.crdownload"))

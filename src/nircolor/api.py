@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageReadError
+from .data import RGB_SUFFIXES
+from .errors import ImageReadError, is_an_input
 from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
+from .io.atomic import file_id
 from .io.stream import check_output, image_size, open_rows, write_bands
 from .models import Colorizer, check_nir, load_model
 from .tiling import (
@@ -114,8 +116,9 @@ def colorize_file(
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
-    (:func:`colorize_large_file`).
+    (:func:`colorize_large_file`). ``target`` may not be ``source`` (nor a link to it).
     """
+    check_not_input(source, target)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
         return colorize_large_file(
@@ -178,6 +181,7 @@ def colorize_large_file(
         For invalid arguments (checked before any reading).
     """
     source, target = Path(source), Path(target)
+    check_not_input(source, target)
     tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
     guided = GuidedFilter.of(guided)
     check_output(target, bit_depth, overwrite, compression)
@@ -186,10 +190,46 @@ def colorize_large_file(
     try:
         bands = colorize_bands(reader, reader.shape, model, tile, overlap, guided)
         quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
-        write_bands(target, quantised, reader.shape, bit_depth, compression)
+        write_bands(target, quantised, reader.shape, bit_depth, compression, overwrite)
     finally:
         reader.close()
     return target
+
+
+NIR_SUFFIX = "_nir"
+"""Stem suffix of the NIR half of a pair (``<id>_nir.<ext>``); its RGB half is ``<id>_rgb``."""
+
+
+def output_name(name: str, suffix: str = ".png", tag: str = "") -> str:
+    """The file name of the colour image made from the input file ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Input file name (``0001_nir.tiff``, ``photo.jpg``).
+    suffix : str
+        Extension of the output (``".png"``; ``".mp4"`` for videos).
+    tag : str
+        Added to the stem of a name that is not a pair name (the web download: ``_color``).
+
+    Returns
+    -------
+    name : str
+        ``<id>_nir.<ext>`` becomes ``<id>_rgb<suffix>`` (the NIR/RGB pair convention), any
+        other ``X.<ext>`` becomes ``X<tag><suffix>``.
+    """
+    stem = Path(name).stem
+    pair_id = stem.removesuffix(NIR_SUFFIX)
+    if pair_id and pair_id != stem:
+        return f"{pair_id}{RGB_SUFFIXES[0]}{suffix}"
+    return f"{stem}{tag}{suffix}"
+
+
+def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Refuse a ``target`` that is the file ``source`` (same path, symlink or hard link)."""
+    target_id = file_id(target)
+    if target_id is not None and target_id == file_id(source):
+        raise is_an_input(target)
 
 
 def _header_pixels(source: str | os.PathLike) -> int:

@@ -3,11 +3,16 @@
 ``nircolor colorize`` is a thin layer over this module:
 
 1. :func:`expand_inputs` turns files, globs and folders (recursive) into input files, each with
-   its path relative to its input root;
+   its path relative to its input root; :func:`pair_partners` finds the RGB halves of
+   NIR/RGB pairs among them, which are left out;
 2. :func:`plan_outputs` maps them to output files (OUT keeps the folder structure; an image
-   becomes ``.png``, a video ``.mp4``; OUT is the output file itself for one input with a
-   matching extension);
-3. :func:`run_batch` colorizes them, here or on a Dask cluster (:mod:`nircolor.cluster`), and
+   becomes ``.png``, a video ``.mp4``, ``<id>_nir`` becomes ``<id>_rgb``; OUT is the output
+   file itself for one input with a matching extension); no output may be an input;
+   :func:`plan_batch` does both;
+3. :func:`check_outputs` refuses, before any work, what would fail for every file (outputs
+   that exist, a folder that cannot be written); :func:`clean_stale_parts` removes what
+   killed runs left;
+4. :func:`run_batch` colorizes them, here or on a Dask cluster (:mod:`nircolor.cluster`), and
    returns a :class:`Summary`.
 
 Every output is written atomically (temporary file, then rename), so an output that exists
@@ -22,10 +27,14 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NircolorError
+from .api import NIR_SUFFIX, output_name
+from .data import RGB_SUFFIXES
+from .errors import NircolorError, already_exists, is_an_input
 from .io import READ_EXTENSIONS, WRITE_EXTENSIONS
+from .io.atomic import file_id, output_exists, remove_stale_parts
 from .jobs import DONE, FAILED, SKIPPED, Job, Options, Outcome, Summary, process_job
 from .video import VIDEO_EXTENSIONS, VIDEO_OUTPUT_SUFFIX, VIDEO_WRITE_FORMATS, is_video
 
@@ -36,9 +45,14 @@ __all__ = [
     "Job",
     "Options",
     "Outcome",
+    "Plan",
     "Summary",
+    "check_outputs",
+    "clean_stale_parts",
     "expand_inputs",
+    "pair_partners",
     "plan",
+    "plan_batch",
     "plan_outputs",
     "process_job",
     "run_batch",
@@ -46,6 +60,11 @@ __all__ = [
 
 IMAGE_OUTPUT_SUFFIX = ".png"
 """Suffix of an image's output when OUT is a folder."""
+
+MEDIA_SUFFIXES = frozenset(
+    (*READ_EXTENSIONS, *WRITE_EXTENSIONS, *VIDEO_EXTENSIONS, *VIDEO_WRITE_FORMATS)
+) | {".webp", ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".exr", ".dng"}
+"""Extensions that make OUT a file name, never a folder name (several inputs need a folder)."""
 
 
 # ---------------------------------------------------------------- planning
@@ -104,52 +123,182 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def plan_outputs(inputs: Sequence[tuple[Path, Path]], output: str | os.PathLike) -> list[Job]:
+@dataclass(frozen=True)
+class Plan:
+    """The jobs of a batch, and the RGB halves of NIR/RGB pairs left out of it."""
+
+    jobs: list[Job]
+    partners: list[Path]
+
+
+def pair_partners(found: Sequence[tuple[Path, Path]]) -> list[Path]:
+    """The RGB halves of pairs among ``found``: each ``<id>_rgb.*`` or ``<id>_rgb_reg.*``
+    with an ``<id>_nir.*`` of ``found`` in the same folder (an RGB file alone is kept)."""
+    nir_ids = {
+        (path.parent, path.stem.removesuffix(NIR_SUFFIX))
+        for path, _ in found
+        if path.stem.endswith(NIR_SUFFIX)
+    }
+    return [
+        path
+        for path, _ in found
+        if any(
+            path.stem.endswith(suffix) and (path.parent, path.stem[: -len(suffix)]) in nir_ids
+            for suffix in RGB_SUFFIXES
+        )
+    ]
+
+
+def plan_outputs(
+    inputs: Sequence[tuple[Path, Path]],
+    output: str | os.PathLike,
+    one_named_file: bool = False,
+    protected: Sequence[Path] = (),
+) -> list[Job]:
     """Map each input to its output file.
 
     OUT is the output file itself for a single input when its extension fits (an image
     extension for an image, a video one for a video); otherwise OUT is a folder and
     ``X.ext`` becomes ``OUT/X.png`` (images) or ``OUT/X.mp4`` (videos), below the same
-    sub-folders as the input.
+    sub-folders as the input, and ``<id>_nir.ext`` becomes ``OUT/<id>_rgb.png``.
+
+    Parameters
+    ----------
+    inputs : list of (Path, Path)
+        From :func:`expand_inputs`.
+    output : str or path-like
+        OUT; a trailing ``/`` makes it a folder.
+    one_named_file : bool
+        The input is one file named as such (not a folder or glob): OUT without an
+        extension is then a mistake, not a folder.
+    protected : list of Path
+        Files that no output may be, besides the inputs (pair partners left out).
+
+    Raises
+    ------
+    NircolorError
+        For an OUT that fits neither a file nor a folder, two inputs with one output, or
+        an output that is one of the inputs or ``protected`` files.
     """
-    output = Path(output)
+    file_output = _output_file(inputs, output, one_named_file)
+    if file_output is not None:
+        jobs = [Job(inputs[0][0], file_output)]
+    else:
+        jobs = _folder_jobs(inputs, Path(output))
+    input_ids = {file_id(path) for path in [*(p for p, _ in inputs), *protected]} - {None}
+    for job in jobs:
+        if file_id(job.target) in input_ids:
+            raise is_an_input(job.target, NircolorError)
+    return jobs
+
+
+def _output_file(
+    inputs: Sequence[tuple[Path, Path]], output: str | os.PathLike, one_named_file: bool
+) -> Path | None:
+    """OUT itself when it names the output file of a single input; ``None`` for a folder."""
+    text = os.fspath(output)
+    output = Path(text)
+    if text.endswith(("/", os.sep)) or output.is_dir():
+        return None
     suffix = output.suffix.lower()
-    if len(inputs) == 1 and not output.is_dir():
-        source = inputs[0][0]
-        if is_video(source) and suffix in VIDEO_WRITE_FORMATS:
-            return [Job(source, output)]
-        if not is_video(source) and suffix in WRITE_EXTENSIONS:
-            return [Job(source, output)]
-        if suffix in VIDEO_WRITE_FORMATS or suffix in WRITE_EXTENSIONS or suffix == ".webm":
-            kind = "a video" if is_video(source) else "an image"
+    if len(inputs) != 1:
+        if suffix in MEDIA_SUFFIXES:
             raise NircolorError(
-                f"{source} is {kind}: it cannot be written to {output} "
-                "(give an output of the same kind, or a folder)"
+                f"{output}: several inputs need an output folder, not a file "
+                "(end OUT with '/' for a folder of that name)"
             )
+        return None
+    source = inputs[0][0]
+    fits = VIDEO_WRITE_FORMATS if is_video(source) else WRITE_EXTENSIONS
+    kind = "a video" if is_video(source) else "an image"
+    if suffix in fits:
+        return output
+    if suffix in VIDEO_WRITE_FORMATS or suffix in WRITE_EXTENSIONS or suffix == ".webm":
+        raise NircolorError(
+            f"{source} is {kind}: it cannot be written to {output} "
+            "(give an output of the same kind, or a folder)"
+        )
+    if suffix:
+        raise NircolorError(
+            f"{output}: cannot write '{suffix}' files; use one of {', '.join(fits)}, "
+            "or end OUT with '/' for a folder"
+        )
+    if one_named_file:
+        default = VIDEO_OUTPUT_SUFFIX if is_video(source) else IMAGE_OUTPUT_SUFFIX
+        raise NircolorError(
+            f"{output}: no extension; name the output file ({output}{default}) "
+            "or end OUT with '/' for a folder"
+        )
+    return None
+
+
+def _folder_jobs(inputs: Sequence[tuple[Path, Path]], output: Path) -> list[Job]:
     jobs: list[Job] = []
     seen: dict[Path, Path] = {}
     for source, relative in inputs:
         new_suffix = VIDEO_OUTPUT_SUFFIX if is_video(source) else IMAGE_OUTPUT_SUFFIX
-        target = output / relative.with_suffix(new_suffix)
+        target = output / relative.with_name(output_name(relative.name, new_suffix))
         if target in seen:
-            if _same_file(seen[target], source):
-                continue
+            if file_id(source) is not None and file_id(seen[target]) == file_id(source):
+                continue  # the same file named twice
             raise NircolorError(f"{seen[target]} and {source} would both be written to {target}")
         seen[target] = source
         jobs.append(Job(source, target))
     return jobs
 
 
+def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> Plan:
+    """:func:`expand_inputs`, leave out the :func:`pair_partners`, then :func:`plan_outputs`."""
+    found = expand_inputs(inputs)
+    partners = pair_partners(found)
+    left_out = set(partners)
+    kept = [(path, relative) for path, relative in found if path not in left_out]
+    one_named_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    return Plan(plan_outputs(kept, output, one_named_file, protected=partners), partners)
+
+
 def plan(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[Job]:
-    """:func:`expand_inputs` then :func:`plan_outputs`."""
-    return plan_outputs(expand_inputs(inputs), output)
+    """The jobs of :func:`plan_batch`."""
+    return plan_batch(inputs, output).jobs
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return a == b
+# ---------------------------------------------------------------- before running
+
+
+def check_outputs(jobs: Sequence[Job], options: Options) -> None:
+    """Refuse, before any work, what would fail for every file: output folders that cannot
+    be written, and outputs that exist without ``overwrite`` or ``skip_existing`` (said
+    once, not once per file)."""
+    for folder in sorted({job.target.parent for job in jobs}):
+        _check_writable(folder)
+    if options.overwrite or options.skip_existing:
+        return
+    existing = [job.target for job in jobs if output_exists(job.target)]
+    if len(jobs) == 1 and existing:
+        raise already_exists(existing[0], NircolorError, skip_existing=True)
+    if existing:
+        raise NircolorError(
+            f"{len(existing)} of {len(jobs)} outputs already exist (the first: {existing[0]}); "
+            "use --overwrite to replace them or --skip-existing to keep them"
+        )
+
+
+def _check_writable(folder: Path) -> None:
+    """The nearest existing folder at or above ``folder`` must be one we may write into."""
+    existing = folder
+    while not output_exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NircolorError(f"{existing}: not a folder (cannot write into {folder})")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise NircolorError(f"{existing}: no permission to write there")
+
+
+def clean_stale_parts(jobs: Sequence[Job], started: float) -> int:
+    """Remove the temporary files that killed runs left in the output folders: those named
+    like ours and older than ``started`` (this run's ``time.time()``). Returns how many."""
+    folders = {job.target.parent for job in jobs}
+    return sum(remove_stale_parts(folder, started) for folder in sorted(folders))
 
 
 # ---------------------------------------------------------------- running

@@ -44,3 +44,8 @@ def already_exists(
     """The one error for an output that exists and may not be replaced (raise it)."""
     keep = " or --skip-existing to keep it" if skip_existing else ""
     return error_type(f"{path}: already exists (use --overwrite to replace it{keep})")
+
+
+def is_an_input(path, error_type: type[NircolorError] = ImageWriteError) -> NircolorError:
+    """The one error for an output that is one of the inputs (raise it); no flag allows it."""
+    return error_type(f"{path}: is one of the inputs; write the output elsewhere")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .errors import NircolorError, already_exists
 from .filters import GuidedFilter
+from .io.atomic import output_exists
 from .video import is_video
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
@@ -107,7 +108,7 @@ def process_job(
 
     start = time.perf_counter()
     source, target = job.source, job.target
-    if target.exists():
+    if output_exists(target):
         if options.skip_existing:
             return Outcome(job, SKIPPED)
         if not options.overwrite:

@@ -46,7 +46,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from . import __version__
-from .api import colorize, get_model
+from .api import colorize, get_model, output_name
 from .errors import ModelError, NircolorError
 from .filters import GuidedFilter
 from .io import TIFF_MAGIC, encode_image, read_nir_bytes
@@ -305,7 +305,7 @@ def create_app(
             png,
             media_type="image/png",
             headers={
-                "Content-Disposition": f'inline; filename="{Path(name).stem}_color.png"',
+                "Content-Disposition": f'inline; filename="{output_name(name, tag="_color")}"',
                 "Cache-Control": "no-store",
                 "X-Nircolor-Model": model_name,
                 "X-Nircolor-Size": f"{shape[1]}x{shape[0]}",

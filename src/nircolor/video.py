@@ -56,6 +56,7 @@ from .errors import (
 from .extras import require_extra
 from .filters import GuidedFilter
 from .io import MAX_PIXELS, as_grey, atomic_path
+from .io.atomic import output_exists
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 """Inputs with these extensions are read as videos."""
@@ -244,7 +245,7 @@ def colorize_video(
             f"{', '.join(VIDEO_WRITE_FORMATS)}"
             + (" (WebM cannot hold H.264)" if target.suffix.lower() == ".webm" else "")
         )
-    if target.exists() and not overwrite:
+    if output_exists(target) and not overwrite:
         raise already_exists(target)
     _check_input(source)
     loaded = get_model("default" if model is None else model)
@@ -255,7 +256,7 @@ def colorize_video(
     )
     codec = codec or video_codec()
     try:
-        with atomic_path(target, suffix=f".part{target.suffix}") as temp_name:
+        with atomic_path(target, suffix=f".part{target.suffix}", replace=overwrite) as temp_name:
             with _open_input(av, source) as inp:
                 in_stream = _video_stream(inp, source)
                 fps = _frame_rate(in_stream)

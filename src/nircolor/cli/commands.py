@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,12 @@ def colorize(
     inputs: Annotated[
         list[str], typer.Argument(help="NIR images or videos, folders (recursive) or globs.")
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (or file).")],
+    output: Annotated[
+        str,
+        typer.Option(
+            "-o", "--output", help="Output folder (or file); end with / for a new folder."
+        ),
+    ],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "default",
     guided: Annotated[
         str | None, typer.Option(help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'.")
@@ -74,12 +80,15 @@ def colorize(
 ) -> None:
     """Colorize NIR images and videos.
 
-    X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), keeping the sub-folders of
-    a folder input; OUT is the output file itself for one input. Ends with 'N done, N skipped,
-    N failed'; exit code 1 if anything failed.
+    X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), and ID_nir.ext becomes
+    OUT/ID_rgb.png, keeping the sub-folders of a folder input; the RGB halves of NIR/RGB pairs
+    are left out. OUT is the output file itself for one input. No output may be an input.
+    Ends with 'N done, N skipped, N failed'; exit code 1 if anything failed, 130 if
+    interrupted.
     """
-    from ..batch import Options, plan, run_batch
+    from ..batch import Options, check_outputs, clean_stale_parts, plan_batch, run_batch
 
+    started = time.time()
     options = Options(
         guided=guided_option(guided),
         bit_depth=bit_depth,
@@ -92,6 +101,9 @@ def colorize(
         raise NircolorError("--cluster and --workers exclude each other")
     if workers is not None and workers < 1:
         raise NircolorError("--workers must be at least 1")
+    batch = plan_batch(inputs, output)
+    jobs = batch.jobs
+    check_outputs(jobs, options)
     if cluster is not None or workers is not None:
         from ..models import resolve_model_path
 
@@ -101,12 +113,26 @@ def colorize(
         from ..api import get_model
 
         loaded = get_model(model)
-    jobs = plan(inputs, output)
+    if batch.partners:
+        console.print(
+            f"skipped {_count(len(batch.partners), 'RGB pair partner')} "
+            "(ID_rgb or ID_rgb_reg beside an ID_nir input)",
+            highlight=False,
+        )
+    removed = clean_stale_parts(jobs, started)
+    if removed:
+        console.print(
+            f"removed {_count(removed, 'stale partial file')} (.NAME.*.part) left by killed runs",
+            highlight=False,
+        )
+    finished = 0
     with progress_bar() as progress:
         task = progress.add_task("colorizing", total=len(jobs))
         frames_task = None
 
         def report(outcome) -> None:
+            nonlocal finished
+            finished += 1
             if outcome.status == "failed":
                 print_error(outcome.message)
             progress.advance(task)
@@ -119,15 +145,23 @@ def colorize(
                 progress.reset(frames_task, total=total, description=f"frames of {job.source.name}")
             progress.update(frames_task, completed=done)
 
-        summary = run_batch(
-            jobs,
-            loaded,
-            options,
-            on_result=report,
-            frame_progress=frames,
-            cluster=cluster,
-            workers=workers,
-        )
+        try:
+            summary = run_batch(
+                jobs,
+                loaded,
+                options,
+                on_result=report,
+                frame_progress=frames,
+                cluster=cluster,
+                workers=workers,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(
+                f"interrupted after {finished} of {len(jobs)}; rerun with --skip-existing",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
     failures = summary.failures
     if len(jobs) > 1 or not failures:  # one failed input: its error line says it all
         console.print(summary.line(), highlight=False)
@@ -143,6 +177,10 @@ def colorize(
 
 MAX_LISTED_FAILURES = 20
 """Failures repeated under the summary line (every one is also printed as it happens)."""
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 # ---------------------------------------------------------------- evaluate

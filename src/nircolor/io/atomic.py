@@ -1,13 +1,17 @@
 """Atomic writes: a file or folder appears complete, or not at all.
 
-Everything is written into a temporary sibling of the target and renamed over it only when
-complete, so a failed run never leaves a partial file and never touches a file it was not
-asked to replace.
+Everything is written into a temporary sibling of the target (``.NAME.XXXXXXXX.part``) and
+published only when complete, so a failed run never leaves a partial file and never touches a
+file it was not asked to replace: without ``replace`` a file is published with a hard link,
+which fails if anything (a file, a dangling symlink) took the name meanwhile. A run killed
+with ``kill -9`` leaves its temporary file behind; :func:`remove_stale_parts` clears those.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +19,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ImageWriteError, error_reason
+
+PART_SUFFIX = ".part"
+"""The suffix (before any extension the writer needs) of temporary files being written."""
+
+_PART_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?")
+"""``.NAME.`` + mkstemp's 8 random characters + ``.part`` (+ ``.ext`` for videos)."""
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
+"""Errors of ``os.link`` that mean "not on this file system", not "the name is taken"."""
 
 
 def current_umask() -> int:
@@ -58,10 +71,29 @@ def default_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-@contextmanager
-def atomic_path(target: Path, suffix: str = ".part") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+def output_exists(path: str | os.PathLike) -> bool:
+    """Whether anything, a dangling symlink included, holds the name ``path``."""
+    return os.path.lexists(path)
 
+
+def file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file ``path`` leads to (links followed); ``None`` if none.
+
+    Two names with one id are one file: the same path, a symlink or a hard link to it.
+    """
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+@contextmanager
+def atomic_path(target: Path, suffix: str = PART_SUFFIX, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; publish it as ``target`` on success.
+
+    With ``replace`` an existing ``target`` is replaced; without it, a ``target`` that
+    appeared meanwhile (another run, another program) is left as it is and the write fails.
     On any exception the temporary file is removed and ``target`` is left as it was; an
     ``OSError`` becomes an :class:`ImageWriteError` naming ``target``.
     """
@@ -78,7 +110,10 @@ def atomic_path(target: Path, suffix: str = ".part") -> Iterator[Path]:
         with open(temp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(temp, default_file_mode())
-        os.replace(temp, target)
+        if replace:
+            os.replace(temp, target)
+        else:
+            _publish_new(temp, target)
     except BaseException as error:
         temp.unlink(missing_ok=True)
         if isinstance(error, OSError):
@@ -86,7 +121,55 @@ def atomic_path(target: Path, suffix: str = ".part") -> Iterator[Path]:
         raise
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    with atomic_path(Path(path)) as temp:
+def _publish_new(temp: Path, target: Path) -> None:
+    """Give ``temp`` the name ``target`` only if nothing holds that name (then drop ``temp``)."""
+    try:
+        try:
+            os.link(temp, target)
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            # No hard links here: claim the name exclusively, then rename onto the claim.
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.replace(temp, target)
+            return
+    except FileExistsError:
+        raise ImageWriteError(
+            f"{target}: appeared while it was being written (another run?); left as it is"
+        ) from None
+    temp.unlink()
+
+
+def write_bytes_atomic(path: Path, data: bytes, replace: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file, published atomically.
+
+    Without ``replace``, a file that holds the name by then is left as it is and
+    :class:`ImageWriteError` is raised.
+    """
+    with atomic_path(Path(path), replace=replace) as temp:
         temp.write_bytes(data)
+
+
+def is_part_file(path: Path) -> bool:
+    """Whether ``path`` is named like the temporary files :func:`atomic_path` makes."""
+    return _PART_NAME.fullmatch(path.name) is not None
+
+
+def remove_stale_parts(folder: Path, older_than: float) -> int:
+    """Remove the temporary files of killed runs from ``folder``: files named like ours
+    (not recursively) last modified before ``older_than`` (a ``time.time()``). Returns how
+    many were removed; a folder that cannot be listed has none."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            stale = entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than
+            if stale and is_part_file(Path(entry.path)):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed

@@ -22,7 +22,7 @@ import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
-from .atomic import write_bytes_atomic
+from .atomic import output_exists, write_bytes_atomic
 
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -325,8 +325,8 @@ def write_image(
         The written file.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
+    if output_exists(path) and not overwrite:
         raise already_exists(path)
     data = encode_image(image, path.suffix, bit_depth)
-    write_bytes_atomic(path, data)
+    write_bytes_atomic(path, data, replace=overwrite)
     return path

@@ -31,7 +31,7 @@ import tifffile
 from PIL import Image
 
 from ..errors import ImageReadError, ImageWriteError, NircolorError, already_exists, error_reason
-from .atomic import atomic_path, write_bytes_atomic
+from .atomic import atomic_path, output_exists, write_bytes_atomic
 from .images import (
     TIFF_EXTENSIONS,
     WRITE_EXTENSIONS,
@@ -279,14 +279,22 @@ def _deflate(data: bytes) -> bytes:
 
 
 def _write_tiff_stream(
-    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, compression: str | None
+    target: Path,
+    bands: Iterator[np.ndarray],
+    shape,
+    bit_depth: int,
+    compression: str | None,
+    replace: bool,
 ) -> None:
     height, width = shape
     dtype = np.dtype("<u1") if bit_depth == 8 else np.dtype("<u2")
     rows = max(1, min(height, _STRIP_BYTES // (width * 3 * dtype.itemsize)))
     compress = compression == "zlib"
     bigtiff = height * width * 3 * dtype.itemsize > 2**32 - 2**28
-    with atomic_path(target) as temp, ThreadPoolExecutor(max_workers=_pool_size()) as pool:
+    with (
+        atomic_path(target, replace=replace) as temp,
+        ThreadPoolExecutor(max_workers=_pool_size()) as pool,
+    ):
         typed = (band.astype(dtype, copy=False) for band in bands)
         strips = _tiff_strips(typed, rows, compress, pool)
         tifffile.imwrite(
@@ -303,7 +311,9 @@ def _write_tiff_stream(
         )
 
 
-def _write_other(target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int) -> None:
+def _write_other(
+    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, replace: bool
+) -> None:
     height, width = shape
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     pixels = np.empty((height, width, 3), dtype=dtype)  # BGR, for OpenCV
@@ -320,7 +330,7 @@ def _write_other(target: Path, bands: Iterator[np.ndarray], shape, bit_depth: in
     del pixels
     if not ok:
         raise ImageWriteError(f"{target}: could not encode image as {extension}")
-    write_bytes_atomic(target, buffer.tobytes())
+    write_bytes_atomic(target, buffer.tobytes(), replace=replace)
 
 
 def check_output(target: Path, bit_depth, overwrite: bool, compression) -> None:
@@ -335,15 +345,23 @@ def check_output(target: Path, bit_depth, overwrite: bool, compression) -> None:
         raise ImageWriteError("16-bit output is only possible for PNG and TIFF")
     if compression not in (None, "none", "zlib"):
         raise ValueError(f"compression must be None, 'none' or 'zlib', not {compression!r}")
-    if target.exists() and not overwrite:
+    if output_exists(target) and not overwrite:
         raise already_exists(target)
 
 
 def write_bands(
-    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, compression: str | None
+    target: Path,
+    bands: Iterator[np.ndarray],
+    shape,
+    bit_depth: int,
+    compression: str | None,
+    replace: bool = True,
 ) -> None:
-    """Write integer RGB row bands covering ``shape`` to ``target`` atomically (TIFF by strips)."""
+    """Write integer RGB row bands covering ``shape`` to ``target`` atomically (TIFF by strips).
+
+    Without ``replace``, a ``target`` that appeared meanwhile is left as it is (an error).
+    """
     if target.suffix.lower() in TIFF_EXTENSIONS:
-        _write_tiff_stream(target, bands, shape, bit_depth, compression)
+        _write_tiff_stream(target, bands, shape, bit_depth, compression, replace)
     else:
-        _write_other(target, bands, shape, bit_depth)
+        _write_other(target, bands, shape, bit_depth, replace)
