@@ -3,6 +3,8 @@ symlinks; leftovers of killed runs are cleaned; bad output paths are refused up 
 (``nircolor colorize``, issue 12 items 1, 2, 3, 5, 13, 14 and the Ctrl-C part of 17)."""
 
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -187,13 +189,27 @@ def test_dangling_symlink_at_the_output_counts_as_existing(
 # ---------------------------------------------------------------- 5: leftovers of killed runs
 
 
+TEXT = {"capture_output": True, "text": True, "check": True, "timeout": 60}
+
+
 def test_stale_partial_files_of_killed_runs_are_removed(monkeypatch, capsys, tmp_path, tiny_model):
     folder = make_nir_files(tmp_path / "in", ["a.png"])
     out = tmp_path / "out"
     out.mkdir()
     old = time.time() - 3600
-    stale = [out / ".a.png.k2x_9q0z.part", out / ".clip.mp4.0abcdefg.part.mp4"]
-    kept = [out / ".b.png.zzzzzzzz.part", out / "notes.part", out / ".a.png.keep"]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
+    dead_pid = int(dead.stdout)  # a process that has ended
+    stale = [
+        out / ".a.png.k2x_9q0z.part",
+        out / ".clip.mp4.0abcdefg.part.mp4",
+        out / f".d.png.p{dead_pid}.abcdefgh.part",
+    ]
+    kept = [
+        out / ".b.png.zzzzzzzz.part",
+        out / "notes.part",
+        out / ".a.png.keep",
+        out / f".e.png.p{os.getppid()}.abcdefgh.part",  # its writer is alive: a concurrent run
+    ]
     for path in stale + kept:
         path.write_bytes(b"x" * 100)
         os.utime(path, (old, old))
@@ -206,7 +222,7 @@ def test_stale_partial_files_of_killed_runs_are_removed(monkeypatch, capsys, tmp
     assert code == 0, err
     assert not any(path.exists() for path in stale)
     assert all(path.exists() for path in [*kept, fresh])
-    assert "removed 2 stale partial files" in err
+    assert "removed 3 stale partial files" in err
     assert err.count("stale") == 1
 
 
@@ -347,3 +363,14 @@ def test_bad_plans_raise_nircolor_errors(tmp_path):
     folder = make_nir_files(tmp_path / "in", ["a.png"])
     with pytest.raises(NircolorError, match="is one of the inputs"):
         plan([folder / "a.png"], folder / "a.png")
+
+
+def test_temporary_files_name_their_writer_and_match_the_stale_pattern(tmp_path):
+    from nircolor.io.atomic import atomic_path, is_part_file, remove_stale_parts
+
+    with atomic_path(tmp_path / "x.png") as temp:
+        temp.write_bytes(b"data")
+        assert is_part_file(temp) and f".p{os.getpid()}." in temp.name
+        assert remove_stale_parts(tmp_path, time.time() + 3600) == 0  # ours, still writing
+        assert temp.exists()
+    assert (tmp_path / "x.png").read_bytes() == b"data"

@@ -23,8 +23,9 @@ from ..errors import ImageWriteError, error_reason
 PART_SUFFIX = ".part"
 """The suffix (before any extension the writer needs) of temporary files being written."""
 
-_PART_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?")
-"""``.NAME.`` + mkstemp's 8 random characters + ``.part`` (+ ``.ext`` for videos)."""
+_PART_NAME = re.compile(r"\..+?(?:\.p(?P<pid>\d+))?\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?")
+"""``.NAME.`` + ``pPID.`` of the writing process + mkstemp's 8 random characters +
+``.part`` (+ ``.ext`` for videos); names without the pid are from before it was added."""
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
 """Errors of ``os.link`` that mean "not on this file system", not "the name is taken"."""
@@ -100,7 +101,8 @@ def atomic_path(target: Path, suffix: str = PART_SUFFIX, replace: bool = True) -
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        prefix = f".{target.name}.p{os.getpid()}."
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
         os.close(fd)
     except OSError as error:
         raise ImageWriteError(f"{target}: cannot write ({error_reason(error)})") from None
@@ -155,9 +157,27 @@ def is_part_file(path: Path) -> bool:
     return _PART_NAME.fullmatch(path.name) is not None
 
 
+def _writer_alive(path: Path) -> bool:
+    """Whether the process named in a temporary file's name is still running (here)."""
+    match = _PART_NAME.fullmatch(path.name)
+    if match is None or match["pid"] is None:
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process, or cannot tell: keep the file
+    return True
+
+
 def remove_stale_parts(folder: Path, older_than: float) -> int:
     """Remove the temporary files of killed runs from ``folder``: files named like ours
-    (not recursively) last modified before ``older_than`` (a ``time.time()``). Returns how
+    (not recursively) last modified before ``older_than`` (a ``time.time()``) whose writing
+    process is no longer running, so a concurrent run's file in progress stays. Returns how
     many were removed; a folder that cannot be listed has none."""
     removed = 0
     try:
@@ -167,7 +187,7 @@ def remove_stale_parts(folder: Path, older_than: float) -> int:
     for entry in entries:
         try:
             stale = entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than
-            if stale and is_part_file(Path(entry.path)):
+            if stale and is_part_file(Path(entry.path)) and not _writer_alive(Path(entry.path)):
                 os.unlink(entry.path)
                 removed += 1
         except OSError:
