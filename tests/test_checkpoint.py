@@ -50,11 +50,13 @@ class RecordStart(Reporter):
 def runs(tmp_path_factory):
     """Pairs, the uninterrupted two-epoch run, and a run stopped after its first epoch."""
     root = tmp_path_factory.mktemp("runs")
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     data = write_pairs(root / "data")
     straight = train_net(tiny_config(root, data, "straight"))
     with pytest.raises(KeyboardInterrupt):
         train_net(tiny_config(root, data, "cut"), StopAfterFirstEpoch())
+    torch.set_num_threads(threads)
     return {"data": data, "straight": straight.model_path, "cut": root / "cut"}
 
 
@@ -102,7 +104,7 @@ def test_a_kill_while_saving_keeps_a_checkpoint_that_resumes_exactly(
 
     def write_then_die(path, data):
         if kill == "during the first write":  # the process dies before the rename
-            (path.parent / f".{path.name}.part").write_bytes(data[: len(data) // 2])
+            (path.parent / f".{path.name}.x1y2z3.part").write_bytes(data[: len(data) // 2])
         else:
             real_write(path, data)
         raise KeyboardInterrupt

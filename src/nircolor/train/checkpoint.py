@@ -202,12 +202,11 @@ def check_fit(checkpoint: Checkpoint, prefix: str, weights: dict, expected: dict
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
-
-        def names(keys):
-            return ", ".join(prefix + k for k in keys[:3]) + (" ..." if len(keys) > 3 else "")
-
-        parts = [f"missing {names(missing)}"] * bool(missing)
-        parts += [f"unexpected {names(unexpected)}"] * bool(unexpected)
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected)):
+            if keys:
+                more = " ..." if len(keys) > 3 else ""
+                parts.append(f"{label} {', '.join(prefix + k for k in keys[:3])}{more}")
         raise checkpoint.error(f"weights do not fit the net ({'; '.join(parts)})")
     for name, tensor in weights.items():
         if tensor.shape != expected[name].shape:
