@@ -240,7 +240,7 @@ def test_folder_without_config(tmp_path):
         (b'{"kind": "l3", "patch": "3"}', "invalid L3 config"),
         (b'{"kind": "l3", "min_samples_factor": "x"}', "invalid L3 config"),
         (b'{"kind": "onnx"}', "missing ONNX model file"),
-        (b'{"kind": "onnx", "stride": "two"}', "invalid onnx model"),
+        (b'{"kind": "onnx", "stride": "two"}', "'stride' must be an integer"),
         (b'{"kind": "onnx", "onnx": 5}', "invalid onnx model"),
     ],
 )

@@ -431,3 +431,27 @@ def test_tiny_training_sets_pool_classes():
     # the default configuration trains on a handful of small images
     model = fit_l3(pairs, L3Config())
     assert model.predict(nirs[1]).shape == (24, 24, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sample_fraction", True),
+        ("min_samples", "5"),
+        ("min_samples_factor", "x"),
+        ("lambda_steps", 2.5),
+        ("seed", None),
+        ("cuts", ["log"]),
+        ("max_samples_per_image", 0.5),
+        ("psnr_iterations", False),
+    ],
+)
+def test_config_fields_of_the_wrong_type_are_refused_at_load(tmp_path, truth_and_fit, name, value):
+    folder = _saved(tmp_path, truth_and_fit)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, name: value}))
+    with pytest.raises(ModelError) as error:
+        load_model(folder)
+    message = str(error.value)
+    assert message.startswith(f"{folder / 'config.json'}: invalid L3 config ({name} ")
+    assert len(message.splitlines()) == 1

@@ -29,6 +29,7 @@ if has("torch") and has("onnx") and has("safetensors"):
     from nircolor.nets.export import onnx_bytes
     from nircolor.nets.layers import adaptive_avg_pool
     from nircolor.nets.losses import colorization_loss, ssim
+    from nircolor.train.checkpoint import read_checkpoint
     from nircolor.train.nets import NetTrainConfig, Reporter, train_net
 else:  # a core-only install: every test here is skipped, the module still imports
     Reporter = object
@@ -210,7 +211,7 @@ def test_resume_gives_the_uninterrupted_weights(tmp_path):
     cut = tiny_config(tmp_path, data, "cut")
     with pytest.raises(KeyboardInterrupt):
         train_net(cut, StopAfterFirstEpoch())
-    assert json.loads((tmp_path / "cut" / "checkpoint.json").read_text())["epoch"] == 1
+    assert read_checkpoint(tmp_path / "cut").scalars["epoch"] == 1
     assert not (tmp_path / "cut" / "config.json").exists()
     with pytest.raises(ModelError, match="already exists"):
         train_net(tiny_config(tmp_path, data, "cut"))

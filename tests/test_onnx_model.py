@@ -187,3 +187,67 @@ def test_onnx_file_outside_the_model_folder_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="model folder"):
         load_model(folder)
+
+
+def load_error(folder: Path) -> str:
+    """The one-line ModelError that loading ``folder`` gives, blaming its config.json."""
+    with pytest.raises(ModelError) as error:
+        load_model(folder)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"{folder / 'config.json'}: "), message
+    return message
+
+
+def with_config(folder: Path, **changes) -> Path:
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    return folder
+
+
+@requires("onnx")
+@pytest.mark.parametrize(
+    ("name", "value", "phrase"),
+    [
+        ("stride", -5, "'stride' must be an integer >= 1"),
+        ("stride", 0, "'stride' must be an integer >= 1"),
+        ("stride", 2.5, "'stride' must be an integer >= 1"),
+        ("stride", "8", "'stride' must be an integer >= 1"),
+        ("stride", True, "'stride' must be an integer >= 1"),
+        ("min_size", -3, "'min_size' must be an integer >= 0"),
+        ("min_size", "big", "'min_size' must be an integer >= 0"),
+        ("guided", "ab", "'guided': invalid guided filter setting 'ab'"),
+        ("guided", [5, "ab"], "'guided': eps must be a number > 0"),
+        ("guided", [0, 1e-3], "'guided': radius must be an integer >= 1"),
+        ("guided", 7, "'guided': guided must be a (radius, eps) pair"),
+        ("output_space", ["rgb"], "unknown output space"),
+        ("output_space", "lab_ab", "'output_space' lab_ab needs 2 channels, the graph gives 3"),
+        ("arch", 5, "'arch' must be a string"),
+    ],
+)
+def test_invalid_config_fields_are_refused_at_load(tmp_path, name, value, phrase):
+    folder = with_config(grey_rgb_model(tmp_path / "m"), **{name: value})
+    assert phrase in load_error(folder)
+
+
+@requires("onnx")
+@pytest.mark.parametrize(
+    ("categories", "phrase"),
+    [
+        ("dark,bright", "'categories' must be a list of distinct names"),
+        ([], "a classifier needs 'categories'"),
+        (["dark", "dark"], "'categories' must be a list of distinct names"),
+        ([1, 2], "'categories' must be a list of distinct names"),
+        (["dark", "bright", "grey"], "3 'categories', the graph gives 2 probabilities"),
+    ],
+)
+def test_invalid_classifier_categories_are_refused_at_load(tmp_path, categories, phrase):
+    folder = with_config(brightness_classifier(tmp_path / "c"), categories=categories)
+    assert phrase in load_error(folder)
+
+
+@requires("onnx")
+def test_valid_config_fields_still_load(tmp_path):
+    folder = with_config(grey_rgb_model(tmp_path / "m"), stride=4, min_size=0, guided="2,1e-3")
+    model = load_model(folder)
+    assert (model.stride, model.min_size, tuple(model.guided)) == (4, 0, (2, 1e-3))

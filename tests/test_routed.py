@@ -161,3 +161,62 @@ def test_cli_specialists_need_a_learned_general_model(pair_tree, tmp_path, monke
     )  # fmt: skip
     assert code == 1 and "not a learned colorizer" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "routed").exists()
+
+
+def load_error(folder: Path) -> str:
+    """The one-line ModelError that loading ``folder`` gives, blaming its config.json."""
+    with pytest.raises(ModelError) as error:
+        load_model(folder)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"{folder / 'config.json'}: "), message
+    return message
+
+
+@requires("onnx")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"classifier": "."},
+        {"general": "."},
+        {"general": "specialists/.."},
+        {"specialists": {"dark": "./", "bright": "specialists/bright"}},
+    ],
+)
+def test_a_routed_model_referencing_itself_is_refused_at_load(tmp_path, overrides):
+    message = load_error(routed_folder(tmp_path, **overrides))
+    assert "the routed model itself" in message and "ecursion" not in message
+
+
+@requires("onnx")
+def test_a_routed_member_is_refused_before_it_is_loaded(tmp_path, monkeypatch):
+    import shutil
+
+    from nircolor.models import registry
+
+    outer = routed_folder(tmp_path)
+    shutil.copytree(routed_folder(tmp_path / "other"), outer / "nested")
+    config = json.loads((outer / "config.json").read_text())
+    (outer / "config.json").write_text(json.dumps({**config, "general": "nested"}))
+    loaded = []
+    real_loader = registry._LOADERS["routed"]
+    monkeypatch.setitem(
+        registry._LOADERS, "routed", lambda f, *a: loaded.append(f) or real_loader(f, *a)
+    )
+    message = load_error(outer)
+    assert "general 'nested' is a routed model" in message
+    assert loaded == [outer]  # the nested routed model itself was never loaded
+
+
+@requires("onnx")
+@pytest.mark.parametrize("value", ["high", 2, -0.5, True, None, [0.5]])
+def test_min_confidence_must_be_a_probability(tmp_path, value):
+    message = load_error(routed_folder(tmp_path, min_confidence=value))
+    assert "'min_confidence' must be a number in [0, 1]" in message
+
+
+@requires("onnx")
+def test_a_specialist_of_a_category_the_classifier_does_not_know(tmp_path):
+    specialists = {"dark": "specialists/dark", "cloudy": "specialists/bright"}
+    message = load_error(routed_folder(tmp_path, specialists=specialists))
+    assert "specialist 'cloudy'" in message and "dark, bright" in message

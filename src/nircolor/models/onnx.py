@@ -16,6 +16,8 @@ A model folder written by ``nircolor train {cnn,fusion,unet,classifier}`` holds:
 
 Inputs are padded (reflect) to a multiple of the stride and the output cropped back; the
 output space is converted to sRGB after the graph (:func:`nircolor.colorspace.to_srgb`).
+Every field is checked at load (types, ranges, the graph's output size against the output
+space or the categories), so a bad config fails there, not on each image.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..colorspace import OUTPUT_SPACES, to_srgb
 from ..errors import ModelError, error_reason
 from ..filters import GuidedFilter
 from .base import Colorizer, check_nir
+from .fields import integer_field, string_field
 from .registry import CONFIG_NAME, register_kind
 
 ONNX_NAME = "model.onnx"
@@ -72,9 +75,10 @@ class OnnxNet:
     def __init__(self, folder: str | os.PathLike, config: dict, threads: int | None = None):
         self.folder = Path(folder)
         self.config = config
-        self.arch = str(config.get("arch", "?"))
-        self.stride = int(config.get("stride", 1))
-        self.min_size = int(config.get("min_size", 0))
+        self.config_path = self.folder / CONFIG_NAME
+        self.arch = string_field(config, "arch", self.config_path, "?")
+        self.stride = integer_field(config, "stride", self.config_path, 1, minimum=1)
+        self.min_size = integer_field(config, "min_size", self.config_path, 0, minimum=0)
         name = config.get("onnx", ONNX_NAME)
         if not isinstance(name, str) or Path(name).name != name:  # keep it in the folder
             raise ModelError(
@@ -87,6 +91,13 @@ class OnnxNet:
         self.threads = DEFAULT_THREADS if threads is None else int(threads)
         self._sessions = {self.threads: _session(path, self.threads)}
         self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def output_size(self) -> int | None:
+        """The graph's fixed output size on axis 1 (channels, classes); None when symbolic."""
+        shape = self.session.get_outputs()[0].shape
+        size = shape[1] if len(shape) > 1 else None
+        return size if isinstance(size, int) else None
 
     @property
     def session(self) -> ort.InferenceSession:
@@ -123,10 +134,22 @@ class OnnxColorizer(OnnxNet):
     def __init__(self, folder, config: dict, threads: int | None = None, guided=_UNSET):
         super().__init__(folder, config, threads)
         self.output_space = config.get("output_space", "rgb")
-        if self.output_space not in OUTPUT_SPACES:
-            raise ModelError(f"{self.folder}: unknown output space '{self.output_space}'")
+        if not isinstance(self.output_space, str) or self.output_space not in OUTPUT_SPACES:
+            raise ModelError(
+                f"{self.config_path}: unknown output space {self.output_space!r} "
+                f"(use one of {', '.join(OUTPUT_SPACES)})"
+            )
+        channels = OUTPUT_SPACES[self.output_space]
+        if self.output_size not in (None, channels):
+            raise ModelError(
+                f"{self.config_path}: 'output_space' {self.output_space} needs {channels} "
+                f"channels, the graph gives {self.output_size}"
+            )
         if guided is _UNSET:
-            guided = config.get("guided")
+            try:
+                guided = GuidedFilter.of(config.get("guided"))
+            except ValueError as error:
+                raise ModelError(f"{self.config_path}: 'guided': {error}") from None
         self.guided = GuidedFilter.of(guided) or None
 
     def __repr__(self) -> str:
@@ -153,9 +176,21 @@ class OnnxClassifier(OnnxNet):
 
     def __init__(self, folder, config: dict, threads: int | None = None):
         super().__init__(folder, config, threads)
-        self.categories = [str(c) for c in config.get("categories", [])]
-        if not self.categories:
-            raise ModelError(f"{self.folder / CONFIG_NAME}: a classifier needs 'categories'")
+        categories = config.get("categories", [])
+        if categories == []:
+            raise ModelError(f"{self.config_path}: a classifier needs 'categories'")
+        names = isinstance(categories, list) and all(isinstance(c, str) and c for c in categories)
+        if not names or len(set(categories)) != len(categories):
+            raise ModelError(
+                f"{self.config_path}: 'categories' must be a list of distinct names, "
+                f"not {categories!r}"
+            )
+        if self.output_size not in (None, len(categories)):
+            raise ModelError(
+                f"{self.config_path}: {len(categories)} 'categories', the graph gives "
+                f"{self.output_size} probabilities"
+            )
+        self.categories = list(categories)
 
     def __repr__(self) -> str:
         return f"OnnxClassifier(categories={self.categories})"

@@ -17,7 +17,7 @@ from ..io import write_bytes_atomic
 from ..models import CONFIG_NAME
 from ..models.onnx import ONNX_NAME, WEIGHTS_NAME
 from ..nets.export import onnx_bytes
-from .checkpoint import CHECKPOINT, RunState, cpu_tensors
+from .checkpoint import CHECKPOINT_FILE, RunState, cpu_tensors
 from .common import TrainResult, machine_description, save_model_folder, timestamp
 from .config import NetTrainConfig
 from .tasks import task_for
@@ -40,9 +40,7 @@ def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, 
         (folder / ONNX_NAME).write_bytes(graph)
         (folder / WEIGHTS_NAME).write_bytes(save(weights, metadata={"arch": cfg.arch}))
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-        for suffix in (".safetensors", ".json"):
-            name = f"{CHECKPOINT}{suffix}"
-            (folder / name).write_bytes((output / name).read_bytes())
+        (folder / CHECKPOINT_FILE).write_bytes((output / CHECKPOINT_FILE).read_bytes())
 
     save_model_folder(output, write, overwrite=True)
     return TrainResult(output, info["n_train"], state.seconds, config["training"])

@@ -18,9 +18,10 @@ it) — bit for bit with the same thread count and device, as reductions are ord
 CPU first: channels-last tensors and an explicit thread count; CUDA when present. On a CPU
 shared with other work, ``threads=1`` can be much faster than oversubscribed threads.
 
-Checkpoints are ``checkpoint.safetensors`` (weights, best weights, AdamW moments, torch's
-random state) and ``checkpoint.json`` (settings, epoch, step, numpy's random state, history)
-in the output folder; no pickle anywhere.
+The checkpoint is one file in the output folder, ``checkpoint.safetensors`` (weights, best
+weights, AdamW moments, torch's random state; the settings, epoch, step, numpy's random state
+and history as JSON in its metadata, with a checksum), replaced atomically after every epoch;
+no pickle anywhere.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..nets import count_parameters, create_net
 from .cards import write_net_card
 from .checkpoint import (
     CHECKPOINT,
+    CHECKPOINT_FILE,
     RunState,
     read_checkpoint,
     restore,
@@ -55,6 +57,7 @@ from .tasks import ImageSet, Task, task_for, to_device
 __all__ = [
     "ARCHS",
     "CHECKPOINT",
+    "CHECKPOINT_FILE",
     "DEFAULTS",
     "GUIDED_GRID",
     "ImageSet",
@@ -245,9 +248,9 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     """Train a net on ``cfg.data`` and write its model folder ``cfg.output``; see the module."""
     reporter = reporter or Reporter()
     output = Path(cfg.output)
-    scalars, tensors = read_checkpoint(output) if cfg.resume else (None, None)
-    if scalars is not None:
-        cfg = resumed_config(cfg, scalars)
+    checkpoint = read_checkpoint(output) if cfg.resume else None
+    if checkpoint is not None:
+        cfg = resumed_config(cfg, checkpoint)
     else:
         check_output_folder(output, cfg.overwrite)
     device = setup_torch(cfg)
@@ -266,13 +269,13 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     settings = (init or {}).get("training", {}).get("settings", {})
     frozen = settings.get("classifier") if init else cfg.classifier
     if cfg.arch == "fusion" and frozen:
-        net.freeze_global(None if scalars or init else classifier_weights(cfg.classifier))
-    if init is not None and scalars is None:
+        net.freeze_global(None if checkpoint or init else classifier_weights(cfg.classifier))
+    if init is not None and checkpoint is None:
         net.load_state_dict(load_file(Path(init["folder"]) / WEIGHTS_NAME))
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(net, cfg)
-    if scalars is not None:
-        state = restore(scalars, tensors, net, optimizer)
+    if checkpoint is not None:
+        state = restore(checkpoint, net, optimizer)
     else:
         state = RunState(rng=np.random.default_rng(cfg.seed))
     info = {

@@ -23,7 +23,7 @@ from ..io import write_bytes_atomic
 from ..metric_tables import Table, format_metric
 from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
 from .common import TrainResult, machine_description, model_card, timestamp
-from .nets import CHECKPOINT, NetTrainConfig, Reporter, train_net
+from .nets import CHECKPOINT, CHECKPOINT_FILE, NetTrainConfig, Reporter, train_net
 
 SPECIALISTS = "specialists"
 
@@ -76,7 +76,7 @@ def train_specialists(
                 output=str(folder),
                 init=str(resolve_model_path(general)),
                 categories=[category],
-                resume=(folder / f"{CHECKPOINT}.json").is_file(),
+                resume=(folder / CHECKPOINT_FILE).is_file(),
                 overwrite=False,
                 report_split=None,
             )

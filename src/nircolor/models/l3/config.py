@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import asdict, dataclass, fields
 
+from ..fields import is_integer, is_number
 from .patches import orbit_matrix
 
 _WEIGHTINGS = ("pixels", "images", "psnr")
+_TYPES = {  # field → (check, what it must be); a config.json from anywhere gets here
+    int: (is_integer, "an integer"),
+    float: (is_number, "a number"),
+    bool: (lambda value: isinstance(value, bool), "true or false"),
+    str: (lambda value: isinstance(value, str), "a string"),
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class L3Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self._check_types()
         if not isinstance(self.patch, int) or self.patch < 1 or self.patch % 2 == 0:
             raise ValueError(f"patch must be a positive odd integer, not {self.patch!r}")
         if self.patch > 15:
@@ -115,6 +124,19 @@ class L3Config:
             raise ValueError("stats_sample_fraction must be in (0, 1], stats_max_samples > 0")
         if self.lambda_steps < 1 or self.lambda_log10_min > self.lambda_log10_max:
             raise ValueError("invalid lambda grid")
+
+    def _check_types(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            kinds = typing.get_args(hints[spec.name]) or (hints[spec.name],)
+            optional = type(None) in kinds
+            if optional and value is None:
+                continue
+            check, what = _TYPES[next(kind for kind in kinds if kind is not type(None))]
+            if not check(value):
+                none = " or null" if optional else ""
+                raise ValueError(f"{spec.name} must be {what}{none}, not {value!r}")
 
     @property
     def n_classes(self) -> int:
