@@ -30,7 +30,7 @@ from nircolor.errors import ImageReadError, NircolorWarning
 from nircolor.io import open_rows, read_image, read_image_bytes, read_nir
 
 from .helpers.cli import run_cli
-from .helpers.images import png_16bit, png_bomb, png_chunk, tiff_12bit
+from .helpers.images import png_16bit, png_16bit_interlaced, png_bomb, png_chunk, tiff_12bit
 
 # --------------------------------------------------------------------------------------------
 # Item 6: chunk lengths are checked against the file size before decoding
@@ -123,6 +123,18 @@ def test_sloppy_16bit_colour_png_decodes_without_libpng_noise(tmp_path, capfd):
         image = read_image(path)
     assert np.array_equal(np.rint(image * 65535).astype(np.uint16), rgb)
     _assert_silent(capfd, caught)
+
+
+@pytest.mark.parametrize("shape", [(8, 16, 3), (5, 3, 3), (1, 1, 3), (13, 11, 3)])
+def test_interlaced_16bit_colour_png_keeps_every_sample(tmp_path, capfd, shape):
+    rgb = _rgb16(2, shape)
+    path = tmp_path / "adam7.png"
+    path.write_bytes(png_16bit_interlaced(rgb))
+    image = read_image(path)
+    if shape[:2] == (1, 1):
+        image = image.reshape(1, 1, 3)
+    assert np.array_equal(np.rint(image * 65535).astype(np.uint16), rgb)
+    assert capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize("damage", ["crc", "deflate", "short"])
@@ -315,3 +327,15 @@ def test_input_bits_flows_through_colorize_file_streamed_and_cli(
         monkeypatch, capsys, "colorize", source, "-o", tmp_path / "x.png", "--input-bits", "0"
     )
     assert code == 1 and "--input-bits" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_prints_the_dim_image_warning_on_one_line(tmp_path, tiny_model, monkeypatch, capsys):
+    source = tmp_path / "dim.tif"
+    tifffile.imwrite(source, _ramp(3000, (24, 32)))
+    code, _, err = run_cli(
+        monkeypatch, capsys, "colorize", source, "-o", tmp_path / "out.png", "-m", tiny_model
+    )
+    assert code == 0
+    warning_lines = [line for line in err.splitlines() if "warning" in line]
+    assert len(warning_lines) == 1 and warning_lines[0].startswith("warning: ")
+    assert "up to 3000" in warning_lines[0] and "input_bits=12" in warning_lines[0]

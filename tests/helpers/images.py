@@ -78,3 +78,25 @@ def tiff_12bit(samples: np.ndarray) -> bytes:
         packed_value = struct.pack("<HH", value, 0) if kind == short else struct.pack("<I", value)
         ifd += struct.pack("<HHI", tag, kind, 1) + packed_value
     return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + pixels
+
+
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))
+ADAM7 += ((0, 1, 1, 2),)
+
+
+def png_16bit_interlaced(samples: np.ndarray) -> bytes:
+    """An Adam7-interlaced 16-bit RGB PNG of ``(H, W, 3)`` samples, filter 0 on every row."""
+    samples = np.asarray(samples, dtype=">u2")
+    height, width = samples.shape[:2]
+    raw = b""
+    for x0, y0, dx, dy in ADAM7:
+        part = samples[y0::dy, x0::dx]
+        if part.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in part.reshape(len(part), -1))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 1)
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )

@@ -43,7 +43,9 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     from ..errors import NircolorWarning
 
     if issubclass(category, NircolorWarning):
-        console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False)
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True
+        )
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
 

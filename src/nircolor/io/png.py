@@ -67,8 +67,8 @@ def png_chunks(source: BinaryIO, name, until: bytes = b"IEND") -> list[Chunk]:
             left = max(size - position - 12, 0)
             if length > left:
                 raise ImageReadError(
-                    f"{name}: PNG is truncated or corrupt (its {_label(kind)} chunk claims "
-                    f"{length:,} bytes, the file has {left:,} left)"
+                    f"{name}: cannot decode image (PNG is truncated or corrupt: its "
+                    f"{_label(kind)} chunk claims {length:,} bytes, the file has {left:,} left)"
                 )
             chunks.append(Chunk(kind, position + 8, length))
             if kind in (until, b"IEND"):
