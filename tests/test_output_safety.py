@@ -113,9 +113,9 @@ def test_streamed_output_created_during_the_run_is_not_replaced(monkeypatch, tmp
     target = tmp_path / "a.tif"
     original = api.open_rows
 
-    def someone_else_writes_first(path):
+    def someone_else_writes_first(path, *args):
         target.write_bytes(b"theirs")
-        return original(path)
+        return original(path, *args)
 
     monkeypatch.setattr(api, "open_rows", someone_else_writes_first)
     with pytest.raises(ImageWriteError, match="appeared while"):

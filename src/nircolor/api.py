@@ -19,6 +19,7 @@ from .errors import ImageReadError, is_an_input
 from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
+from .io.samples import check_input_bits, sample_bits
 from .io.stream import check_output, image_size, open_rows, write_bands
 from .models import Colorizer, check_nir, load_model
 from .tiling import (
@@ -53,14 +54,16 @@ def colorize(
     model: str | os.PathLike | Colorizer = "default",
     guided: GuidedFilter | None = None,
     tile: int | None = None,
+    input_bits: int | None = None,
 ) -> np.ndarray:
     """Colorize a near-infrared image.
 
     Parameters
     ----------
     nir : ndarray
-        ``(H, W)`` NIR image, float in [0, 1] (or uint8 / uint16, scaled to [0, 1]);
-        ``(H, W, 3)`` with equal channels is accepted.
+        ``(H, W)`` NIR image, float in [0, 1] (or uint8 / uint16, their full range scaled to
+        [0, 1]); ``(H, W, 3)`` with equal channels is accepted. NaN and infinity are refused.
+        A file is colorized by :func:`colorize_file`, or read by :func:`~nircolor.read_nir`.
     model : str, path or model
         A registered model name (``"default"``, ``"l3"``...), a model folder, or a loaded model.
     guided : GuidedFilter, optional
@@ -73,13 +76,28 @@ def colorize(
         ``tile`` rows for local models such as L3 (exact), overlapping ``tile × tile`` tiles
         cross-faded for others. Images above :data:`~nircolor.tiling.AUTO_TILE_PIXELS`
         pixels are tiled with :data:`~nircolor.tiling.DEFAULT_TILE` when it is not given.
+    input_bits : int, optional
+        Integer samples hold ``input_bits``-bit values (12 for 12-bit data in uint16):
+        ``2**input_bits - 1`` is white.
 
     Returns
     -------
     rgb : ndarray of float32
         ``(H, W, 3)`` sRGB image in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``nir`` is a path rather than an array.
+    ValueError
+        For a bad array (shape, type, NaN, values outside [0, 1]) or a bad setting.
     """
-    nir = _as_unit_float(nir)
+    if isinstance(nir, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"colorize() takes an image array, not the path {str(nir)!r}: colorize_file() "
+            "colorizes a file into a file, read_nir() reads one as an array"
+        )
+    nir = _as_unit_float(nir, check_input_bits(input_bits))
     if nir.ndim == 3 and nir.shape[2] != 1:
         nir = as_grey(nir, name="input")
     nir = check_nir(nir)
@@ -111,14 +129,18 @@ def colorize_file(
     bit_depth: int = 8,
     overwrite: bool = False,
     tile: int | None = None,
+    input_bits: int | None = None,
 ) -> Path:
     """Read an NIR file, colorize it and write the colour image atomically to ``target``.
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
-    (:func:`colorize_large_file`). ``target`` may not be ``source`` (nor a link to it).
+    (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
+    (12 for a 12-bit camera's 16-bit files).
+    ``target`` may not be ``source`` (nor a link to it).
     """
     check_not_input(source, target)
+    input_bits = check_input_bits(input_bits)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
         return colorize_large_file(
@@ -129,8 +151,9 @@ def colorize_file(
             bit_depth=bit_depth,
             overwrite=overwrite,
             tile=DEFAULT_TILE if tile is None else tile,
+            input_bits=input_bits,
         )
-    nir = read_nir(source)
+    nir = read_nir(source, input_bits)
     rgb = colorize(nir, model=model, guided=guided)
     return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
 
@@ -145,6 +168,7 @@ def colorize_large_file(
     tile: int = DEFAULT_TILE,
     overlap: int | None = None,
     compression: str | None = "zlib",
+    input_bits: int | None = None,
 ) -> Path:
     """Colorize an image file of any size into another file, in bounded memory.
 
@@ -168,6 +192,8 @@ def colorize_large_file(
         Tile overlap for the blending path (default ``min(DEFAULT_OVERLAP, tile // 4)``).
     compression : {"zlib", None}
         Compression of a TIFF output (``None`` or ``"none"``: uncompressed).
+    input_bits : int, optional
+        As for :func:`~nircolor.read_image`.
 
     Returns
     -------
@@ -182,11 +208,12 @@ def colorize_large_file(
     """
     source, target = Path(source), Path(target)
     check_not_input(source, target)
+    input_bits = check_input_bits(input_bits)
     tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
     guided = GuidedFilter.of(guided)
     check_output(target, bit_depth, overwrite, compression)
     predictor(model)  # refuse a bad model before opening the file
-    reader = open_rows(source)
+    reader = open_rows(source, input_bits)
     try:
         bands = colorize_bands(reader, reader.shape, model, tile, overlap, guided)
         quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
@@ -240,11 +267,11 @@ def _header_pixels(source: str | os.PathLike) -> int:
     return height * width
 
 
-def _as_unit_float(image: np.ndarray) -> np.ndarray:
+def _as_unit_float(image: np.ndarray, input_bits: int | None = None) -> np.ndarray:
     image = np.asarray(image)
     if image.size == 0:
         return image.astype(np.float32)  # check_nir names the empty shape
     try:
-        return samples_to_float(image, "NIR image")
+        return samples_to_float(image, "NIR image", sample_bits(image.dtype, None, input_bits))
     except ImageReadError as error:  # arrays from Python code: a ValueError, as numpy's
         raise ValueError(str(error)) from None

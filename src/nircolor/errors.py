@@ -29,6 +29,11 @@ class MissingExtraError(NircolorError):
     """A feature needs an optional dependency that is not installed (an extra: report...)."""
 
 
+class NircolorWarning(UserWarning):
+    """Something about an input that is likely a mistake but not an error (a 16-bit image
+    that uses only a sliver of its range, say); the CLI prints it as one line."""
+
+
 def error_reason(error: BaseException, empty: str | None = None) -> str:
     """The first line of an exception's message; when it has none, ``empty`` (default: the
     exception type's name)."""
@@ -41,9 +46,16 @@ def error_reason(error: BaseException, empty: str | None = None) -> str:
 def already_exists(
     path, error_type: type[NircolorError] = ImageWriteError, skip_existing: bool = False
 ) -> NircolorError:
-    """The one error for an output that exists and may not be replaced (raise it)."""
-    keep = " or --skip-existing to keep it" if skip_existing else ""
-    return error_type(f"{path}: already exists (use --overwrite to replace it{keep})")
+    """The one error for an output that exists and may not be replaced (raise it).
+
+    The library's names the ``overwrite`` argument; with ``skip_existing``, that of a batch
+    front end, the options of the command line.
+    """
+    if skip_existing:
+        hint = "use --overwrite to replace it or --skip-existing to keep it"
+    else:
+        hint = "pass overwrite=True to replace it"
+    return error_type(f"{path}: already exists ({hint})")
 
 
 def is_an_input(path, error_type: type[NircolorError] = ImageWriteError) -> NircolorError:

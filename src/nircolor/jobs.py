@@ -35,6 +35,7 @@ class Options:
     skip_existing: bool = False
     temporal_smoothing: float | None = None
     tile: int | None = None
+    input_bits: int | None = None
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
@@ -43,6 +44,8 @@ class Options:
             raise NircolorError("--bit-depth must be 8 or 16")
         if self.tile is not None and self.tile < 16:
             raise NircolorError("--tile must be at least 16 pixels")
+        if self.input_bits is not None and not 1 <= self.input_bits <= 16:
+            raise NircolorError(f"--input-bits must be from 1 to 16, not {self.input_bits}")
         alpha = self.temporal_smoothing
         if alpha is not None and not 0.0 < alpha <= 1.0:
             raise NircolorError(f"--temporal-smoothing ALPHA must lie in (0, 1], not {alpha}")
@@ -136,6 +139,7 @@ def process_job(
                 bit_depth=options.bit_depth,
                 overwrite=options.overwrite,
                 tile=options.tile,
+                input_bits=options.input_bits,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, one_line(str(error)), time.perf_counter() - start)

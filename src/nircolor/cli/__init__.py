@@ -7,16 +7,19 @@ that use models; :mod:`.train` the training commands. Importing this package reg
 from __future__ import annotations
 
 import sys
+import warnings
 
 from ..errors import NircolorError
 from . import commands, train  # noqa: F401  (registers the commands on the app)
-from .common import app, console, metrics_table, print_error
+from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]
 
 
 def main() -> None:
-    """Run the CLI; user errors become one line on stderr and exit code 1."""
+    """Run the CLI; user errors become one line on stderr and exit code 1, nircolor's
+    warnings one line each."""
+    saved, warnings.showwarning = warnings.showwarning, show_warning
     try:
         app()
     except NircolorError as error:
@@ -25,3 +28,5 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted", highlight=False)
         sys.exit(130)
+    finally:
+        warnings.showwarning = saved

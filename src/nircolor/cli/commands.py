@@ -77,6 +77,15 @@ def colorize(
             help="Stream in pieces of N pixels (bounded memory; automatic above 16 MP).",
         ),
     ] = None,
+    input_bits: Annotated[
+        int | None,
+        typer.Option(
+            "--input-bits",
+            metavar="N",
+            help="16-bit inputs hold N-bit values (12 for most NIR cameras); default: what "
+            "the file says (PNG sBIT, TIFF BitsPerSample / MaxSampleValue), else 16.",
+        ),
+    ] = None,
 ) -> None:
     """Colorize NIR images and videos.
 
@@ -96,6 +105,7 @@ def colorize(
         skip_existing=skip_existing,
         temporal_smoothing=temporal_smoothing,
         tile=tile,
+        input_bits=input_bits,
     )
     if cluster is not None and workers is not None:
         raise NircolorError("--cluster and --workers exclude each other")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import warnings
 
 import typer
 from rich.console import Console
@@ -46,6 +47,21 @@ def print_table(table: Table) -> None:
 def print_error(message: object) -> None:
     """One line on stderr; the text is escaped (paths and 'nircolor[extra]' hold brackets)."""
     console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: nircolor's warnings as one line on stderr."""
+    from ..errors import NircolorWarning
+
+    if issubclass(category, NircolorWarning):
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True
+        )
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
 
 
 def progress_bar() -> Progress:

@@ -2,7 +2,8 @@
 
 Inside nircolor every image is a float32 array in [0, 1]: ``(H, W)`` for NIR, ``(H, W, 3)``
 for colour. :mod:`.images` reads and writes whole images, :mod:`.atomic` makes every write
-all-or-nothing, :mod:`.stream` reads and writes huge files by row bands.
+all-or-nothing, :mod:`.samples` scales samples to [0, 1] and back, :mod:`.png` checks PNG
+files before they are decoded, :mod:`.stream` reads and writes huge files by row bands.
 """
 
 from .atomic import (
@@ -28,10 +29,9 @@ from .images import (
     read_nir_bytes,
     read_raw,
     read_rgb,
-    samples_to_float,
-    to_uint,
     write_image,
 )
+from .samples import samples_to_float, to_uint
 from .stream import image_size, open_rows
 
 __all__ = [

@@ -11,10 +11,14 @@ replace.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -23,6 +27,14 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import output_exists, write_bytes_atomic
+from .png import PNG_SIGNATURE, checked_16bit_colour_png, png_header, unshifted_bits
+from .samples import (
+    check_input_bits,
+    sample_bits,
+    samples_to_float,
+    to_uint,
+    warn_if_dim,
+)
 
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -40,13 +52,26 @@ _HEADER_BYTES = 26  # enough for the PNG bit depth and the TIFF magic number
 TIFF, whatever the file's name, goes to tifffile (by extension or magic number)."""
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+class Decoded(NamedTuple):
+    """An image file's samples as stored, and the bits per sample the file declares when
+    fewer than its sample type holds (PNG sBIT, TIFF BitsPerSample / MaxSampleValue)."""
+
+    samples: np.ndarray
+    bits: int | None = None
+
+
+def read_image(path: str | os.PathLike, input_bits: int | None = None) -> np.ndarray:
     """Read an image file as float32 in [0, 1].
 
     Parameters
     ----------
     path : str or path-like
         A PNG, JPEG, TIFF or BMP file, 8- or 16-bit, grey or colour (alpha is dropped).
+    input_bits : int, optional
+        Integer samples of more bits hold ``input_bits``-bit values (12 for a 12-bit camera
+        writing 16-bit files): ``2**input_bits - 1`` is white. By default the file's own
+        declaration (PNG sBIT, TIFF BitsPerSample / MaxSampleValue) or the full range; a
+        16-bit image that then uses under 1/16 of its range gets a :class:`NircolorWarning`.
 
     Returns
     -------
@@ -56,15 +81,34 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ImageReadError
-        If the file is missing, empty, truncated, not an image, or of absurd size.
+        If the file is missing, empty, truncated, not an image, of absurd size, or holds
+        samples above ``input_bits`` bits.
+    ValueError
+        If ``input_bits`` is not an integer from 1 to 16.
     """
+    input_bits = check_input_bits(input_bits)
     path = Path(path)
-    return samples_to_float(read_raw(path), path)
+    return decoded_to_float(decode_file(path), path, input_bits)
+
+
+def decoded_to_float(decoded: Decoded, name, input_bits: int | None = None) -> np.ndarray:
+    """Scale decoded samples to float32 in [0, 1] (see :func:`read_image`), warning when a
+    16-bit image of undeclared bits is dim."""
+    bits = sample_bits(decoded.samples.dtype, decoded.bits, input_bits)
+    image = samples_to_float(decoded.samples, name, bits)
+    if input_bits is None and decoded.bits is None:
+        warn_if_dim(image, decoded.samples.dtype, name)
+    return image
 
 
 def read_raw(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file as stored (uint8, uint16 or float; alpha kept), with the checks
     and one-line errors of :func:`read_image` but without scaling to float32."""
+    return decode_file(path).samples
+
+
+def decode_file(path: str | os.PathLike) -> Decoded:
+    """:func:`read_raw`, with the bits per sample the file declares."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
@@ -85,13 +129,14 @@ def is_tiff_file(path: Path, header: bytes) -> bool:
     return path.suffix.lower() in TIFF_EXTENSIONS or header[:4] in TIFF_MAGIC
 
 
-def read_nir(path: str | os.PathLike) -> np.ndarray:
+def read_nir(path: str | os.PathLike, input_bits: int | None = None) -> np.ndarray:
     """Read a near-infrared image as a float32 ``(H, W)`` array in [0, 1].
 
     A file with three equal channels (a grey image saved as RGB) is accepted; a real colour
     image is refused, since colorizing it would silently throw its colour away.
+    ``input_bits`` is as for :func:`read_image`.
     """
-    image = read_image(path)
+    image = read_image(path, input_bits)
     return as_grey(image, name=str(path))
 
 
@@ -103,25 +148,28 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
-def read_image_bytes(data: bytes, name: str = "upload") -> np.ndarray:
+def read_image_bytes(
+    data: bytes, name: str = "upload", input_bits: int | None = None
+) -> np.ndarray:
     """Read an image from the bytes of a file (an upload, say) as float32 in [0, 1].
 
     Same formats, checks and one-line messages as :func:`read_image`; TIFF is recognised by
     its magic number, and ``name`` stands for the file in messages.
     """
+    input_bits = check_input_bits(input_bits)
     data = bytes(data)
     if not data:
         raise ImageReadError(f"{name}: file is empty")
     if data[:4] in TIFF_MAGIC:
-        raw = _decode_tiff(io.BytesIO(data), name)
+        decoded = _decode_tiff(io.BytesIO(data), name)
     else:
-        raw = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
-    return samples_to_float(raw, name)
+        decoded = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
+    return decoded_to_float(decoded, name, input_bits)
 
 
-def read_nir_bytes(data: bytes, name: str = "upload") -> np.ndarray:
+def read_nir_bytes(data: bytes, name: str = "upload", input_bits: int | None = None):
     """Like :func:`read_nir`, for the bytes of a file: ``(H, W)`` float32, colour refused."""
-    return as_grey(read_image_bytes(data, name), name=name)
+    return as_grey(read_image_bytes(data, name, input_bits), name=name)
 
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -141,19 +189,55 @@ def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image.mean(axis=2, dtype=np.float32)
 
 
-def _decode_pillow(
-    source: Path | io.BytesIO, name, header: bytes, formats: tuple[str, ...] = _PILLOW_FORMATS
-) -> np.ndarray:
-    """Decode a PNG, JPEG or BMP file (or any of ``formats``) with Pillow, size checked first."""
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_opencv_log_level = None
+_tifffile_log = logging.getLogger("tifffile")
+
+
+def _drop_record(record: logging.LogRecord) -> bool:
+    return False
+
+
+@contextmanager
+def quiet_decoders():
+    """Silence what decoding libraries say while the block runs: Python warnings (Pillow,
+    tifffile), tifffile's log (printed on stderr when logging is not set up) and OpenCV's
+    log. libpng, which prints on stderr itself, only ever gets files checked beforehand
+    (:mod:`.png`). A bad file is then one error line, a sloppy one an image.
+    """
+    global _quiet_users, _opencv_log_level
+    with _quiet_lock:
+        _quiet_users += 1
+        if _quiet_users == 1:
+            _tifffile_log.addFilter(_drop_record)
+            _opencv_log_level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(source, formats=formats) as im:
-                _check_size(im.width, im.height, name)
-                if im.format == "PNG" and im.mode in ("RGB", "RGBA") and header[24:25] == b"\x10":
-                    return _decode_16bit_colour_png(source, name)
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                _tifffile_log.removeFilter(_drop_record)
+                cv2.utils.logging.setLogLevel(_opencv_log_level)
+
+
+def _decode_pillow(
+    source: Path | io.BytesIO, name, header: bytes, formats: tuple[str, ...] = _PILLOW_FORMATS
+) -> Decoded:
+    """Decode a PNG, JPEG or BMP file (or any of ``formats``) with Pillow, size checked first."""
+    png = _png_header(source, name) if header.startswith(PNG_SIGNATURE) else None
+    try:
+        with quiet_decoders(), Image.open(source, formats=formats) as im:
+            _check_size(im.width, im.height, name)
+            if png is not None and png.bit_depth == 16 and png.colour_type in (2, 6):
+                samples = _decode_16bit_colour_png(source, png, name)
+            else:
                 im.load()
-                return _pillow_to_array(im)
+                samples = _pillow_to_array(im)
     except Image.DecompressionBombError as error:
         raise ImageReadError(f"{name}: image too large ({error})") from None
     except UnidentifiedImageError:
@@ -162,15 +246,21 @@ def _decode_pillow(
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"{name}: cannot decode image ({error_reason(error)})") from None
+    return Decoded(samples, None if png is None else unshifted_bits(samples, png))
 
 
-def _decode_16bit_colour_png(source: Path | io.BytesIO, name) -> np.ndarray:
-    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
+def _png_header(source: Path | io.BytesIO, name):
     if isinstance(source, io.BytesIO):
-        data = np.frombuffer(source.getvalue(), np.uint8)
-    else:
-        data = np.fromfile(source, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        return png_header(source, name)
+    with open(source, "rb") as f:
+        return png_header(f, name)
+
+
+def _decode_16bit_colour_png(source: Path | io.BytesIO, header, name) -> np.ndarray:
+    # Pillow decodes 16-bit RGB(A) PNG to 8 bits; OpenCV keeps all 16.
+    data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
+    checked = checked_16bit_colour_png(data, header, name)
+    image = cv2.imdecode(np.frombuffer(checked, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint16:
         raise ImageReadError(f"{name}: cannot decode 16-bit PNG (truncated or corrupt)")
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
@@ -188,12 +278,15 @@ def _pillow_to_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 
-def _decode_tiff(source: Path | io.BytesIO, name) -> np.ndarray:
-    """Decode a TIFF's first page with tifffile (Pillow for codecs tifffile lacks, e.g. LZW)."""
+def _decode_tiff(source: Path | io.BytesIO, name) -> Decoded:
+    """Decode a TIFF's first page with tifffile (Pillow for codecs tifffile lacks, e.g. LZW,
+    or packed 12-bit samples)."""
+    bits = None
     try:
-        with tifffile.TiffFile(source) as tif:
+        with quiet_decoders(), tifffile.TiffFile(source) as tif:
             page = tif.pages.first
             check_tiff_page(page, name)
+            bits = tiff_declared_bits(page)
             image, axes = page.asarray(), page.axes
     except ImageReadError:
         raise
@@ -201,9 +294,24 @@ def _decode_tiff(source: Path | io.BytesIO, name) -> np.ndarray:
         if "imagecodecs" in str(error):  # LZW, JPEG... compressed: Pillow's libtiff has them
             if isinstance(source, io.BytesIO):
                 source.seek(0)
-            return _decode_pillow(source, name, b"", formats=("TIFF",))
+            samples = _decode_pillow(source, name, b"", formats=("TIFF",)).samples
+            return Decoded(samples, bits)
         raise ImageReadError(f"{name}: cannot read TIFF ({error_reason(error)})") from None
-    return _tiff_samples_last(image, axes, name)
+    return Decoded(_tiff_samples_last(image, axes, name), bits)
+
+
+def tiff_declared_bits(page) -> int | None:
+    """Bits per sample a TIFF page declares (BitsPerSample, MaxSampleValue) when fewer than
+    its integer sample type holds; ``None`` otherwise."""
+    if page.dtype is None or page.dtype.kind != "u":
+        return None
+    bits = int(page.bitspersample)
+    most = page.tags.valueof(281)  # MaxSampleValue, one per sample or one for all
+    if most is not None:
+        most = max(np.atleast_1d(most).tolist())
+        if isinstance(most, int) and most > 0:
+            bits = min(bits, most.bit_length())
+    return bits if 1 <= bits < page.dtype.itemsize * 8 else None
 
 
 def _check_size(width: int, height: int, path: Path) -> None:
@@ -242,42 +350,9 @@ def check_tiff_page(page, path: Path) -> None:
         )
 
 
-def samples_to_float(raw: np.ndarray, path: Path) -> np.ndarray:
-    if raw.size == 0:
-        raise ImageReadError(f"{path}: image has zero size")
-    if raw.ndim == 3 and raw.shape[2] == 1:
-        raw = raw[:, :, 0]
-    if raw.ndim == 3 and raw.shape[2] == 2:  # grey + alpha
-        raw = raw[:, :, 0]
-    if raw.ndim == 3 and raw.shape[2] >= 4:  # drop alpha
-        raw = raw[:, :, :3]
-    if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] != 3):
-        raise ImageReadError(f"{path}: unsupported image layout {raw.shape}")
-    if raw.dtype == np.uint8:
-        return raw.astype(np.float32) / 255.0
-    if raw.dtype == np.uint16 or (raw.dtype.kind in "iu" and raw.max() <= 65535 and raw.min() >= 0):
-        return raw.astype(np.float32) / 65535.0
-    if raw.dtype == bool:
-        return raw.astype(np.float32)
-    if raw.dtype.kind == "f":
-        image = raw.astype(np.float32)
-        if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:
-            raise ImageReadError(f"{path}: floating-point image values must lie in [0, 1]")
-        return image
-    raise ImageReadError(f"{path}: unsupported pixel type {raw.dtype}")
-
-
-def to_uint(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """Quantise a float image in [0, 1] to uint8 or uint16 (rounding, clipping)."""
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
-    top = 255 if bit_depth == 8 else 65535
-    dtype = np.uint8 if bit_depth == 8 else np.uint16
-    return np.clip(np.rint(np.asarray(image, dtype=np.float32) * top), 0, top).astype(dtype)
-
-
 def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes:
-    """Encode a float image in [0, 1] to the bytes of a file of the given extension."""
+    """Encode an image to the bytes of a file of the given extension: floats in [0, 1],
+    or uint8 / uint16 samples (their full range); see :func:`to_uint`."""
     extension = extension.lower()
     if extension not in WRITE_EXTENSIONS:
         raise ImageWriteError(
@@ -306,14 +381,15 @@ def write_image(
     bit_depth: int = 8,
     overwrite: bool = False,
 ) -> Path:
-    """Write a float image in [0, 1] atomically.
+    """Write an image atomically.
 
     Parameters
     ----------
     path : str or path-like
         Target file; its extension chooses the format (.png, .jpg, .tif, .bmp).
     image : ndarray
-        ``(H, W)`` or ``(H, W, 3)`` float image in [0, 1] (values outside are clipped).
+        ``(H, W)`` or ``(H, W, 3)``: floats in [0, 1] (values outside are clipped), or
+        uint8 / uint16 samples, their full range (uint8 written at 16 bits is scaled up).
     bit_depth : {8, 16}
         Bits per sample; 16 only for PNG and TIFF.
     overwrite : bool
@@ -323,6 +399,13 @@ def write_image(
     -------
     path : Path
         The written file.
+
+    Raises
+    ------
+    ValueError
+        For NaN or infinite values, or samples of another type (nothing is written).
+    ImageWriteError
+        If ``path`` exists (without ``overwrite``) or cannot be written.
     """
     path = Path(path)
     if output_exists(path) and not overwrite:

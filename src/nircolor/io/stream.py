@@ -19,7 +19,6 @@ written strip by strip. Every write is atomic (temporary file in the target fold
 from __future__ import annotations
 
 import os
-import warnings
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +36,13 @@ from .images import (
     WRITE_EXTENSIONS,
     as_grey,
     check_tiff_page,
+    decode_file,
     is_tiff_file,
+    quiet_decoders,
     read_image,
-    read_raw,
-    samples_to_float,
+    tiff_declared_bits,
 )
+from .samples import check_input_bits, sample_bits, samples_to_float, warn_if_dim
 
 _READ_BUFFER = 16 * 2**20
 """Bytes of compressed TIFF segments that tifffile reads from the file at once."""
@@ -64,19 +65,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     try:
-        if path.suffix.lower() in TIFF_EXTENSIONS:
-            with tifffile.TiffFile(path) as tif:
-                page = tif.pages.first
-                height, width = int(page.imagelength), int(page.imagewidth)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-                try:
-                    with Image.open(path) as im:
-                        height, width = int(im.height), int(im.width)
-                finally:
-                    Image.MAX_IMAGE_PIXELS = saved
+        with quiet_decoders():
+            height, width = _header_size(path)
     except Exception as error:  # any decoder error means: cannot tell
         raise ImageReadError(f"{path}: cannot read image header ({error_reason(error)})") from None
     if height <= 0 or width <= 0:
@@ -84,19 +74,47 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return height, width
 
 
-def raw_to_nir(raw: np.ndarray, name: str) -> np.ndarray:
-    """Convert rows of a file's samples to float32 NIR in [0, 1], as :func:`read_nir` does."""
-    image = samples_to_float(raw, name)
+def _header_size(path: Path) -> tuple[int, int]:
+    if path.suffix.lower() in TIFF_EXTENSIONS:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            return int(page.imagelength), int(page.imagewidth)
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as im:
+            return int(im.height), int(im.width)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def raw_to_nir(raw: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
+    """Convert rows of a file's samples to float32 NIR in [0, 1], as :func:`read_nir` does
+    (``bits``: see :func:`~nircolor.io.samples.samples_to_float`)."""
+    image = samples_to_float(raw, name, bits)
     return as_grey(image, name=name) if image.ndim == 3 else image
 
 
 class RowSource:
-    """NIR rows of a file, read on demand in increasing order; ``shape`` is ``(H, W)``."""
+    """NIR rows of a file, read on demand in increasing order; ``shape`` is ``(H, W)``.
+
+    ``dim_check`` is the sample type of a file whose bits are neither declared nor given;
+    a 16-bit one that stays dim gets the warning of :func:`read_nir` once its last row is read.
+    """
 
     shape: tuple[int, int]
+    dim_check: np.dtype | None = None
+    peak = 0.0  # brightest NIR value read so far
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         raise NotImplementedError
+
+    def _checked(self, nir: np.ndarray, b: int) -> np.ndarray:
+        if self.dim_check is not None:
+            self.peak = max(self.peak, float(nir.max()))
+            if b >= self.shape[0]:
+                warn_if_dim(np.float32(self.peak), self.dim_check, str(self.name))
+                self.dim_check = None
+        return nir
 
     def close(self) -> None:
         pass
@@ -105,19 +123,23 @@ class RowSource:
 class _ArraySource(RowSource):
     """The whole image in memory, in its file's sample type (or float32 for odd types)."""
 
-    def __init__(self, raw: np.ndarray, name: str):
-        self.raw, self.name = raw, name
+    def __init__(self, raw: np.ndarray, name: str, bits: int | None = None, dim_check=None):
+        self.raw, self.name, self.bits, self.dim_check = raw, name, bits, dim_check
         self.shape = raw.shape[:2]
 
     def __call__(self, a: int, b: int) -> np.ndarray:
-        return raw_to_nir(self.raw[a:b], self.name)
+        return self._checked(raw_to_nir(self.raw[a:b], self.name, self.bits), b)
 
 
 class _TiffSource(RowSource):
     """Rows of the first page of a TIFF, decoded strip by strip or tile by tile."""
 
-    def __init__(self, tif: tifffile.TiffFile, page, name: str):
+    def __init__(self, tif: tifffile.TiffFile, page, name: str, input_bits: int | None = None):
         self.tif, self.page, self.name = tif, page, name
+        declared = tiff_declared_bits(page)
+        self.bits = sample_bits(page.dtype, declared, input_bits)
+        if declared is None and input_bits is None:
+            self.dim_check = page.dtype
         self.shape = (int(page.imagelength), int(page.imagewidth))
         self.samples = int(page.samplesperpixel)
         self.dtype = np.dtype(tif.byteorder + page.dtype.char)
@@ -136,6 +158,7 @@ class _TiffSource(RowSource):
             and int(page.samplesperpixel) >= 1
             and (int(page.samplesperpixel) == 1 or int(page.planarconfig) == 1)
             and not page.is_subsampled
+            and int(page.bitspersample) == page.dtype.itemsize * 8  # packed: read whole
             # tifffile's segments() (unsorted) misplaces data after an empty strip / tile
             # (offset or byte count 0, as in sparse files): read those whole
             and bool(np.all(np.asarray(page.dataoffsets) > 0))
@@ -150,12 +173,13 @@ class _TiffSource(RowSource):
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         try:
-            raw = self._read_direct(a, b) if self.direct else self._read_segments(a, b)
+            with quiet_decoders():
+                raw = self._read_direct(a, b) if self.direct else self._read_segments(a, b)
         except NircolorError:
             raise
         except Exception as error:  # tifffile and its codecs raise many kinds
             raise ImageReadError(f"{self.name}: cannot read TIFF ({error_reason(error)})") from None
-        return raw_to_nir(raw, self.name)
+        return self._checked(raw_to_nir(raw, self.name, self.bits), b)
 
     def _read_direct(self, a: int, b: int) -> np.ndarray:
         fh = self.tif.filehandle
@@ -202,8 +226,10 @@ class _TiffSource(RowSource):
         self.tif.close()
 
 
-def open_rows(path: Path) -> RowSource:
-    """Open an image file for reading by rows (streamed for TIFF, see the module notes)."""
+def open_rows(path: Path, input_bits: int | None = None) -> RowSource:
+    """Open an image file for reading by rows (streamed for TIFF, see the module notes);
+    ``input_bits`` is as for :func:`~nircolor.io.read_image`."""
+    input_bits = check_input_bits(input_bits)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -212,25 +238,39 @@ def open_rows(path: Path) -> RowSource:
     with open(path, "rb") as f:
         header = f.read(4)
     if is_tiff_file(path, header):
-        try:
+        source = _open_tiff_rows(path, input_bits)
+        if source is not None:
+            return source
+        image = read_image(path, input_bits)  # an unusual layout: read whole
+        return _ArraySource(image, name)
+    decoded = decode_file(path)
+    dtype = decoded.samples.dtype
+    bits = sample_bits(dtype, decoded.bits, input_bits)
+    unknown_bits = input_bits is None and decoded.bits is None
+    return _ArraySource(decoded.samples, name, bits, dtype if unknown_bits else None)
+
+
+def _open_tiff_rows(path: Path, input_bits: int | None) -> _TiffSource | None:
+    """A streamed reader of a TIFF, or ``None`` when its layout is read whole."""
+    try:
+        with quiet_decoders():
             tif = tifffile.TiffFile(path)
-        except Exception as error:
-            raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
-        try:
+    except Exception as error:
+        raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
+    try:
+        with quiet_decoders():
             page = tif.pages.first
             check_tiff_page(page, path)
             if _TiffSource.streamable(page):
-                return _TiffSource(tif, page, name)
-        except ImageReadError:
-            tif.close()
-            raise
-        except Exception as error:
-            tif.close()
-            raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
+                return _TiffSource(tif, page, str(path), input_bits)
+    except ImageReadError:
         tif.close()
-        image = read_image(path)  # an unusual layout: read whole
-        return _ArraySource(image, name)
-    return _ArraySource(read_raw(path), name)
+        raise
+    except Exception as error:
+        tif.close()
+        raise ImageReadError(f"{path}: cannot read TIFF ({error_reason(error)})") from None
+    tif.close()
+    return None
 
 
 # --------------------------------------------------------------------------------------------
