@@ -8,6 +8,7 @@ import pytest
 from nircolor.io import read_image, write_image
 
 from .helpers.cli import run_cli as run
+from .helpers.data import write_manifest
 
 
 @pytest.fixture
@@ -283,7 +284,8 @@ def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_p
         monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tiled, "--tile", "40", *l3
     )
     assert code == 0, err
-    assert whole.read_bytes() == tiled.read_bytes()  # L3 is local: row bands are exact
+    # L3 is local: row bands are exact (the streamed PNG is encoded differently, same pixels)
+    np.testing.assert_array_equal(read_image(tiled), read_image(whole))
     code, _, err = run(
         monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tmp_path / "x.png", "--tile", "3"
     )
@@ -318,3 +320,96 @@ def test_shipped_learned_models_colorize(monkeypatch, capsys, tmp_path, model):
     assert code == 0, err
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3) and np.ptp(rgb, axis=2).mean() > 0.01  # not grey
+
+
+def test_evaluate_without_a_manifest_scores_every_pair_and_says_so(
+    monkeypatch, capsys, trained_model, pair_tree, tmp_path
+):
+    json_path = tmp_path / "m.json"
+    args = ("evaluate", "--model", trained_model, "--data", pair_tree, "--json", json_path)
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert json.loads(json_path.read_text())["summary"]["n"] == 12  # not a seeded 'val' few
+    assert f"data {pair_tree}: no manifest (file names); split all (every pair): 12 pairs" in err
+
+
+def test_evaluate_uses_a_manifest_above_data_only_when_given(
+    monkeypatch, capsys, trained_model, pair_tree
+):
+    rows = [
+        {
+            "nir": f"{category}/{scene:04d}_nir.png",
+            "rgb": f"{category}/{scene:04d}_{'rgb_reg' if scene % 2 else 'rgb'}.png",
+            "split": "val" if scene == 3 else "train",
+        }
+        for category in ("country", "forest", "urban")
+        for scene in range(4)
+    ]
+    manifest = write_manifest(pair_tree, rows)
+    forest = pair_tree / "forest"
+    code, _, err = run(monkeypatch, capsys, "evaluate", "-m", trained_model, "--data", forest)
+    assert code == 0, err
+    assert "no manifest (file names); split all (every pair): 4 pairs" in err
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        "-m",
+        trained_model,
+        "--data",
+        forest,
+        "--manifest",
+        manifest,
+    )
+    assert code == 0, err
+    assert f"manifest {manifest}; split val (the manifest's split column): 1 pair" in err
+
+
+def help_text(out: str) -> str:
+    """A command's --help as one line of words (the frame and the wrapping removed)."""
+    return " ".join(out.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [("evaluate",), ("report",), ("train", "l3")])
+def test_split_help_names_every_split(monkeypatch, capsys, command):
+    from nircolor.data import SPLITS
+
+    code, out, _ = run(monkeypatch, capsys, *command, "--help")
+    assert code == 0
+    split_help = help_text(out).split("--split", 1)[1][:200]
+    assert all(split in split_help for split in SPLITS), split_help
+
+
+def test_train_l3_help_does_not_demand_a_manifest(monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "train", "l3", "--help")
+    assert code == 0 and "with MANIFEST.csv" not in help_text(out)
+
+
+@pytest.mark.parametrize(
+    ("arch", "batch", "patch"), [("unet", 8, 128), ("cnn", 16, 64), ("classifier", 16, 192)]
+)
+def test_train_net_help_shows_only_its_own_defaults(monkeypatch, capsys, arch, batch, patch):
+    code, out, _ = run(monkeypatch, capsys, "train", arch, "--help")
+    text = help_text(out)
+    assert code == 0
+    assert f"[default: {batch}]" in text.split("--batch", 1)[1][:120]
+    assert f"[default: {patch}]" in text.split("--patch", 1)[1][:120]
+    others = {"cnn", "unet", "fusion", "classifier"} - {arch}
+    assert not [name for name in others if f"{name} " in text.split("Options", 1)[1]], text
+
+
+def test_model_sizes_in_the_readme_are_those_of_nircolor_models(monkeypatch, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code, out, _ = run(monkeypatch, capsys, "models")
+    assert code == 0
+    listed = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) >= 3 and cells[0] in ("unet", "l3", "cnn", "fusion", "classifier"):
+            listed[cells[0]] = cells[2]
+    assert len(listed) == 5, out
+    for name, size in listed.items():
+        row = next(r for r in readme.splitlines() if r.startswith(f"| `{name}`"))
+        assert f"| {size} |" in row, (name, size, row)
