@@ -1,14 +1,21 @@
 """The command line, run in-process through its real entry point."""
 
+import csv
 import json
+import shlex
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nircolor.io import read_image, write_image
+from nircolor.io import read_image, read_raw, to_uint, write_image
 
 from .helpers.cli import run_cli as run
 from .helpers.data import write_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture
@@ -250,7 +257,7 @@ def test_usage_error_has_no_traceback(monkeypatch, capsys):
 
 
 def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_path):
-    # The README's first command.
+    # The README's first command, on its real vineyard (NIR-bright vines under a pale sky).
     from nircolor.examples import EXAMPLE_NIR
 
     target = tmp_path / "example_rgb.png"
@@ -258,20 +265,45 @@ def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_pa
     assert code == 0, err
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3)
-    # Colour, not grey: the channels differ, and the NIR-bright ground is rendered warm.
-    assert np.ptp(rgb, axis=2).mean() > 0.01
-    ground = rgb[100:200].reshape(-1, 3).mean(axis=0)
-    assert ground[0] > ground[2] + 0.02
+    assert np.ptp(rgb, axis=2).mean() > 0.05  # colour, not grey
+    vines = rgb[128:].reshape(-1, 3).mean(axis=0)
+    assert vines[1] > vines[2] + 0.05 and vines[1] > vines[0]  # green foliage
+    sky = rgb[:20, :120].reshape(-1, 3).mean(axis=0)
+    assert sky[2] > sky[0] + 0.01  # bluish sky
 
 
-def test_l3_renders_the_nir_dark_sky_bluish(monkeypatch, capsys, tmp_path):
+def test_bundled_example_is_a_small_real_epfl_train_image():
+    from nircolor.examples import EXAMPLE_NIR, EXAMPLE_SOURCE, make_example_from
+
+    assert EXAMPLE_NIR.stat().st_size <= 100_000
+    rows = REAL_DATA / "MANIFEST.csv"
+    if not rows.is_file():
+        pytest.skip("no ../shared/data")
+    (row,) = [r for r in csv.DictReader(rows.open()) if r["nir"] == EXAMPLE_SOURCE]
+    assert row["split"] == "train"  # never a validation image
+    remade = to_uint(make_example_from(REAL_DATA))
+    np.testing.assert_array_equal(read_raw(EXAMPLE_NIR), remade)
+
+
+def test_readme_first_command_writes_where_git_ignores(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].splitlines()[0]
+    output = shlex.split(first.rsplit("&&", 1)[1])[-1]
+    assert first.split("&&")[-1].split()[:2] == ["nircolor", "colorize"], first
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(["git", "check-ignore", "-q", output], cwd=REPO, check=False)
+    assert done.returncode == 0, f"{output} is not ignored by git"
+
+
+def test_l3_renders_the_vines_with_little_blue(monkeypatch, capsys, tmp_path):
     from nircolor.examples import EXAMPLE_NIR
 
     target = tmp_path / "example_rgb.png"
     code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", "l3")
     assert code == 0, err
-    sky = read_image(target)[:40].reshape(-1, 3).mean(axis=0)
-    assert sky[2] > sky[0] + 0.02
+    vines = read_image(target)[128:].reshape(-1, 3).mean(axis=0)
+    assert vines[2] < vines[1] - 0.04
 
 
 def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_path):
@@ -399,9 +431,7 @@ def test_train_net_help_shows_only_its_own_defaults(monkeypatch, capsys, arch, b
 
 
 def test_model_sizes_in_the_readme_are_those_of_nircolor_models(monkeypatch, capsys):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     code, out, _ = run(monkeypatch, capsys, "models")
     assert code == 0
     listed = {}
