@@ -12,8 +12,12 @@ Run from the repository root::
     local model such as L3), the same model forced through the tile-blending path, and a
     synthetic model with a wide receptive field (Gaussian blur σ = 3) through the blending path.
 (b) Streaming. A 12000×8000 (96 MP) uint8 NIR TIFF is written uncompressed, zlib-compressed
-    in strips and zlib-compressed in 512×512 tiles, and ``nircolor colorize BIG.tif -o OUT.tif``
-    is run on each under ``/usr/bin/time -v``: wall time and "Maximum resident set size".
+    in strips and zlib-compressed in 512×512 tiles (``--inputs`` picks some), and ``nircolor
+    colorize BIG.tif -o OUT.EXT`` is run on each for every ``--formats`` output (png, tif) under
+    ``/usr/bin/time -v``: wall time and "Maximum resident set size" (stable across runs; the
+    times are not, on a shared machine).
+
+The tables replace the "Large images" section of BENCHMARKS.md (``--no-write``: print only).
 
 When no ``default`` model is shipped yet, an L3 model with the default configuration is
 trained on synthetic pairs and used instead (the tables say so).
@@ -35,10 +39,11 @@ import cv2
 import numpy as np
 import tifffile
 
+from _common import Run, publish
 from nircolor.errors import ModelError
 from nircolor.examples import textured_nir as textured
 from nircolor.filters import apply_guided
-from nircolor.io import to_uint
+from nircolor.io import read_raw, to_uint
 from nircolor.models import load_model
 from nircolor.models.l3 import fit_l3
 from nircolor.tiling import colorize_tiled, tile_colorize
@@ -158,15 +163,17 @@ def run_cli(
     return seconds, rss_kb / 1024, target.stat().st_size
 
 
-def spot_check(model, source: Path, target: Path, top: int = 4000, rows: int = 64) -> bool:
-    """Rows ``top:top+rows`` of the streamed output equal the model on those rows (+ halo)."""
-    halo = getattr(model, "patch", 1) // 2
+def spot_check(model, source: Path, target: Path, top: int = 4000, rows: int = 64) -> str:
+    """Whether rows ``top:top+rows`` of the streamed output equal the model on those rows
+    (+ halo): only meaningful for a local model (L3); "-" for the others."""
+    if not hasattr(model, "patch"):
+        return "-"
+    halo = model.patch // 2
     with tifffile.TiffFile(source) as tif:
         nir = tif.pages.first.asarray()[top - halo : top + rows + halo].astype(np.float32) / 255
     expected = to_uint(model.predict(nir)[halo : halo + rows])
-    with tifffile.TiffFile(target) as tif:
-        got = tif.pages.first.asarray()[top : top + rows]
-    return bool(np.array_equal(got, expected))
+    got = read_raw(target)[top : top + rows]
+    return str(bool(np.array_equal(got, expected)))
 
 
 def main() -> None:
@@ -178,47 +185,70 @@ def main() -> None:
         "--whole", action="store_true", help="also run the whole-image path (uncompressed input)"
     )
     parser.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT of the big image")
+    parser.add_argument("--formats", default="png,tif", help="output formats of the big runs")
+    parser.add_argument(
+        "--inputs", default=",".join(INPUTS), help=f"big inputs, of: {', '.join(INPUTS)}"
+    )
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args()
     if not Path("/usr/bin/time").exists() and not args.no_big:
         raise SystemExit("needs /usr/bin/time: apt-get update && apt-get install -y time")
+    run = Run()
+    lines: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
 
     with tempfile.TemporaryDirectory(prefix="nircolor-bench-") as temp:
         temp = Path(temp)
         model, label = get_model(args.model, temp / "bench-l3")
         model_arg = args.model if label == args.model else str(temp / "bench-l3")
 
-        print(f"## (a) Seams, 2000×1500, max |tiled − whole| beyond {args.margin} px of the border")
-        print(f"\nmodel: {label}; halo {getattr(model, 'patch', 0) // 2 or '-'}\n")
-        print("| model | path | max diff (1/255) | time s |")
-        print("|---|---|---:|---:|")
-        for name, path, value, seconds in seams(model, args.margin):
-            print(f"| {name} | {path} | {value:.3g} | {seconds:.2f} |")
+        say(f"Seams on a 2000×1500 image, max |tiled − whole| beyond {args.margin} px of the")
+        say(f"border, in units of 1/255 (model: {label}):\n")
+        say("| model | path | max diff (1/255) |")
+        say("|---|---|---:|")
+        for name, path, value, _ in seams(model, args.margin):
+            say(f"| {name} | {path} | {value:.3g} |")
 
-        if args.no_big:
-            return
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        mp = width * height / 1e6
-        print(f"\n## (b) `nircolor colorize BIG.tif -o OUT.tif`, {width}×{height} ({mp:.0f} MP)\n")
-        print(f"model: {label}; {os.cpu_count()} CPUs; output RGB 8-bit zlib TIFF\n")
-        files = make_big(temp, height, width)
-        print("| input TIFF | input MB | wall s | peak RSS MB | output MB | rows 4000+ exact |")
-        print("|---|---:|---:|---:|---:|---|")
-        for name, path in files.items():
-            seconds, rss, size = run_cli(path, temp / "out.tif", model_arg)
+        if not args.no_big:
+            big_runs(args, model, model_arg, label, temp, say)
+    publish(run, {"## Large images: seams and bounded memory": "\n".join(lines)}, not args.no_write)
+
+
+INPUTS = ("uncompressed", "zlib strips", "zlib tiles 512")
+
+
+def big_runs(args, model, model_arg: str, label: str, temp: Path, say) -> None:
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
+    chosen = [name.strip() for name in args.inputs.split(",") if name.strip()]
+    say(f"\n`nircolor colorize BIG.tif -o OUT.EXT` on a {width}×{height} ")
+    say(f"({width * height / 1e6:.0f} MP) 8-bit NIR TIFF under `/usr/bin/time -v` (model: {label};")
+    say(f"{os.cpu_count()} CPUs; target: peak RSS ≤ 1.5 GB = 1431 MiB). Rows 4000+ exact:")
+    say("the streamed output equals the model on those rows (checked for local models only).\n")
+    files = {name: path for name, path in make_big(temp, height, width).items() if name in chosen}
+    say("| input TIFF | input MB | output | wall s | peak RSS MiB | output MB | rows 4000+ exact |")
+    say("|---|---:|---|---:|---:|---:|---|")
+    for name, path in files.items():
+        for extension in formats:
+            target = temp / f"out.{extension}"
+            seconds, rss, size = run_cli(path, target, model_arg)
+            exact = spot_check(model, path, target)
             in_mb = path.stat().st_size / 1e6
-            exact = spot_check(model, path, temp / "out.tif")
-            print(
-                f"| {name} | {in_mb:.0f} | {seconds:.1f} | {rss:.0f} | {size / 1e6:.0f} | {exact} |"
+            say(
+                f"| {name} | {in_mb:.0f} | {extension} | {seconds:.1f} | {rss:.0f} "
+                f"| {size / 1e6:.0f} | {exact} |"
             )
-            sys.stdout.flush()
-        if args.whole:
-            path = files["uncompressed"]
-            seconds, rss, size = run_cli(path, temp / "out.tif", model_arg, whole=True)
-            in_mb = path.stat().st_size / 1e6
-            print(
-                f"| uncompressed, whole-image path (no streaming) | {in_mb:.0f} | {seconds:.1f} "
-                f"| {rss:.0f} | {size / 1e6:.0f} | - |"
-            )
+            target.unlink()
+    if args.whole and "uncompressed" in files:
+        path = files["uncompressed"]
+        seconds, rss, size = run_cli(path, temp / "out.tif", model_arg, whole=True)
+        say(
+            f"| uncompressed, whole-image path (no streaming) | {path.stat().st_size / 1e6:.0f} "
+            f"| tif | {seconds:.1f} | {rss:.0f} | {size / 1e6:.0f} | - |"
+        )
 
 
 if __name__ == "__main__":

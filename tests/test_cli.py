@@ -1,13 +1,21 @@
 """The command line, run in-process through its real entry point."""
 
+import csv
 import json
+import shlex
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nircolor.io import read_image, write_image
+from nircolor.io import read_image, read_raw, to_uint, write_image
 
 from .helpers.cli import run_cli as run
+from .helpers.data import write_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture
@@ -254,7 +262,7 @@ def test_usage_error_has_no_traceback(monkeypatch, capsys):
 
 
 def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_path):
-    # The README's first command.
+    # The README's first command, on its real vineyard (NIR-bright vines under a pale sky).
     from nircolor.examples import EXAMPLE_NIR
 
     target = tmp_path / "example_rgb.png"
@@ -262,20 +270,45 @@ def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_pa
     assert code == 0, err
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3)
-    # Colour, not grey: the channels differ, and the NIR-bright ground is rendered warm.
-    assert np.ptp(rgb, axis=2).mean() > 0.01
-    ground = rgb[100:200].reshape(-1, 3).mean(axis=0)
-    assert ground[0] > ground[2] + 0.02
+    assert np.ptp(rgb, axis=2).mean() > 0.05  # colour, not grey
+    vines = rgb[128:].reshape(-1, 3).mean(axis=0)
+    assert vines[1] > vines[2] + 0.05 and vines[1] > vines[0]  # green foliage
+    sky = rgb[:20, :120].reshape(-1, 3).mean(axis=0)
+    assert sky[2] > sky[0] + 0.01  # bluish sky
 
 
-def test_l3_renders_the_nir_dark_sky_bluish(monkeypatch, capsys, tmp_path):
+def test_bundled_example_is_a_small_real_epfl_train_image():
+    from nircolor.examples import EXAMPLE_NIR, EXAMPLE_SOURCE, make_example_from
+
+    assert EXAMPLE_NIR.stat().st_size <= 100_000
+    rows = REAL_DATA / "MANIFEST.csv"
+    if not rows.is_file():
+        pytest.skip("no ../shared/data")
+    (row,) = [r for r in csv.DictReader(rows.open()) if r["nir"] == EXAMPLE_SOURCE]
+    assert row["split"] == "train"  # never a validation image
+    remade = to_uint(make_example_from(REAL_DATA))
+    np.testing.assert_array_equal(read_raw(EXAMPLE_NIR), remade)
+
+
+def test_readme_first_command_writes_where_git_ignores(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].splitlines()[0]
+    output = shlex.split(first.rsplit("&&", 1)[1])[-1]
+    assert first.split("&&")[-1].split()[:2] == ["nircolor", "colorize"], first
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(["git", "check-ignore", "-q", output], cwd=REPO, check=False)
+    assert done.returncode == 0, f"{output} is not ignored by git"
+
+
+def test_l3_renders_the_vines_with_little_blue(monkeypatch, capsys, tmp_path):
     from nircolor.examples import EXAMPLE_NIR
 
     target = tmp_path / "example_rgb.png"
     code, _, err = run(monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", target, "--model", "l3")
     assert code == 0, err
-    sky = read_image(target)[:40].reshape(-1, 3).mean(axis=0)
-    assert sky[2] > sky[0] + 0.02
+    vines = read_image(target)[128:].reshape(-1, 3).mean(axis=0)
+    assert vines[2] < vines[1] - 0.04
 
 
 def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_path):
@@ -288,7 +321,8 @@ def test_tile_option_streams_and_gives_the_same_image(monkeypatch, capsys, tmp_p
         monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tiled, "--tile", "40", *l3
     )
     assert code == 0, err
-    assert whole.read_bytes() == tiled.read_bytes()  # L3 is local: row bands are exact
+    # L3 is local: row bands are exact (the streamed PNG is encoded differently, same pixels)
+    np.testing.assert_array_equal(read_image(tiled), read_image(whole))
     code, _, err = run(
         monkeypatch, capsys, "colorize", EXAMPLE_NIR, "-o", tmp_path / "x.png", "--tile", "3"
     )
@@ -334,3 +368,94 @@ def test_python_dash_m_nircolor_runs_the_command():
     )
     assert done.returncode == 0, done.stderr
     assert "colorize" in done.stdout and "python -m nircolor" in done.stdout
+
+
+def test_evaluate_without_a_manifest_scores_every_pair_and_says_so(
+    monkeypatch, capsys, trained_model, pair_tree, tmp_path
+):
+    json_path = tmp_path / "m.json"
+    args = ("evaluate", "--model", trained_model, "--data", pair_tree, "--json", json_path)
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert json.loads(json_path.read_text())["summary"]["n"] == 12  # not a seeded 'val' few
+    assert f"data {pair_tree}: no manifest (file names); split all (every pair): 12 pairs" in err
+
+
+def test_evaluate_uses_a_manifest_above_data_only_when_given(
+    monkeypatch, capsys, trained_model, pair_tree
+):
+    rows = [
+        {
+            "nir": f"{category}/{scene:04d}_nir.png",
+            "rgb": f"{category}/{scene:04d}_{'rgb_reg' if scene % 2 else 'rgb'}.png",
+            "split": "val" if scene == 3 else "train",
+        }
+        for category in ("country", "forest", "urban")
+        for scene in range(4)
+    ]
+    manifest = write_manifest(pair_tree, rows)
+    forest = pair_tree / "forest"
+    code, _, err = run(monkeypatch, capsys, "evaluate", "-m", trained_model, "--data", forest)
+    assert code == 0, err
+    assert "no manifest (file names); split all (every pair): 4 pairs" in err
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        "-m",
+        trained_model,
+        "--data",
+        forest,
+        "--manifest",
+        manifest,
+    )
+    assert code == 0, err
+    assert f"manifest {manifest}; split val (the manifest's split column): 1 pair" in err
+
+
+def help_text(out: str) -> str:
+    """A command's --help as one line of words (the frame and the wrapping removed)."""
+    return " ".join(out.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [("evaluate",), ("report",), ("train", "l3")])
+def test_split_help_names_every_split(monkeypatch, capsys, command):
+    from nircolor.data import SPLITS
+
+    code, out, _ = run(monkeypatch, capsys, *command, "--help")
+    assert code == 0
+    split_help = help_text(out).split("--split", 1)[1][:200]
+    assert all(split in split_help for split in SPLITS), split_help
+
+
+def test_train_l3_help_does_not_demand_a_manifest(monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "train", "l3", "--help")
+    assert code == 0 and "with MANIFEST.csv" not in help_text(out)
+
+
+@pytest.mark.parametrize(
+    ("arch", "batch", "patch"), [("unet", 8, 128), ("cnn", 16, 64), ("classifier", 16, 192)]
+)
+def test_train_net_help_shows_only_its_own_defaults(monkeypatch, capsys, arch, batch, patch):
+    code, out, _ = run(monkeypatch, capsys, "train", arch, "--help")
+    text = help_text(out)
+    assert code == 0
+    assert f"[default: {batch}]" in text.split("--batch", 1)[1][:120]
+    assert f"[default: {patch}]" in text.split("--patch", 1)[1][:120]
+    others = {"cnn", "unet", "fusion", "classifier"} - {arch}
+    assert not [name for name in others if f"{name} " in text.split("Options", 1)[1]], text
+
+
+def test_model_sizes_in_the_readme_are_those_of_nircolor_models(monkeypatch, capsys):
+    readme = (REPO / "README.md").read_text()
+    code, out, _ = run(monkeypatch, capsys, "models")
+    assert code == 0
+    listed = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) >= 3 and cells[0] in ("unet", "l3", "cnn", "fusion", "classifier"):
+            listed[cells[0]] = cells[2]
+    assert len(listed) == 5, out
+    for name, size in listed.items():
+        row = next(r for r in readme.splitlines() if r.startswith(f"| `{name}`"))
+        assert f"| {size} |" in row, (name, size, row)

@@ -7,6 +7,7 @@ from nircolor.data import (
     load_dataset,
     load_pair,
     sample_patches,
+    select_pairs,
     split_pairs,
 )
 from nircolor.errors import DataError
@@ -41,7 +42,8 @@ def test_made_split_is_scene_disjoint_stratified_and_seeded(pair_tree, seed):
     assert [p.id for p in val] == [p.id for p in split_pairs(pairs, "val", seed=seed)]
 
 
-def test_manifest_split_and_scenes_are_honoured(pair_tree):
+def write_split_manifest(pair_tree):
+    """A manifest putting scenes 2+3 of every category in val, 0+1 in train."""
     rows = []
     for pair in discover_pairs(pair_tree):
         scene_number = int(pair.id[-1]) // 2  # scenes 0+1 and 2+3 are one scene each
@@ -54,12 +56,43 @@ def test_manifest_split_and_scenes_are_honoured(pair_tree):
                 "split": "val" if pair.id.endswith(("2", "3")) else "train",
             }
         )
-    write_manifest(pair_tree, rows)
+    return write_manifest(pair_tree, rows)
+
+
+def test_manifest_split_and_scenes_are_honoured(pair_tree):
+    write_split_manifest(pair_tree)
     val = load_dataset(pair_tree, "val")
     assert len(val) == 6 and all(p.id.endswith(("2", "3")) for p in val)
     assert {p.scene for p in val}.isdisjoint({p.scene for p in load_dataset(pair_tree, "train")})
-    # A sub-folder finds the manifest above it and keeps only its own rows.
-    assert {p.category for p in load_dataset(pair_tree / "forest", "all")} == {"forest"}
+
+
+def test_a_manifest_above_the_data_folder_is_used_only_when_given(pair_tree):
+    manifest = write_split_manifest(pair_tree)
+    forest = pair_tree / "forest"
+    unasked = load_dataset(forest, "all")
+    assert len(unasked) == 4 and all(p.split is None for p in unasked)  # files, no manifest
+    asked = load_dataset(forest, "val", manifest=manifest)
+    assert {p.category for p in asked} == {"forest"} and len(asked) == 2  # its own rows only
+    elsewhere = pair_tree.parent / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(DataError, match="lists no pairs under"):
+        load_dataset(elsewhere, manifest=manifest)
+    with pytest.raises(DataError, match="no such manifest"):
+        load_dataset(forest, manifest=pair_tree / "absent.csv")
+
+
+def test_the_default_split_is_every_pair_unless_the_manifest_fixes_one(pair_tree):
+    made = select_pairs(pair_tree)
+    assert made.manifest is None and made.split == "all" and len(made.pairs) == 12
+    assert made.describe() == (
+        f"data {pair_tree}: no manifest (file names); split all (every pair): 12 pairs"
+    )
+    manifest = write_split_manifest(pair_tree)
+    fixed = select_pairs(pair_tree)
+    assert fixed.manifest == manifest and fixed.split == "val" and len(fixed.pairs) == 6
+    assert "split val (the manifest's split column): 6 pairs" in fixed.describe()
+    drawn = select_pairs(pair_tree, "holdout", seed=3)
+    assert "of the manifest's train rows, scene-disjoint, drawn with seed 3" in drawn.describe()
 
 
 def test_manifest_without_split_gets_scene_disjoint_split(pair_tree):

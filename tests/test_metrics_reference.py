@@ -1,6 +1,6 @@
-"""An independent implementation of docs/metrics.md, checked against ``nircolor evaluate``.
+"""An independent implementation of nircolor/docs/metrics.md, checked against ``evaluate``.
 
-The reference functions below are written from the formulas of docs/metrics.md in plain
+The reference functions below are written from the formulas of nircolor/docs/metrics.md in plain
 numpy (float64, no scikit-image, no nircolor.metrics). They are first checked on cases whose
 answer is known in closed form and on published CIEDE2000 test data, then compared with the
 numbers ``nircolor evaluate --json`` writes.
@@ -103,7 +103,7 @@ def ref_de76_lab(lab1, lab2):
 
 
 def ref_de00_lab(lab1, lab2):
-    """CIEDE2000 (kL = kC = kH = 1) as written in docs/metrics.md; hues in degrees."""
+    """CIEDE2000 (kL = kC = kH = 1) as written in nircolor/docs/metrics.md; hues in degrees."""
     L1, a1, b1 = np.moveaxis(np.float64(lab1), -1, 0)
     L2, a2, b2 = np.moveaxis(np.float64(lab2), -1, 0)
     c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
@@ -155,7 +155,7 @@ def ref_colourfulness(rgb):
 
 
 def ref_hue_hits(lab_pred, lab_true):
-    """(hits, chromatic pixels) of docs/metrics.md's hue accuracy."""
+    """(hits, chromatic pixels) of nircolor/docs/metrics.md's hue accuracy."""
     chroma_true = np.sqrt(lab_true[..., 1] ** 2 + lab_true[..., 2] ** 2)
     chromatic = chroma_true >= 10
     h_true = np.degrees(np.arctan2(lab_true[..., 2], lab_true[..., 1])) % 360

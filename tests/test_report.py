@@ -71,7 +71,7 @@ def written_report(monkeypatch, capsys, pair_tree, tiny_model, tmp_path):
 def test_report_writes_documents_whose_numbers_are_evaluates(
     monkeypatch, capsys, written_report, pair_tree, tiny_model, tmp_path
 ):
-    assert {"report.md", "report.html", "metrics.json", "img"} == {
+    assert {"report.md", "report.html", "metrics.json", "metrics.md", "img"} == {
         p.name for p in written_report.iterdir()
     }
     document = json.loads((written_report / "metrics.json").read_text())
@@ -134,6 +134,32 @@ def test_report_html_and_markdown_reference_only_files_beside_them(written_repor
     pngs = {p.name for p in (written_report / "img").iterdir()}
     assert "channels.png" in pngs and len(pngs) >= 3
     assert all((written_report / "img" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+@REPORT
+def test_report_ships_the_metric_definitions_it_links(written_report):
+    from importlib.resources import files
+
+    definitions = files("nircolor").joinpath("docs", "metrics.md").read_text(encoding="utf-8")
+    assert definitions.startswith("# Metric definitions")
+    assert (written_report / "metrics.md").read_text(encoding="utf-8") == definitions
+    assert "[metrics.md](metrics.md)" in (written_report / "report.md").read_text()
+    assert 'href="metrics.md"' in (written_report / "report.html").read_text()
+
+
+@REPORT
+def test_report_without_a_split_scores_every_pair_and_says_which(
+    monkeypatch, capsys, pair_tree, tiny_model, tmp_path
+):
+    output = tmp_path / "report"
+    code, out, err = run(
+        monkeypatch, capsys, "report", "-m", tiny_model, "--data", pair_tree, "-o", output
+    )
+    assert code == 0, err
+    assert f"data {pair_tree}: no manifest (file names); split all (every pair): 12 pairs" in err
+    document = json.loads((output / "metrics.json").read_text())
+    assert document["split"] == "all" and document["manifest"] is None
+    assert document["models"][str(tiny_model)]["summary"]["n"] == 12
 
 
 @REPORT

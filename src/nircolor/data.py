@@ -2,10 +2,11 @@
 
 A pair is two files side by side, ``<id>_nir.<ext>`` and ``<id>_rgb.<ext>`` (or
 ``<id>_rgb_reg.<ext>``); its category is the path of its folder relative to the dataset root
-(the EPFL RGB-NIR layout: ``country/0001_nir.tiff``). A ``MANIFEST.csv`` at the root (or above
-it) with columns ``nir, rgb`` and optionally ``category, scene, split, collection`` takes
-precedence: its ``split`` column is honoured, its ``scene`` column keeps crops of one scene on
-one side of every split the project makes.
+(the EPFL RGB-NIR layout: ``country/0001_nir.tiff``). A ``MANIFEST.csv`` in the root, or a
+manifest given by path (one in a parent folder is never picked up unasked), with columns
+``nir, rgb`` and optionally ``category, scene, split, collection`` takes precedence: its
+``split`` column is honoured, its ``scene`` column keeps crops of one scene on one side of
+every split the project makes. :func:`select_pairs` also says how the pairs were chosen.
 """
 
 from __future__ import annotations
@@ -40,27 +41,33 @@ class Pair:
     collection: str = ""
 
 
-def discover_pairs(root: str | os.PathLike) -> list[Pair]:
+def discover_pairs(
+    root: str | os.PathLike, manifest: str | os.PathLike | None = None
+) -> list[Pair]:
     """Find every NIR/RGB pair under ``root``, described by a manifest when there is one.
 
     Parameters
     ----------
     root : path
-        Dataset folder. A ``MANIFEST.csv`` in it, or in a folder above it, describes the pairs
-        (only the rows under ``root`` are kept); otherwise the tree is scanned.
+        Dataset folder. Without a manifest its tree is scanned for pairs.
+    manifest : path, optional
+        The manifest describing the pairs; only its rows under ``root`` are kept. Default:
+        ``root/MANIFEST.csv`` if there is one (a manifest in a folder above ``root`` is used
+        only when given here).
 
     Returns
     -------
     pairs : list of Pair
         Sorted by id.
     """
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"{root}: no such data folder")
-    manifest = find_manifest(root)
-    pairs = _pairs_from_manifest(manifest, root) if manifest else []
-    if not pairs:
+    root = _data_folder(root)
+    manifest = _manifest_path(root, manifest)
+    if manifest is None:
         pairs = _scan_pairs(root)
+    else:
+        pairs = _pairs_from_manifest(manifest, root)
+        if not pairs:
+            raise DataError(f"{manifest}: lists no pairs under {root}")
     if not pairs:
         raise DataError(
             f"{root}: no NIR/RGB pairs found (expected <id>_nir.<ext> + <id>_rgb.<ext>)"
@@ -68,13 +75,26 @@ def discover_pairs(root: str | os.PathLike) -> list[Pair]:
     return sorted(pairs, key=lambda p: p.id)
 
 
-def find_manifest(root: Path) -> Path | None:
-    """The nearest ``MANIFEST.csv`` in ``root`` or its ancestors (up to three levels)."""
-    folder = root.resolve()
-    for candidate in [folder, *folder.parents][:4]:
-        if (candidate / MANIFEST_NAME).is_file():
-            return candidate / MANIFEST_NAME
-    return None
+def find_manifest(root: str | os.PathLike) -> Path | None:
+    """``root/MANIFEST.csv`` if it exists (folders above ``root`` are not searched)."""
+    path = Path(root).expanduser() / MANIFEST_NAME
+    return path if path.is_file() else None
+
+
+def _data_folder(root: str | os.PathLike) -> Path:
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such data folder")
+    return root
+
+
+def _manifest_path(root: Path, manifest: str | os.PathLike | None) -> Path | None:
+    if manifest is None:
+        return find_manifest(root)
+    manifest = Path(manifest).expanduser()
+    if not manifest.is_file():
+        raise DataError(f"{manifest}: no such manifest")
+    return manifest
 
 
 def _pairs_from_manifest(manifest: Path, root: Path) -> list[Pair]:
@@ -206,15 +226,65 @@ def load_dataset(
     split: str = "all",
     categories: Sequence[str] | None = None,
     seed: int = 0,
+    manifest: str | os.PathLike | None = None,
 ) -> list[Pair]:
     """Discover the pairs under ``root`` and select a split and categories.
 
     The split is drawn on all the pairs before the categories are picked, so that a
     category's ``fit`` / ``holdout`` rows are the same with or without ``categories``.
+    ``manifest`` is as in :func:`discover_pairs`.
     """
-    pairs = discover_pairs(root)
+    return select_pairs(root, split, categories, seed, manifest).pairs
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Pairs chosen from a data folder, with where they came from and how they were split."""
+
+    pairs: list[Pair]
+    root: Path
+    manifest: Path | None
+    split: str
+    split_rule: str
+    """How ``split`` was drawn, in words (e.g. "the manifest's split column")."""
+
+    def describe(self) -> str:
+        """One line: the folder, the manifest, the split and the number of pairs."""
+        source = f"manifest {self.manifest}" if self.manifest else "no manifest (file names)"
+        count = f"{len(self.pairs)} pair{'s' if len(self.pairs) != 1 else ''}"
+        return f"data {self.root}: {source}; split {self.split} ({self.split_rule}): {count}"
+
+
+def select_pairs(
+    root: str | os.PathLike,
+    split: str | None = None,
+    categories: Sequence[str] | None = None,
+    seed: int = 0,
+    manifest: str | os.PathLike | None = None,
+) -> Selection:
+    """:func:`load_dataset`, also saying which manifest and split were used.
+
+    ``split=None`` is ``val`` when every pair has a manifest ``split`` (``train`` or ``val``),
+    and ``all`` otherwise: with no split fixed in advance, every pair is scored rather than
+    a seeded sample of them.
+    """
+    root = _data_folder(root)
+    manifest = _manifest_path(root, manifest)
+    pairs = discover_pairs(root, manifest)
+    fixed = all(p.split in ("train", "val") for p in pairs)
+    split = split if split is not None else ("val" if fixed else "all")
     filter_categories(pairs, categories)  # unknown categories are an error
-    return filter_categories(split_pairs(pairs, split, seed=seed), categories, check=False)
+    chosen = filter_categories(split_pairs(pairs, split, seed=seed), categories, check=False)
+    return Selection(chosen, root, manifest, split, _split_rule(split, fixed, seed))
+
+
+def _split_rule(split: str, fixed: bool, seed: int) -> str:
+    if split == "all":
+        return "every pair"
+    if fixed and split in ("train", "val"):
+        return "the manifest's split column"
+    drawn = f"scene-disjoint, drawn with seed {seed}"
+    return f"of the manifest's train rows, {drawn}" if fixed else drawn
 
 
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:

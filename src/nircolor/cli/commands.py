@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..data import SPLITS
 from ..errors import NircolorError
 from .common import (
     app,
@@ -195,12 +196,30 @@ def _count(n: int, thing: str) -> str:
 
 # ---------------------------------------------------------------- evaluate
 
+SPLIT_HELP = (
+    f"{', '.join(SPLITS)} (fit, holdout: the train rows less / only a scene holdout). "
+    "Default: val when the manifest has a split column, else all."
+)
+MANIFEST_HELP = "MANIFEST.csv describing the pairs (default: the one in --data, if any)."
+
+
+def _select_pairs(data: Path, split, categories, seed: int, manifest: Path | None):
+    """The pairs to score (the command prints ``selection.describe()`` once it succeeded, so
+    that an error stays the only line)."""
+    from ..data import select_pairs
+
+    selection = select_pairs(data, split, parse_list(categories), seed, manifest)
+    if not selection.pairs:
+        raise NircolorError(f"{data}: the '{selection.split}' split holds no pairs")
+    return selection
+
 
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")],
     data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
-    split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
+    split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
+    manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
     categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
     guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS', or 'off'.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
@@ -211,21 +230,20 @@ def evaluate(
 ) -> None:
     """Score a model: PSNR, SSIM, AE, ΔE00, ΔE76 and MSE per category and overall."""
     from ..api import get_model
-    from ..data import load_dataset
     from ..evaluate import evaluate_model
 
     guided_args = guided_option(guided)
     loaded = get_model(model)
-    pairs = load_dataset(data, split=split, categories=parse_list(categories), seed=seed)
-    if not pairs:
-        raise NircolorError(f"{data}: the '{split}' split holds no pairs")
+    selection = _select_pairs(data, split, categories, seed, manifest)
+    pairs = selection.pairs
     with progress_bar() as progress:
         task = progress.add_task(f"evaluating {model}", total=len(pairs))
         result = evaluate_model(
             loaded, pairs, guided_args, save_images, progress=lambda _: progress.advance(task)
         )
     result.model = model
-    print_table(metrics_table(result, title=f"{model} on {data} ({split})"))
+    print_table(metrics_table(result, title=f"{model} on {data} ({selection.split})"))
+    console.print(selection.describe(), highlight=False, soft_wrap=True)
     if json_path is not None:
         result.write_json(json_path)
         console.print(f"wrote {json_path}", highlight=False)
@@ -241,7 +259,8 @@ def report(
     ],
     data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")],
-    split: Annotated[str, typer.Option(help="train, val or all.")] = "val",
+    split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
+    manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
     limit: Annotated[
         int | None, typer.Option(metavar="N", help="Score the first N pairs only.")
     ] = None,
@@ -253,7 +272,6 @@ def report(
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty report folder.")] = False,
 ) -> None:
     """Score several models on the same pairs; write report.html, report.md and metrics.json."""
-    from ..data import load_dataset
     from ..metric_tables import METRIC_NAMES, MS_PER_IMAGE
     from ..metric_tables import metrics_table as build_table
     from ..report import build_report, require_matplotlib
@@ -265,9 +283,8 @@ def report(
     for option, value in (("--limit", limit), ("--threads", threads)):
         if value is not None and value < 1:
             raise NircolorError(f"{option} must be at least 1, not {value}")
-    pairs = load_dataset(data, split=split, seed=seed)[:limit]
-    if not pairs:
-        raise NircolorError(f"{data}: the '{split}' split holds no pairs")
+    selection = _select_pairs(data, split, None, seed, manifest)
+    pairs = selection.pairs[:limit]
     with progress_bar() as progress:
         tasks: dict[str, object] = {}
 
@@ -281,7 +298,8 @@ def report(
             pairs,
             output,
             data=str(data),
-            split=split,
+            split=selection.split,
+            manifest=str(selection.manifest) if selection.manifest else None,
             overwrite=overwrite,
             threads=threads,
             progress=advance,
@@ -295,9 +313,10 @@ def report(
         first="model",
         metrics=[*METRIC_NAMES, MS_PER_IMAGE],
         count=False,
-        title=f"report on {len(pairs)} pairs of {data} ({split})",
+        title=f"report on {len(pairs)} pairs of {data} ({selection.split})",
     ).rich()
     print_table(table)
+    console.print(selection.describe(), highlight=False, soft_wrap=True)
     console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
 
 
@@ -314,12 +333,15 @@ def list_models_command() -> None:
         table.add_column(header, no_wrap=True)
     table.add_column("card", overflow="fold")
     for info in list_models():
-        table.add_row(
-            info.name, info.kind, f"{info.size_bytes / 1e6:.2f} MB", str(info.card or "-")
-        )
+        table.add_row(info.name, info.kind, _file_size(info.size_bytes), str(info.card or "-"))
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
     print_table(table)
+
+
+def _file_size(size_bytes: int) -> str:
+    """Decimal units (1 MB = 10^6 bytes), as the README's model tables give them."""
+    return f"{size_bytes / 1e3:.0f} kB" if size_bytes < 1e6 else f"{size_bytes / 1e6:.1f} MB"
 
 
 # ---------------------------------------------------------------- serve

@@ -1,13 +1,18 @@
-"""``nircolor train ...``: L3, the learned nets and the routed specialists."""
+"""``nircolor train ...``: L3, the learned nets and the routed specialists.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the options of each net's command are built
+in a closure over its architecture, and Typer evaluates string annotations in the module's
+globals, where that closure is not visible.
+"""
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..data import SPLITS
 from ..errors import NircolorError
+from ..train.defaults import DEFAULTS
 from .common import (
     command_line,
     console,
@@ -21,15 +26,18 @@ from .common import (
 
 # ---------------------------------------------------------------- train
 
+DATA_HELP = "Folder of NIR/RGB pairs (a MANIFEST.csv in it, if any, fixes the splits)."
+SPLIT_HELP = f"Rows to train on: {', '.join(SPLITS)}"
+
 
 @train_app.command("l3")
 def train_l3(
-    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+    data: Annotated[Path, typer.Option(help=DATA_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
     categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
     patch: Annotated[int, typer.Option(help="Patch size (odd).")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    split: Annotated[str, typer.Option(help="Rows to train on: train, val or all.")] = "train",
+    split: Annotated[str, typer.Option(help=f"{SPLIT_HELP}.")] = "train",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
 ) -> None:
     """Train an L3 (Local, Linear, Learned) colorizer."""
@@ -70,6 +78,13 @@ NET_HELP = {
 }
 
 
+LOSS_HELP = ("mse, l1 or l1+ssim.", "cross_entropy (the classifier's only loss).")
+CATEGORIES_HELP = (
+    "Comma-separated categories to train on (default: all).",
+    "Comma-separated categories to tell apart (default: the 9 EPFL categories).",
+)
+
+
 def _require_training_extra() -> None:
     """Exit with one clear line when torch, onnx or safetensors is missing."""
     from ..extras import require_extra
@@ -78,18 +93,16 @@ def _require_training_extra() -> None:
 
 
 def _train_net_command(arch: str):
+    defaults = DEFAULTS[arch]
+    is_classifier, is_fusion = arch == "classifier", arch == "fusion"
+
     def command(
-        data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+        data: Annotated[Path, typer.Option(help=DATA_HELP)],
         output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
         epochs: Annotated[int, typer.Option(help="Epochs (a validation + checkpoint each).")] = 10,
         steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 200,
-        batch: Annotated[
-            int | None, typer.Option(help="Patches per step (default 16; unet, fusion 8).")
-        ] = None,
-        patch: Annotated[
-            int | None,
-            typer.Option(help="Patch side (default 64; unet, fusion 128; classifier 192)."),
-        ] = None,
+        batch: Annotated[int, typer.Option(help="Patches per step.")] = defaults["batch"],
+        patch: Annotated[int, typer.Option(help="Patch side.")] = defaults["patch"],
         lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         threads: Annotated[
@@ -100,21 +113,20 @@ def _train_net_command(arch: str):
             bool, typer.Option(help="Continue from the checkpoint in the output folder.")
         ] = False,
         output_space: Annotated[
-            str | None, typer.Option(help="rgb, lab or lab_ab (default rgb; fusion lab_ab).")
-        ] = None,
-        loss: Annotated[str | None, typer.Option(help="mse, l1 or l1+ssim (default mse).")] = None,
+            str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier)
+        ] = defaults["output_space"],
+        loss: Annotated[str, typer.Option(help=LOSS_HELP[is_classifier])] = defaults["loss"],
         width: Annotated[int | None, typer.Option(help="Base width of the net.")] = None,
-        categories: Annotated[
-            str | None, typer.Option(help="Comma-separated categories (classifier: its classes).")
-        ] = None,
+        categories: Annotated[str | None, typer.Option(help=CATEGORIES_HELP[is_classifier])] = None,
         classifier: Annotated[
-            Path | None, typer.Option(help="fusion: global branch from this classifier, frozen.")
+            Path | None,
+            typer.Option(help="Global branch from this classifier, frozen.", hidden=not is_fusion),
         ] = None,
         guided: Annotated[
             str | None, typer.Option(help="Default guided filter of the model, 'R,EPS'.")
         ] = None,
         split: Annotated[
-            str, typer.Option(help="Rows to train on (fit: train less a scene holdout).")
+            str, typer.Option(help=f"{SPLIT_HELP} (fit: train less a scene holdout).")
         ] = "fit",
         val_split: Annotated[
             str, typer.Option(help="Rows that choose the best epoch (scene-disjoint).")
@@ -189,7 +201,7 @@ for _arch in NET_HELP:
 
 @train_app.command("specialists")
 def train_specialists_command(
-    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs (with MANIFEST.csv).")],
+    data: Annotated[Path, typer.Option(help=DATA_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Routed model folder to write.")],
     general: Annotated[
         str, typer.Option(help="The learned model to fine-tune (a name or a folder).")

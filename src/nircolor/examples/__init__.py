@@ -1,7 +1,10 @@
-"""Images the project makes itself: the bundled example scene and synthetic test data.
+"""The bundled example NIR image, and the synthetic images tests and benchmarks draw.
 
-``python -m nircolor.examples`` regenerates ``example_nir.png`` beside this file; tests and
-benchmarks draw their synthetic NIR images and NIR/RGB pairs from here.
+``example_nir.png`` is a real NIR photograph: EPFL RGB-NIR Scene Dataset image
+``country/0033`` (a ``split == train`` row of the project's data, so no validation image
+is shown off), reduced to 384×256 (M. Brown and S. Süsstrunk, "Multi-spectral SIFT for scene
+category recognition", CVPR 2011; research use). ``python -m nircolor.examples DATA``
+remakes it from a data folder laid out as the project's (``DATA/nirscene/country/...``).
 """
 
 from __future__ import annotations
@@ -12,10 +15,23 @@ import cv2
 import numpy as np
 
 EXAMPLE_NIR = Path(__file__).with_name("example_nir.png")
+EXAMPLE_SOURCE = "nirscene/country/0033_nir.jpg"
+"""The example's source image, relative to a data folder."""
+EXAMPLE_SIZE = (384, 256)
+"""Width and height of the example."""
+
+
+def make_example_from(data: str | Path) -> np.ndarray:
+    """The bundled example, remade from the data folder ``data``: :data:`EXAMPLE_SOURCE`
+    reduced to :data:`EXAMPLE_SIZE` by pixel-area averaging; float32 ``(H, W)`` in [0, 1]."""
+    from ..io import read_nir
+
+    nir = read_nir(Path(data) / EXAMPLE_SOURCE)
+    return cv2.resize(nir, EXAMPLE_SIZE, interpolation=cv2.INTER_AREA)
 
 
 def make_example_nir(width: int = 384, height: int = 256, seed: int = 0) -> np.ndarray:
-    """A landscape as an NIR camera sees it: dark sky, bright foliage, grey road and wall.
+    """A synthetic landscape as an NIR camera sees it: dark sky, bright foliage, grey road.
 
     Returns an ``(height, width)`` float32 image in [0, 1].
     """

@@ -1,7 +1,11 @@
-"""Regenerate the bundled example NIR image: ``python -m nircolor.examples``."""
+"""Remake the bundled example NIR image: ``python -m nircolor.examples DATA_FOLDER``."""
+
+import sys
 
 from ..io import write_image
-from . import EXAMPLE_NIR, make_example_nir
+from . import EXAMPLE_NIR, make_example_from
 
-write_image(EXAMPLE_NIR, make_example_nir(), overwrite=True)
+if len(sys.argv) != 2:
+    sys.exit("usage: python -m nircolor.examples DATA_FOLDER (the EPFL pairs, see README.md)")
+write_image(EXAMPLE_NIR, make_example_from(sys.argv[1]), overwrite=True)
 print(f"wrote {EXAMPLE_NIR}")

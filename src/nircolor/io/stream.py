@@ -10,15 +10,18 @@ non-decreasing ``a``. TIFF inputs are read as follows:
 * anything else (planar RGB, odd sample types) falls back to reading the whole image.
 
 PNG, JPEG and BMP inputs are decoded whole, but kept in their file's integer type (1 byte per
-pixel for 8-bit grey), never as float32. PNG, JPEG and BMP outputs are assembled in memory
-as 8- or 16-bit integers (3 or 6 bytes per pixel) and encoded at the end; TIFF outputs are
-written strip by strip. Every write is atomic (temporary file in the target folder, then
-``os.replace``); on any failure the temporary file is removed and the target is untouched.
+pixel for 8-bit grey), never as float32. TIFF outputs are written strip by strip and PNG
+outputs band by band (rows "Sub"-filtered and fed to one zlib stream, the IDAT chunks
+written as they fill), so neither ever holds the whole image; JPEG and BMP outputs are
+assembled in memory as 8-bit integers (3 bytes per pixel) and encoded at the end. Every
+write is atomic (temporary file in the target folder, then ``os.replace``); on any failure
+the temporary file is removed and the target is untouched.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +52,14 @@ _READ_BUFFER = 16 * 2**20
 
 _STRIP_BYTES = 256 * 2**10
 """Approximate uncompressed size of one strip of an output TIFF."""
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR_RGB = 2
+_PNG_FILTER_SUB = 1
+_PNG_LEVEL = 1
+"""zlib level of streamed PNGs: OpenCV's default, whose files the whole-image path writes."""
+_IDAT_BYTES = 2**20
+"""Compressed bytes gathered before an IDAT chunk is written."""
 
 # Reading files by rows
 
@@ -351,6 +362,56 @@ def _write_tiff_stream(
         )
 
 
+def _write_png_chunk(f, kind: bytes, data: bytes | bytearray = b"") -> None:
+    f.write(struct.pack(">I", len(data)) + kind)
+    f.write(data)
+    f.write(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
+
+
+def _png_filtered_rows(band: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Scanlines of an RGB band, each a filter-type byte then the "Sub"-filtered samples.
+
+    "Sub" stores each byte minus the same byte of the pixel to its left (modulo 256); it needs
+    no previous row, so bands are filtered independently, and it shrinks the zlib stream of
+    a photograph markedly compared with no filter.
+    """
+    dtype = np.dtype(">u1") if bit_depth == 8 else np.dtype(">u2")
+    samples = np.ascontiguousarray(band, dtype=dtype).view(np.uint8)
+    samples = samples.reshape(len(band), -1)
+    pixel = 3 * dtype.itemsize
+    lines = np.empty((len(band), 1 + samples.shape[1]), np.uint8)
+    lines[:, 0] = _PNG_FILTER_SUB
+    lines[:, 1 : 1 + pixel] = samples[:, :pixel]
+    np.subtract(samples[:, pixel:], samples[:, :-pixel], out=lines[:, 1 + pixel :])
+    return lines
+
+
+def _write_png_stream(
+    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, replace: bool
+) -> None:
+    height, width = shape
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, _PNG_COLOUR_RGB, 0, 0, 0)
+    compressor = zlib.compressobj(_PNG_LEVEL)
+    written = 0
+    with atomic_path(target, replace=replace) as temp, open(temp, "wb") as f:
+        f.write(_PNG_SIGNATURE)
+        _write_png_chunk(f, b"IHDR", header)
+        pending = bytearray()
+        for band in bands:
+            written += len(band)
+            if written > height or band.shape[1:] != (width, 3):
+                raise ImageWriteError(f"{target}: bands do not match a {width}x{height} image")
+            pending += compressor.compress(_png_filtered_rows(band, bit_depth))
+            if len(pending) >= _IDAT_BYTES:
+                _write_png_chunk(f, b"IDAT", pending)
+                pending.clear()
+        if written != height:
+            raise ImageWriteError(f"{target}: bands cover {written} of {height} rows")
+        pending += compressor.flush()
+        _write_png_chunk(f, b"IDAT", pending)
+        _write_png_chunk(f, b"IEND")
+
+
 def _write_other(
     target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, replace: bool
 ) -> None:
@@ -397,11 +458,16 @@ def write_bands(
     compression: str | None,
     replace: bool = True,
 ) -> None:
-    """Write integer RGB row bands covering ``shape`` to ``target`` atomically (TIFF by strips).
+    """Write integer RGB row bands covering ``shape`` to ``target`` atomically.
 
-    Without ``replace``, a ``target`` that appeared meanwhile is left as it is (an error).
+    TIFF and PNG are written as the bands come (memory: about one band); JPEG and BMP are
+    assembled whole first. Without ``replace``, a ``target`` that appeared meanwhile is left
+    as it is (an error).
     """
-    if target.suffix.lower() in TIFF_EXTENSIONS:
+    extension = target.suffix.lower()
+    if extension in TIFF_EXTENSIONS:
         _write_tiff_stream(target, bands, shape, bit_depth, compression, replace)
+    elif extension == ".png":
+        _write_png_stream(target, bands, shape, bit_depth, replace)
     else:
         _write_other(target, bands, shape, bit_depth, replace)

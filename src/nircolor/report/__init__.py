@@ -4,9 +4,9 @@
 numbers are exactly those of ``nircolor evaluate``, and writes one folder:
 
 ``metrics.json``
-    ``{"data", "split", "created", "threads", "models": {name: ...}}``; each model holds what
-    ``nircolor evaluate --json`` writes (``model, summary, categories, collections, images``)
-    plus ``ms_per_image``.
+    ``{"data", "manifest", "split", "created", "threads", "models": {name: ...}}``; each
+    model holds what ``nircolor evaluate --json`` writes (``model, summary, categories,
+    collections, images``) plus ``ms_per_image``.
 ``report.md``, ``report.html``
     The same content twice: a summary table, per-category tables, per-channel 2-D histograms
     of true against predicted values, and comparison grids (NIR | each model | ground truth,
@@ -15,6 +15,9 @@ numbers are exactly those of ``nircolor evaluate``, and writes one folder:
     plain HTML and CSS and opens from disk without a network.
 ``img/``
     The figures (PNG) that both documents show.
+``metrics.md``
+    The exact metric definitions (a copy of ``nircolor/docs/metrics.md``), which both
+    documents link.
 
 The folder is filled as a temporary sibling and renamed into place only when complete.
 Figures are drawn on matplotlib's Agg canvas (the ``report`` extra), no display needed.

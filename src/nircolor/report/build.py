@@ -25,7 +25,13 @@ from ..evaluate import Evaluation, evaluate_model
 from ..extras import require_extra
 from ..io import write_folder_atomic
 from ..models import Colorizer, resolve_model_path
-from .documents import render_html, render_markdown, write_json
+from .documents import (
+    METRICS_DOC,
+    metric_definitions,
+    render_html,
+    render_markdown,
+    write_json,
+)
 from .figures import HIST_BINS, write_figures
 
 __all__ = [
@@ -221,6 +227,7 @@ def build_report(
     *,
     data: str | None = None,
     split: str | None = None,
+    manifest: str | None = None,
     overwrite: bool = False,
     threads: int | None = None,
     n_chosen: int = N_CHOSEN,
@@ -238,8 +245,9 @@ def build_report(
     output : path
         Report folder. It must not exist or be empty, unless ``overwrite`` (then it is
         replaced, once the new report is complete).
-    data, split : str, optional
-        Where the pairs come from, for the report's header and ``metrics.json``.
+    data, split, manifest : str, optional
+        Where the pairs come from (folder, split, manifest file), for the report's header and
+        ``metrics.json``.
     overwrite : bool
         Replace a non-empty ``output``.
     threads : int, optional
@@ -298,12 +306,14 @@ def build_report(
             worst=worst,
             data=data,
             split=split,
+            manifest=manifest,
             threads=threads,
         )
 
         def write(folder: Path) -> None:
             write_figures(folder, content, loaded, histograms, progress)
             write_json(folder / "metrics.json", content)
+            (folder / METRICS_DOC).write_text(metric_definitions(), encoding="utf-8")
             (folder / "report.md").write_text(render_markdown(content), encoding="utf-8")
             (folder / "report.html").write_text(render_html(content), encoding="utf-8")
 
@@ -323,6 +333,7 @@ class ReportContent:
     data: str | None
     split: str | None
     threads: int | None
+    manifest: str | None = None
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     figures: dict[str, str] = field(default_factory=dict)
     """Figure file (relative to the report) by key: ``channels`` or a pair id."""

@@ -43,10 +43,12 @@ if TYPE_CHECKING:
 __all__ = [
     "GRID_NOTE",
     "HISTOGRAM_NOTE",
+    "METRICS_DOC",
     "METRICS_NOTE",
     "category_comparison",
     "category_table",
     "html_style",
+    "metric_definitions",
     "render_html",
     "render_markdown",
     "summary_table",
@@ -60,10 +62,21 @@ def html_style() -> str:
     return files(__package__).joinpath("report.css").read_text(encoding="utf-8")
 
 
+METRICS_DOC = "metrics.md"
+"""The metric definitions, copied from the package (``nircolor/docs``) beside each report."""
+
+
+@cache
+def metric_definitions() -> str:
+    """The text of ``nircolor/docs/metrics.md``, shipped with the package."""
+    return files("nircolor").joinpath("docs", METRICS_DOC).read_text(encoding="utf-8")
+
+
 def write_json(path: Path, content: ReportContent) -> None:
     """Write ``metrics.json``: each model's ``nircolor evaluate --json`` and its ms/image."""
     document = {
         "data": content.data,
+        "manifest": content.manifest,
         "split": content.split,
         "created": content.created,
         "threads": content.threads,
@@ -119,6 +132,8 @@ def _pair_caption(content: ReportContent, pair: Pair) -> str:
 
 def _header_lines(content: ReportContent) -> list[str]:
     source = content.data or "pairs"
+    if content.data:
+        source += f" ({f'manifest {content.manifest}' if content.manifest else 'no manifest'})"
     if content.split:
         source += f", split {content.split}"
     threads = content.threads if content.threads is not None else "each model's default"
@@ -137,7 +152,7 @@ METRICS_NOTE = (
     "and B; AE is the mean angle between RGB vectors; ΔE00 (CIEDE2000) and ΔE76 are computed "
     "in CIELAB (sRGB, D65, 2° observer). ms/image is the mean colorization time (model and "
     "guided filter, not reading or scoring) after one warm-up image. Exact definitions: "
-    "docs/metrics.md in the nircolor repository."
+    "{link}, beside this report."
 )
 
 HISTOGRAM_NOTE = (
@@ -158,7 +173,8 @@ def render_markdown(content: ReportContent) -> str:
     """The report as Markdown (GitHub tables; figures from ``img/``)."""
     lines = ["# nircolor report", "", *(f"{line}  " for line in _header_lines(content)), ""]
     lines += ["## Summary", "", *summary_table(content).markdown_lines(_md_escape), ""]
-    lines += ["Bold: the best value of each column.", "", METRICS_NOTE, ""]
+    note = METRICS_NOTE.format(link=f"[{METRICS_DOC}]({METRICS_DOC})")
+    lines += ["Bold: the best value of each column.", "", note, ""]
     lines += ["## Per category", "", "### ΔE00 per category (lower is better)", ""]
     lines += [*category_comparison(content).markdown_lines(_md_escape), ""]
     for name, evaluation in content.evaluations.items():
@@ -206,7 +222,9 @@ def render_html(content: ReportContent) -> str:
         _html_nav(content),
         '<h2 id="summary">Summary</h2>',
         _html_table(summary_table(content)),
-        f'<p class="note">Bold: the best value of each column. {esc(METRICS_NOTE)}</p>',
+        '<p class="note">Bold: the best value of each column. '
+        + esc(METRICS_NOTE).format(link=f'<a href="{METRICS_DOC}">{METRICS_DOC}</a>')
+        + "</p>",
         '<h2 id="categories">Per category</h2>',
         "<h3>ΔE00 per category (lower is better)</h3>",
         _html_table(category_comparison(content)),

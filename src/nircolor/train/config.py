@@ -6,17 +6,10 @@ from dataclasses import dataclass
 
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
+from .defaults import ARCHS, DEFAULTS
 from .tasks import task_for
 
-ARCHS = ("cnn", "classifier", "fusion", "unet")
-DEFAULTS = {  # per architecture: patch side, batch, loss, output space
-    "cnn": {"patch": 64, "batch": 16, "loss": "mse", "output_space": "rgb"},
-    "unet": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "rgb"},
-    "fusion": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "lab_ab"},
-    "classifier": {"patch": 192, "batch": 16, "loss": "cross_entropy", "output_space": None},
-}
-"""The nets with a global vector see 128 × 128 patches: a 64 × 64 patch has no global context
-(the U-Net's bottleneck would be 4 × 4, all border). MSE is what the validation PSNR rewards."""
+__all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
 
 
 @dataclass
