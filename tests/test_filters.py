@@ -5,6 +5,9 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from nircolor.filters import GuidedFilter, apply_guided, guided_filter
+from nircolor.io import write_image
+
+from .helpers.cli import run_cli
 
 
 def _reference_guided(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -200,3 +203,43 @@ def test_parse_guided_good(text, expected):
 def test_parse_guided_bad(text):
     with pytest.raises(ValueError, match="RADIUS,EPS"):
         GuidedFilter.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1000000,1e-4", "radius '1000000'.*from 1 to 256"),
+        ("99999999999,1e-4", "radius '99999999999'.*from 1 to 256"),
+        ("257,1e-4", "radius '257'.*from 1 to 256"),
+        ("5,10.5", r"eps '10.5'.*in \(0, 10\]"),
+    ],
+)
+def test_parse_guided_bounds_radius_and_eps(text, message):
+    with pytest.raises(ValueError, match=message):
+        GuidedFilter.parse(text)
+    radius, eps = (float(part) for part in text.split(","))
+    with pytest.raises(ValueError, match=r"from 1 to 256|in \(0, 10\]"):
+        GuidedFilter.of((int(radius), eps))
+
+
+def test_guided_bounds_are_inclusive_and_checked_by_the_filter():
+    assert GuidedFilter.parse("256,10") == (256, 10.0)
+    guide, src = _images(5)
+    assert guided_filter(guide, src, 256, 10.0).shape == src.shape  # window past the image
+    with pytest.raises(ValueError, match="radius must be an integer from 1 to 256"):
+        guided_filter(guide, src, 257, 1e-3)
+    with pytest.raises(ValueError, match="eps must be a finite number in"):
+        guided_filter(guide, src, 2, 11.0)
+
+
+def test_cli_guided_out_of_range_is_one_line(monkeypatch, capsys, tmp_path):
+    source = tmp_path / "a_nir.png"
+    write_image(source, _images(6)[0])
+    target = tmp_path / "a_rgb.png"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "colorize", source, "-o", target, "--guided", "1000000,1e-4"
+    )
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "from 1 to 256" in err
+    assert not target.exists()

@@ -177,7 +177,8 @@ def test_model_field(client, model_dir):
 def test_unknown_model_is_400_and_paths_are_not_followed(client, name):
     response = post(client, nir_png()[1], model=name)
     assert response.status_code == 400
-    assert response.json()["error"].startswith(f"unknown model '{name}': not a registered name")
+    shown = name.rsplit("/", 1)[-1] if name.startswith("/") else name  # no server paths
+    assert response.json()["error"].startswith(f"unknown model '{shown}': not a registered name")
 
 
 # ---------------------------------------------------------------- other endpoints
@@ -204,7 +205,7 @@ def test_health(client):
     assert health["model"] == "tiny-l3"
     assert health["workers"] == 2
     assert health["max_upload_bytes"] == 25_000_000
-    assert health["max_pixels"] == 25_000_000
+    assert health["max_pixels"] == 4_000_000
 
 
 @SERVE
@@ -524,7 +525,7 @@ def test_cli_serve_without_the_extra(monkeypatch, capsys):
 def test_cli_serve_bad_options(monkeypatch, capsys, model_dir, args, message):
     if "--model" not in args:
         args = [*args, "--model", model_dir]
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("server started"))
+    monkeypatch.setattr("uvicorn.Server.run", lambda *a, **k: pytest.fail("server started"))
     code, _, err = run_cli(monkeypatch, capsys, "serve", *args)
     assert code == 1
     assert message in err
@@ -533,12 +534,16 @@ def test_cli_serve_bad_options(monkeypatch, capsys, model_dir, args, message):
 @SERVE
 def test_cli_serve_starts_uvicorn(monkeypatch, capsys, model_dir):
     calls = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
-    args = ["serve", "--model", model_dir, "--port", "8123", "--workers", "3"]
+
+    def run(server, sockets):
+        calls.append((server, [s.getsockname() for s in sockets]))
+
+    monkeypatch.setattr("uvicorn.Server.run", run)
+    args = ["serve", "--model", model_dir, "--port", "0", "--workers", "3"]
     code, _, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert "serving model" in err
-    (app, kwargs), *_ = calls
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8123
-    with Client(app) as test_client:
+    (server, addresses), *_ = calls
+    assert addresses[0][0] == "127.0.0.1"
+    with Client(server.config.app) as test_client:
         assert test_client.get("/health").json()["workers"] == 3

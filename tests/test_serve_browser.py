@@ -236,3 +236,24 @@ def test_errors_are_shown(server, browser, tmp_path):
     wait(browser, lambda d: d.find_element(By.ID, "result").is_displayed(), "no result")
     wait(browser, lambda d: status.text == "", "status not cleared")
     assert "96 × 64" in browser.find_element(By.ID, "meta").text
+
+
+def test_an_error_clears_the_previous_result(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"), "no models")
+    good = tmp_path / "good_nir.png"
+    good.write_bytes(encode_image(synthetic_pair(2, 48, 64)[0], ".png"))
+    upload(browser, good)
+    wait(browser, lambda d: d.find_element(By.ID, "result").is_displayed(), "no result")
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode_image(synthetic_pair(0)[1], ".png"))
+    upload(browser, photo)
+    status = browser.find_element(By.ID, "status")
+    wait(browser, lambda d: "error" in (status.get_attribute("class") or ""), "no error shown")
+    assert status.text.startswith("photo.png: this is a colour image")
+    assert not browser.find_element(By.ID, "result").is_displayed()
+    assert browser.find_element(By.ID, "download").get_attribute("href") is None
+    assert browser.find_element(By.ID, "meta").text == ""

@@ -325,18 +325,29 @@ def report(
 
 @app.command("models")
 def list_models_command() -> None:
-    """List the registered models: name, kind, size and model card."""
+    """List the registered colorizers (name, kind, size, model card), then the scene
+    classifiers (used by routed models and 'nircolor classify', never to colorize)."""
     from ..models import ALIASES, list_models
 
-    table = Table(title="nircolor models", title_justify="left")
-    for header in ("name", "kind", "size"):
-        table.add_column(header, no_wrap=True)
-    table.add_column("card", overflow="fold")
-    for info in list_models():
-        table.add_row(info.name, info.kind, _file_size(info.size_bytes), str(info.card or "-"))
+    infos = list_models()
+    colorizers = [info for info in infos if info.kind != "classifier"]
+    classifiers = [info for info in infos if info.kind == "classifier"]
+    table = _models_table("nircolor models", colorizers)
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
     print_table(table)
+    if classifiers:
+        print_table(_models_table("scene classifiers", classifiers))
+
+
+def _models_table(title: str, infos) -> Table:
+    table = Table(title=title, title_justify="left")
+    for header in ("name", "kind", "size"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("card", overflow="fold")
+    for info in infos:
+        table.add_row(info.name, info.kind, _file_size(info.size_bytes), str(info.card or "-"))
+    return table
 
 
 def _file_size(size_bytes: int) -> str:
@@ -363,36 +374,56 @@ def serve(
     max_upload_mb: Annotated[
         float, typer.Option("--max-upload-mb", help="Largest accepted image file, in MB.")
     ] = 25.0,
-    max_megapixels: Annotated[
-        float, typer.Option("--max-megapixels", help="Largest accepted image, in megapixels.")
-    ] = 25.0,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels", help="Largest accepted image, width × height (the CLI's is 400 M)."
+        ),
+    ] = 4_000_000,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds one colorization may run.")
+    ] = 60.0,
+    body_timeout: Annotated[
+        float, typer.Option("--body-timeout", help="Seconds an upload may take to arrive.")
+    ] = 60.0,
+    max_per_client: Annotated[
+        int, typer.Option("--max-per-client", help="Requests one client address may have open.")
+    ] = 16,
 ) -> None:
     """Serve a web page and an HTTP API (POST /colorize) for colorizing NIR images."""
     from ..extras import require_extra
 
     require_extra("serve", "'nircolor serve'")
-    import uvicorn
-
-    from ..serve import create_app
+    from ..serve import create_app, listen, make_server, url_host
 
     if not 0 <= port <= 65535:
         raise NircolorError(f"--port must be between 0 and 65535, not {port}")
     if workers is not None and workers < 1:
         raise NircolorError(f"--workers must be at least 1, not {workers}")
-    if max_upload_mb <= 0 or max_megapixels <= 0:
-        raise NircolorError("--max-upload-mb and --max-megapixels must be positive")
+    if min(max_upload_mb, max_pixels, time_limit, body_timeout, max_per_client) <= 0:
+        raise NircolorError(
+            "--max-upload-mb, --max-pixels, --time-limit, --body-timeout and "
+            "--max-per-client must be positive"
+        )
     web_app = create_app(
         model,
         max_upload_bytes=max(1, round(max_upload_mb * 1e6)),
-        max_pixels=max(1, round(max_megapixels * 1e6)),
+        max_pixels=max_pixels,
         workers=workers,
+        max_per_client=max_per_client,
+        body_timeout_s=body_timeout,
+        time_limit_s=time_limit,
     )
-    shown = f"[{host}]" if ":" in host else host
+    sock = listen(host, port)  # before the "serving" line: port 0 is resolved, errors come first
+    bound = sock.getsockname()[1]
     console.print(
-        f"nircolor: serving model {model} on http://{shown}:{port}/ (Ctrl+C to stop)",
+        f"nircolor: serving model {model} on http://{url_host(host)}:{bound}/ (Ctrl+C to stop)",
         highlight=False,
     )
-    uvicorn.run(web_app, host=host, port=port, log_level="info", server_header=False)
+    try:
+        make_server(web_app).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @app.command()

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import NircolorError
 
-__all__ = ["GuidedFilter", "apply_guided", "guided_filter"]
+__all__ = ["MAX_EPS", "MAX_RADIUS", "GuidedFilter", "apply_guided", "guided_filter"]
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
@@ -41,15 +41,25 @@ def _box(x: np.ndarray, radius: int) -> np.ndarray:
     return out.reshape(x.shape)
 
 
+MAX_RADIUS = 256
+"""Largest guided-filter radius (windows of 513 × 513): wider windows only blur more, and
+they make row bands (``2 r + 1`` rows of halo) and OpenCV's kernel sizes absurd."""
+MAX_EPS = 10.0
+"""Largest guided-filter eps: with a guide in [0, 1] (variance at most 0.25) the filter is
+already a plain box blur of the source well before it."""
+
+
 def _check_params(radius, eps) -> None:
+    expected = f"radius must be an integer from 1 to {MAX_RADIUS}"
     if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, numbers.Integral):
-        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
-    if radius < 1:
-        raise ValueError(f"radius must be an integer >= 1, got {radius}")
+        raise ValueError(f"{expected}, got {radius!r}")
+    if not 1 <= radius <= MAX_RADIUS:
+        raise ValueError(f"{expected}, got {radius}")
+    expected = f"eps must be a finite number in (0, {MAX_EPS:g}]"
     if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
-        raise ValueError(f"eps must be a number > 0, got {eps!r}")
-    if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+        raise ValueError(f"{expected}, got {eps!r}")
+    if not (math.isfinite(eps) and 0 < eps <= MAX_EPS):
+        raise ValueError(f"{expected}, got {eps}")
 
 
 def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
@@ -62,10 +72,12 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
     src : (H, W) or (H, W, C) ndarray
         Image to filter; each channel is filtered with the same guide.
     radius : int
-        Window radius ``r`` >= 1; windows are ``(2 r + 1) x (2 r + 1)``.
+        Window radius ``r``, 1 to :data:`MAX_RADIUS` (256); windows are
+        ``(2 r + 1) x (2 r + 1)``.
     eps : float
-        Regularization > 0, in squared units of the guide. Small values keep the edges of
-        the guide, large values smooth more (towards a plain box blur of ``src``).
+        Regularization in (0, :data:`MAX_EPS`], in squared units of the guide. Small values
+        keep the edges of the guide, large values smooth more (towards a plain box blur of
+        ``src``).
 
     Returns
     -------
@@ -75,7 +87,7 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``radius`` is not an integer >= 1, ``eps`` is not a finite number > 0,
+        If ``radius`` is not an integer from 1 to 256, ``eps`` is not in (0, 10],
         ``guide`` is not 2-D, ``src`` is not 2-D or 3-D, or their heights and widths
         differ or are zero.
 
@@ -123,11 +135,15 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
 
 
 _RADIUS_RE = re.compile(r"[0-9]+")
-_EXPECTED = "expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer >= 1, EPS a number > 0)"
+_EXPECTED = (
+    f"expected RADIUS,EPS such as '5,1e-5' (RADIUS an integer from 1 to {MAX_RADIUS}, "
+    f"EPS a number in (0, {MAX_EPS:g}])"
+)
 
 
 class GuidedFilter(NamedTuple):
-    """A guided-filter setting: window radius (int >= 1) and regularization eps (> 0).
+    """A guided-filter setting: window radius (1 to :data:`MAX_RADIUS`) and regularization eps
+    (in (0, :data:`MAX_EPS`]).
 
     :data:`GuidedFilter.OFF` (radius 0) switches a model's default filter off; it is falsy.
     Build one with :meth:`parse` from text or :meth:`of` from any accepted form; both validate.
@@ -146,7 +162,8 @@ class GuidedFilter(NamedTuple):
         Raises
         ------
         ValueError
-            If ``text`` is not of that form, with a message that says what is expected.
+            If ``text`` is not of that form or out of range, with a message that says what is
+        expected.
         """
         if not isinstance(text, str):
             raise ValueError(f"invalid guided filter setting {text!r}: {_EXPECTED}")
@@ -156,7 +173,7 @@ class GuidedFilter(NamedTuple):
         if len(parts) != 2:
             raise ValueError(f"invalid guided filter setting {text!r}: {_EXPECTED}")
         radius_text, eps_text = (part.strip() for part in parts)
-        if not _RADIUS_RE.fullmatch(radius_text) or int(radius_text) < 1:
+        if not _RADIUS_RE.fullmatch(radius_text) or not 1 <= int(radius_text) <= MAX_RADIUS:
             raise ValueError(
                 f"invalid guided filter radius {radius_text!r} in {text!r}: {_EXPECTED}"
             )
@@ -164,7 +181,7 @@ class GuidedFilter(NamedTuple):
             eps = float(eps_text)
         except ValueError:
             eps = math.nan
-        if not (math.isfinite(eps) and eps > 0):
+        if not (math.isfinite(eps) and 0 < eps <= MAX_EPS):
             raise ValueError(f"invalid guided filter eps {eps_text!r} in {text!r}: {_EXPECTED}")
         return cls(int(radius_text), eps)
 
@@ -212,9 +229,9 @@ def apply_guided(nir, rgb, radius: int, eps: float) -> np.ndarray:
     rgb : (H, W, 3) ndarray
         Colour image in [0, 1] to filter.
     radius : int
-        Window radius >= 1 (see :func:`guided_filter`).
+        Window radius, 1 to 256 (see :func:`guided_filter`).
     eps : float
-        Regularization > 0 (see :func:`guided_filter`).
+        Regularization in (0, 10] (see :func:`guided_filter`).
 
     Returns
     -------

@@ -1,26 +1,4 @@
-"""HTTP service and web page: ``nircolor serve`` (needs the ``serve`` extra).
-
-Endpoints
----------
-``GET /``
-    A self-contained web page (inline HTML, CSS and JS; nothing is fetched from elsewhere;
-    shipped as ``nircolor/static/index.html``):
-    drop an NIR image, compare NIR and colour with a wipe slider, download the result.
-``POST /colorize``
-    Multipart form: ``file`` (the NIR image), optional ``model`` (a name from ``/models``)
-    and ``guided`` (``"RADIUS,EPS"`` such as ``"5,1e-5"``). Answers ``image/png`` (8-bit sRGB).
-``GET /models``
-    JSON list of the models this server offers; ``"default": true`` marks the one used when
-    the form names none.
-``GET /health``
-    JSON status, limits and load; it answers while colorizations run.
-
-Every error is JSON ``{"error": "one line"}``: 400 for bad input (the CLI's messages), 413 for
-an upload or an image over the limits, 503 when too many requests are already waiting.
-
-Colorization (decoding, model, PNG encoding) runs in a pool of ``workers`` threads through
-:func:`anyio.to_thread.run_sync`, so the event loop only moves bytes and never blocks.
-"""
+"""The web application: ``create_app`` and its endpoints (see :mod:`nircolor.serve`)."""
 
 from __future__ import annotations
 
@@ -45,12 +23,15 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from . import __version__
-from .api import colorize, get_model, output_name
-from .errors import ModelError, NircolorError
-from .filters import GuidedFilter
-from .io import TIFF_MAGIC, encode_image, read_nir_bytes
-from .models import ALIASES, Colorizer, list_models, read_config, resolve_model_path
+from .. import __version__
+from ..api import colorize, output_name
+from ..errors import NircolorError
+from ..filters import GuidedFilter
+from ..io import TIFF_MAGIC, encode_image, read_nir_bytes
+from ..models import Colorizer
+from ..tiling import DEFAULT_TILE
+from .budget import Budgeted, OverTime, pool_threads, without_paths
+from .registry import ModelRegistry
 
 if starlette.formparsers.multipart is None:  # form parsing needs python-multipart
     raise ModuleNotFoundError("No module named 'python_multipart'", name="python_multipart")
@@ -59,101 +40,35 @@ log = logging.getLogger("nircolor.serve")
 
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000
 """Largest accepted image file (25 MB)."""
-DEFAULT_MAX_PIXELS = 25_000_000
-"""Largest accepted image, width × height (25 megapixels), read from the header."""
+DEFAULT_MAX_PIXELS = 4_000_000
+"""Largest accepted image, width × height (4 megapixels, such as 2560 × 1560), read from the
+header; the command line takes up to :data:`nircolor.io.MAX_PIXELS`."""
 DEFAULT_MAX_PENDING = 64
-"""Requests admitted at once (running or waiting for a worker); more get 503."""
+"""Requests admitted at once (body received; running or waiting for a worker); more get 503."""
+DEFAULT_MAX_PER_CLIENT = 16
+"""Colorize requests one client address may have open at once (body arriving included)."""
+DEFAULT_BODY_TIMEOUT_S = 60.0
+"""Seconds a request body may take to arrive."""
+DEFAULT_TIME_LIMIT_S = 60.0
+"""Seconds one colorization may run (checked between tiles)."""
+
 FORM_OVERHEAD_BYTES = 64 * 1024
 """Room in a request body for the multipart framing and the small form fields."""
 
 
 def default_workers() -> int:
-    """Colorizations run at once: twice the CPUs, from 2 to 4.
+    """Colorizations run at once: one per CPU, from 2 to 8 (each gets
+    :func:`~nircolor.serve.budget.pool_threads` model threads, 1 on most machines).
 
-    The models are multi-threaded, but decoding, encoding and the Python around them hold the
-    GIL part of the time, so more requests than cores keep the CPUs busy: on 2 CPUs, 2 or 4
-    workers serve 256×256 images about 1.7× faster than 1 (benchmarks/bench_serve.py; 2 and
-    4 are within the noise). More would only add memory: each request holds its image several
-    times over as float32.
+    Decoding, encoding and the Python around the model hold the GIL part of the time, so 2
+    requests keep even 1 CPU busy; more than 8 would only add memory (each request holds
+    its image several times over as float32).
     """
-    return min(4, max(2, 2 * (os.cpu_count() or 1)))
+    return min(8, max(2, os.cpu_count() or 1))
 
 
 class _UploadTooLarge(Exception):
     pass
-
-
-@dataclass
-class _ModelEntry:
-    name: str
-    kind: str
-    size_bytes: int | None
-    alias_of: str | None = None
-
-
-class _ModelRegistry:
-    """The models a server offers: its default (any name, folder or object) and the shipped ones.
-
-    Clients name models; they never pass paths, so a request cannot make the server read an
-    arbitrary folder.
-    """
-
-    def __init__(self, model: str | os.PathLike | Colorizer) -> None:
-        self.default: Colorizer = get_model(model)  # fails here, at start-up, when unknown
-        self.entries: dict[str, _ModelEntry] = {}
-        for info in list_models():
-            self.entries[info.name] = _ModelEntry(info.name, info.kind, info.size_bytes)
-        for alias, target in ALIASES.items():
-            if target in self.entries:
-                entry = self.entries[target]
-                self.entries[alias] = _ModelEntry(alias, entry.kind, entry.size_bytes, target)
-        self.default_name = self._default_name(model)
-
-    def _default_name(self, model: str | os.PathLike | Colorizer) -> str:
-        if isinstance(model, (str, os.PathLike)) and str(model) in self.entries:
-            return str(model)
-        if isinstance(model, (str, os.PathLike)):
-            folder = resolve_model_path(model)
-            name = folder.name
-            kind = str(read_config(folder).get("kind", "?"))
-            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-        else:
-            kind = str(model.kind)
-            name, size = kind, None
-        while name in self.entries:  # a user folder named like a shipped model
-            name = f"{name}-served"
-        self.entries[name] = _ModelEntry(name, kind, size)
-        return name
-
-    def check(self, name: str | None) -> str:
-        """The model name to use for a request's ``model`` field, or a one-line ModelError."""
-        if not name:
-            return self.default_name
-        if name not in self.entries:
-            known = ", ".join(sorted(self.entries))
-            raise ModelError(f"unknown model '{name}': not a registered name ({known})")
-        return name
-
-    def load(self, name: str) -> Colorizer:
-        target = self.entries[name].alias_of or name
-        if target == (self.entries[self.default_name].alias_of or self.default_name):
-            return self.default
-        return get_model(target)
-
-    def describe(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": e.name,
-                "kind": e.kind,
-                "size_bytes": e.size_bytes,
-                "alias_of": e.alias_of,
-                "default": e.name == self.default_name,
-            }
-            for e in sorted(self.entries.values(), key=self._order)
-        ]
-
-    def _order(self, entry: _ModelEntry) -> tuple[bool, str]:
-        return entry.name != self.default_name, entry.name
 
 
 def create_app(
@@ -162,6 +77,11 @@ def create_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int | None = None,
     max_pending: int = DEFAULT_MAX_PENDING,
+    max_per_client: int = DEFAULT_MAX_PER_CLIENT,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    tile: int = DEFAULT_TILE,
+    cpus: int | None = None,
 ) -> FastAPI:
     """Build the web application.
 
@@ -174,26 +94,48 @@ def create_app(
         Largest image file accepted (413 beyond; counted while the body streams in).
     max_pixels : int
         Largest image accepted, width × height, read from the file header before decoding
-        (413 beyond).
+        (413 beyond). Lower than the command line's limit: a service shares its CPUs and
+        memory between clients.
     workers : int, optional
         Colorizations run at once, each in a worker thread (default :func:`default_workers`).
     max_pending : int
-        Colorize requests admitted at once, running or queued; beyond it the server answers 503.
+        Colorize requests admitted at once (body received; running or queued); beyond it
+        the server answers 503. Requests still sending their body are not counted.
+    max_per_client : int
+        Colorize requests one client address may have open at once, body still arriving
+        included; beyond it the server answers 429.
+    body_timeout_s : float
+        Seconds a request body may take to arrive (408 beyond).
+    time_limit_s : float
+        Seconds a colorization may run; it is stopped at the next tile after that (503).
+    tile : int
+        Images of more than ``tile × tile`` pixels are colorized in tiles (or row bands) of
+        that size, in bounded memory (:func:`nircolor.tiling.tile_colorize`).
+    cpus : int, optional
+        CPUs the colorizations share (default :func:`os.cpu_count`); each gets
+        ``cpus // workers`` model threads (at least 1).
     """
     for label, value in (
         ("max_upload_bytes", max_upload_bytes),
         ("max_pixels", max_pixels),
         ("max_pending", max_pending),
+        ("max_per_client", max_per_client),
+        ("tile", tile),
     ):
         if value < 1:
             raise ValueError(f"{label} must be at least 1, not {value}")
+    for label, value in (("body_timeout_s", body_timeout_s), ("time_limit_s", time_limit_s)):
+        if not value > 0:
+            raise ValueError(f"{label} must be positive, not {value}")
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    threads = pool_threads(workers, cpus)
 
-    registry = _ModelRegistry(model)
+    registry = ModelRegistry(model)
     limiter = anyio.CapacityLimiter(workers)
-    load = {"pending": 0, "served": 0, "failed": 0}
+    load = {"receiving": 0, "pending": 0, "served": 0, "failed": 0}
+    per_client: dict[str, int] = {}
     started = time.time()
 
     app = FastAPI(
@@ -221,13 +163,19 @@ def create_app(
             "version": __version__,
             "model": registry.default_name,
             "workers": workers,
+            "threads_per_worker": threads,
             "running": int(limiter.borrowed_tokens),
+            "receiving": load["receiving"],
             "pending": load["pending"],
             "served": load["served"],
             "failed": load["failed"],
             "uptime_s": round(time.time() - started, 1),
             "max_upload_bytes": max_upload_bytes,
             "max_pixels": max_pixels,
+            "max_pending": max_pending,
+            "max_per_client": max_per_client,
+            "body_timeout_s": body_timeout_s,
+            "time_limit_s": time_limit_s,
         }
 
     @app.get("/models")
@@ -236,21 +184,49 @@ def create_app(
 
     @app.post("/colorize")
     async def colorize_endpoint(request: Request) -> Response:
-        if load["pending"] >= max_pending:
+        client = request.client.host if request.client else "?"
+        if per_client.get(client, 0) >= max_per_client:
             return _error(
-                503,
-                f"server busy: {load['pending']} requests in progress; try again shortly",
+                429,
+                f"too many requests from this client at once (the limit is {max_per_client}); "
+                "try again shortly",
                 {"Retry-After": "1"},
             )
-        load["pending"] += 1
+        per_client[client] = per_client.get(client, 0) + 1
         try:
-            response = await _colorize(request)
+            response = await _receive_and_colorize(request)
         finally:
-            load["pending"] -= 1
+            per_client[client] -= 1
+            if not per_client[client]:
+                del per_client[client]
         load["served" if response.status_code == 200 else "failed"] += 1
         return response
 
-    async def _colorize(request: Request) -> Response:
+    async def _receive_and_colorize(request: Request) -> Response:
+        load["receiving"] += 1
+        try:
+            form = await _receive_form(request)
+        finally:
+            load["receiving"] -= 1
+        if isinstance(form, Response):
+            return form
+        try:
+            if load["pending"] >= max_pending:  # counted only once the body is in
+                return _error(
+                    503,
+                    f"server busy: {load['pending']} requests in progress; try again shortly",
+                    {"Retry-After": "1"},
+                )
+            load["pending"] += 1
+            try:
+                return await _colorize(form)
+            finally:
+                load["pending"] -= 1
+        finally:
+            await form.close()
+
+    async def _receive_form(request: Request):
+        """The request's form, or the error response when it cannot be had."""
         too_large = f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
         body_limit = max_upload_bytes + FORM_OVERHEAD_BYTES
         declared = request.headers.get("content-length", "")
@@ -258,13 +234,21 @@ def create_app(
             return _error(413, too_large)
         limited = Request(request.scope, _limited_receive(request.receive, body_limit))
         try:
-            form = await limited.form(max_files=1, max_fields=8)
+            with anyio.fail_after(body_timeout_s):
+                return await limited.form(max_files=1, max_fields=8)
+        except TimeoutError:
+            return _error(
+                408, f"upload too slow: the request must arrive within {body_timeout_s:g} s"
+            )
         except _UploadTooLarge:
             return _error(413, too_large)
         except ClientDisconnect:
             return _error(400, "client disconnected during the upload")
         except HTTPException as error:
             return _error(400, f"bad form data: {error.detail}")
+
+    async def _colorize(form) -> Response:
+        too_large = f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
         name = "upload"
         try:
             upload = form.get("file")
@@ -285,8 +269,13 @@ def create_app(
                     f"{max_pixels:,} pixels",
                 )
             start = time.perf_counter()
-            png, shape = await anyio.to_thread.run_sync(
-                _work, registry, model_name, data, name, guided, limiter=limiter
+            job = _Job(registry.load(model_name), data, name, guided, threads, time_limit_s, tile)
+            png, shape = await anyio.to_thread.run_sync(job.run, limiter=limiter)
+        except OverTime:
+            return _error(
+                503,
+                f"{name}: took more than {time_limit_s:g} s, the service's limit per image; "
+                "try a smaller image",
             )
         except NircolorError as error:
             return _error(400, str(error))
@@ -298,8 +287,6 @@ def create_app(
         except Exception:
             log.exception("colorization failed")
             return _error(500, "internal error while colorizing (see the server log)")
-        finally:
-            await form.close()
         seconds = time.perf_counter() - start
         return Response(
             png,
@@ -316,17 +303,26 @@ def create_app(
     return app
 
 
-def _work(
-    registry: _ModelRegistry,
-    model_name: str,
-    data: bytes,
-    name: str,
-    guided: GuidedFilter | None,
-) -> tuple[bytes, tuple[int, int]]:
-    """Decode, colorize and encode one image (runs in a worker thread)."""
-    nir = read_nir_bytes(data, name)
-    rgb = colorize(nir, model=registry.load(model_name), guided=guided)
-    return encode_image(rgb, ".png"), nir.shape
+@dataclass
+class _Job:
+    """One colorization, run in a worker thread: decode, colorize (in tiles above
+    ``tile × tile`` pixels, within the time limit), encode."""
+
+    model: Colorizer
+    data: bytes
+    name: str
+    guided: GuidedFilter | None
+    threads: int
+    time_limit_s: float
+    tile: int
+
+    def run(self) -> tuple[bytes, tuple[int, int]]:
+        deadline = time.monotonic() + self.time_limit_s  # from the start of the work
+        nir = read_nir_bytes(self.data, self.name)
+        budgeted = Budgeted(self.model, self.threads, deadline)
+        tile = self.tile if nir.size > self.tile * self.tile else None
+        rgb = colorize(nir, model=budgeted, guided=self.guided, tile=tile)
+        return encode_image(rgb, ".png"), nir.shape
 
 
 def _limited_receive(receive, limit: int):
@@ -392,7 +388,7 @@ def _mb(n: int) -> str:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse({"error": without_paths(message)}, status_code=status, headers=headers)
 
 
 PAGE_HEADERS = {
@@ -406,5 +402,5 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-PAGE = (resources.files(__package__) / "static" / "index.html").read_text(encoding="utf-8")
+PAGE = (resources.files("nircolor") / "static" / "index.html").read_text(encoding="utf-8")
 """The web page served at ``GET /`` (``nircolor/static/index.html``, read at import)."""
