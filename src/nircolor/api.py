@@ -14,6 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .context import (
+    ColourContext,
+    colorize_in_context,
+    downscale_rows,
+    small_copy_coefficients,
+)
 from .data import RGB_SUFFIXES
 from .errors import ImageReadError, is_an_input
 from .filters import GuidedFilter, apply_guided
@@ -55,6 +61,7 @@ def colorize(
     guided: GuidedFilter | None = None,
     tile: int | None = None,
     input_bits: int | None = None,
+    context: ColourContext | int | None = None,
 ) -> np.ndarray:
     """Colorize a near-infrared image.
 
@@ -79,6 +86,11 @@ def colorize(
     input_bits : int, optional
         Integer samples hold ``input_bits``-bit values (12 for 12-bit data in uint16):
         ``2**input_bits - 1`` is white.
+    context : ColourContext or int, optional
+        Where the colours of an image larger than ``context.size`` come from: the model
+        colorizes a copy of that size and the colours are carried to full size along the
+        NIR's edges (:mod:`nircolor.context`), so they do not change with image size or
+        tiling. ``None`` uses the model's own setting, ``0`` switches it off.
 
     Returns
     -------
@@ -103,6 +115,12 @@ def colorize(
     nir = check_nir(nir)
     loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
     guided = resolve_guided(loaded, guided)
+    context = resolve_context(loaded, context)
+    if context.applies(nir.shape):
+        rgb = colorize_in_context(nir, loaded.predict, context)
+        if guided:
+            rgb = apply_guided(nir, rgb, guided.radius, guided.eps)
+        return rgb
     if tile is None and nir.size > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is not None:
@@ -121,6 +139,14 @@ def resolve_guided(model: Colorizer, guided) -> GuidedFilter | None:
     return guided or None
 
 
+def resolve_context(model: Colorizer, context) -> ColourContext:
+    """The colour context to use: the one asked for, else the model's; ``OFF``: none."""
+    context = ColourContext.of(context)
+    if context is None:
+        return model.context or ColourContext.OFF
+    return context
+
+
 def colorize_file(
     source: str | os.PathLike,
     target: str | os.PathLike,
@@ -130,13 +156,14 @@ def colorize_file(
     overwrite: bool = False,
     tile: int | None = None,
     input_bits: int | None = None,
+    context: ColourContext | int | None = None,
 ) -> Path:
     """Read an NIR file, colorize it and write the colour image atomically to ``target``.
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
     (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
-    (12 for a 12-bit camera's 16-bit files).
+    (12 for a 12-bit camera's 16-bit files), ``context`` as for :func:`colorize`.
     ``target`` may not be ``source`` (nor a link to it).
     """
     check_not_input(source, target)
@@ -152,9 +179,10 @@ def colorize_file(
             overwrite=overwrite,
             tile=DEFAULT_TILE if tile is None else tile,
             input_bits=input_bits,
+            context=context,
         )
     nir = read_nir(source, input_bits)
-    rgb = colorize(nir, model=model, guided=guided)
+    rgb = colorize(nir, model=model, guided=guided, context=context)
     return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
 
 
@@ -169,6 +197,7 @@ def colorize_large_file(
     overlap: int | None = None,
     compression: str | None = "zlib",
     input_bits: int | None = None,
+    context: ColourContext | int | None = None,
 ) -> Path:
     """Colorize an image file of any size into another file, in bounded memory.
 
@@ -194,6 +223,9 @@ def colorize_large_file(
         Compression of a TIFF output (``None`` or ``"none"``: uncompressed).
     input_bits : int, optional
         As for :func:`~nircolor.read_image`.
+    context : ColourContext or int, optional
+        As for :func:`colorize`. When it applies, the file is read twice: once for its
+        context copy, once to colour it band by band (no tiles, so no tile borders).
 
     Returns
     -------
@@ -213,14 +245,34 @@ def colorize_large_file(
     guided = GuidedFilter.of(guided)
     check_output(target, bit_depth, overwrite, compression)
     predictor(model)  # refuse a bad model before opening the file
+    if isinstance(model, Colorizer):
+        context = resolve_context(model, context)
+    else:
+        context = ColourContext.of(context) or ColourContext.OFF
+    coefficients = None
+    if context.applies(image_size(source)):
+        coefficients = _file_context(source, input_bits, model, context)
     reader = open_rows(source, input_bits)
     try:
-        bands = colorize_bands(reader, reader.shape, model, tile, overlap, guided)
+        bands = colorize_bands(
+            reader, reader.shape, model, tile, overlap, guided, coefficients=coefficients
+        )
         quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
         write_bands(target, quantised, reader.shape, bit_depth, compression, overwrite)
     finally:
         reader.close()
     return target
+
+
+def _file_context(source: Path, input_bits, model, context: ColourContext) -> np.ndarray:
+    """The context coefficients of an image file, from one streamed pass over its rows."""
+    reader = open_rows(source, input_bits)
+    try:
+        small = downscale_rows(reader, reader.shape, context.size)
+    finally:
+        reader.close()
+    specialist = model.for_image(small) if isinstance(model, Colorizer) else model
+    return small_copy_coefficients(small, predictor(specialist), context)
 
 
 NIR_SUFFIX = "_nir"

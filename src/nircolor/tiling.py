@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .context import context_bands
 from .filters import GuidedFilter, apply_guided
 from .models.base import Colorizer, check_nir
 
@@ -250,15 +251,25 @@ def _guided_bands(bands: Bands, height: int, radius: int, eps: float) -> Bands:
 
 
 def colorize_bands(
-    read: RowReader, shape, model: Colorizer | Predict, tile: int, overlap: int, guided=None
+    read: RowReader,
+    shape,
+    model: Colorizer | Predict,
+    tile: int,
+    overlap: int,
+    guided=None,
+    coefficients: np.ndarray | None = None,
 ) -> Bands:
     """Bands ``(top, nir_rows, rgb_rows)`` of a colorization covering ``shape`` from the top,
     read by ``read(a, b)``: exact row bands for a local model, cross-faded tiles otherwise
-    (a bare ``predict`` callable is always tiled); then the guided filter, band by band."""
+    (a bare ``predict`` callable is always tiled), or, given the image's colour-context
+    ``coefficients`` (:mod:`nircolor.context`), rows coloured from them (no model run);
+    then the guided filter, band by band."""
     guided = GuidedFilter.of(guided)
     predict = predictor(model)
     halo = model_halo(model)
-    if halo is not None:
+    if coefficients is not None:
+        bands = context_bands(read, shape, coefficients)
+    elif halo is not None:
         bands = _local_bands(read, shape, predict, halo, _band_rows(shape[1], tile))
     else:
         bands = _blended_bands(read, shape, predict, tile, overlap)

@@ -30,10 +30,10 @@ import numpy as np
 
 from ..errors import NircolorError
 
-__all__ = ["MAX_EPS", "MAX_RADIUS", "GuidedFilter", "apply_guided", "guided_filter"]
+__all__ = ["MAX_EPS", "MAX_RADIUS", "GuidedFilter", "apply_guided", "box_mean", "guided_filter"]
 
 
-def _box(x: np.ndarray, radius: int) -> np.ndarray:
+def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a ``(2 radius + 1)`` square window, per channel, mirrored at the borders."""
     size = 2 * radius + 1
     out = cv2.boxFilter(x, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
@@ -116,10 +116,10 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
         # One guide for every channel of src.
         I = I[:, :, None]  # noqa: E741
 
-    mean_I = _box(I, radius)
-    mean_p = _box(p, radius)
-    corr_I = _box(I * I, radius)
-    corr_Ip = _box(I * p, radius)
+    mean_I = box_mean(I, radius)
+    mean_p = box_mean(p, radius)
+    corr_I = box_mean(I * I, radius)
+    corr_Ip = box_mean(I * p, radius)
 
     var_I = corr_I - mean_I * mean_I
     cov_Ip = corr_Ip - mean_I * mean_p
@@ -127,8 +127,8 @@ def guided_filter(guide, src, radius: int, eps: float) -> np.ndarray:
     a = cov_Ip / (var_I + np.float32(eps))
     b = mean_p - a * mean_I
 
-    mean_a = _box(a, radius)
-    mean_b = _box(b, radius)
+    mean_a = box_mean(a, radius)
+    mean_b = box_mean(b, radius)
 
     q = mean_a * I + mean_b
     return q.astype(np.float32, copy=False)

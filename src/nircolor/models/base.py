@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..context import ColourContext
 from ..errors import ModelError
 from ..filters import GuidedFilter
 
@@ -47,11 +48,15 @@ class Colorizer(Protocol):
         cross-faded overlaps instead of exact row bands).
     guided : GuidedFilter or None
         The guided filter applied after :meth:`predict` unless a caller asks otherwise.
+    context : ColourContext or None
+        For an image larger than ``context.size``, colorize a copy of that size and carry
+        its colours to full size (:mod:`nircolor.context`); ``None`` or ``OFF``: never.
     """
 
     kind: str
     halo: int | None
     guided: GuidedFilter | None
+    context: ColourContext | None
 
     def for_image(self, nir: np.ndarray) -> Colorizer:
         """The colorizer that handles this whole image: a routed model returns the
@@ -87,6 +92,7 @@ class ColorizerBase:
     kind = "custom"
     halo: int | None = None
     guided: GuidedFilter | None = None
+    context: ColourContext | None = None
 
     def for_image(self, nir: np.ndarray) -> Colorizer:
         return self

@@ -29,6 +29,8 @@ import numpy as np
 import onnxruntime as ort
 
 from ..colorspace import OUTPUT_SPACES, to_srgb
+from ..context import DEFAULT as DEFAULT_CONTEXT
+from ..context import ColourContext
 from ..errors import ModelError, error_reason
 from ..filters import GuidedFilter
 from .base import Colorizer, check_nir
@@ -120,6 +122,11 @@ class OnnxNet:
         return self.session_for(threads).run(None, {self.input_name: batch})[0][0]
 
 
+CONTEXT_ARCHS = ("unet",)
+"""Nets whose config without a ``context`` gets :data:`nircolor.context.DEFAULT`: those it
+was measured on (BENCHMARKS.md, "Colour context")."""
+
+
 class OnnxColorizer(OnnxNet):
     """A learned colorizer (``kind == "onnx"``).
 
@@ -151,6 +158,16 @@ class OnnxColorizer(OnnxNet):
             except ValueError as error:
                 raise ModelError(f"{self.config_path}: 'guided': {error}") from None
         self.guided = GuidedFilter.of(guided) or None
+        self.context = self._context(config)
+
+    def _context(self, config: dict) -> ColourContext:
+        """The config's colour context; absent, the default of nets with a global view."""
+        if "context" not in config:
+            return DEFAULT_CONTEXT if self.arch in CONTEXT_ARCHS else ColourContext.OFF
+        try:
+            return ColourContext.of(config["context"]) or ColourContext.OFF
+        except ValueError as error:
+            raise ModelError(f"{self.config_path}: 'context': {error}") from None
 
     def __repr__(self) -> str:
         return f"OnnxColorizer(arch={self.arch!r}, output_space={self.output_space!r})"

@@ -109,6 +109,7 @@ class RoutedColorizer:
             raise ModelError(f"{path}: no specialist for {missing} and no general model")
         first = self.general or next(iter(self.specialists.values()))
         self.guided = first.guided
+        self.context = first.context
 
     def __repr__(self) -> str:
         return f"RoutedColorizer(specialists={sorted(self.specialists)})"

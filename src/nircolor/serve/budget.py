@@ -54,6 +54,10 @@ class Budgeted:
     def guided(self) -> GuidedFilter | None:
         return self.model.guided
 
+    @property
+    def context(self):
+        return self.model.context
+
     def for_image(self, nir: np.ndarray) -> Budgeted:
         return Budgeted(self.model.for_image(nir), self.threads, self.deadline)
 

@@ -53,6 +53,7 @@ class L3Model:
 
     kind = KIND
     guided = None  # L3 renders sharp edges itself; a caller may still ask for the filter
+    context = None  # local: its colours do not depend on the image's size
     threads: int | None = None  # default of :meth:`predict` (None: the CPUs, at most 8)
 
     def __init__(
