@@ -187,6 +187,11 @@ def main() -> None:
     parser.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT of the big image")
     parser.add_argument("--formats", default="png,tif", help="output formats of the big runs")
     parser.add_argument(
+        "--big-models",
+        default=None,
+        help="models of the big runs (default: --model), e.g. default,cnn",
+    )
+    parser.add_argument(
         "--inputs", default=",".join(INPUTS), help=f"big inputs, of: {', '.join(INPUTS)}"
     )
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
@@ -213,35 +218,44 @@ def main() -> None:
             say(f"| {name} | {path} | {value:.3g} |")
 
         if not args.no_big:
-            big_runs(args, model, model_arg, label, temp, say)
+            names = [m.strip() for m in (args.big_models or args.model).split(",") if m.strip()]
+            models = [
+                (model, model_arg, label) if n == args.model else (load_model(n), n, n)
+                for n in names
+            ]
+            big_runs(args, models, temp, say)
     publish(run, {"## Large images: seams and bounded memory": "\n".join(lines)}, not args.no_write)
 
 
 INPUTS = ("uncompressed", "zlib strips", "zlib tiles 512")
 
 
-def big_runs(args, model, model_arg: str, label: str, temp: Path, say) -> None:
+def big_runs(args, models, temp: Path, say) -> None:
     width, height = (int(v) for v in args.size.lower().split("x"))
     formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
     chosen = [name.strip() for name in args.inputs.split(",") if name.strip()]
     say(f"\n`nircolor colorize BIG.tif -o OUT.EXT` on a {width}×{height} ")
-    say(f"({width * height / 1e6:.0f} MP) 8-bit NIR TIFF under `/usr/bin/time -v` (model: {label};")
+    say(f"({width * height / 1e6:.0f} MP) 8-bit NIR TIFF under `/usr/bin/time -v` (")
     say(f"{os.cpu_count()} CPUs; target: peak RSS ≤ 1.5 GB = 1431 MiB). Rows 4000+ exact:")
     say("the streamed output equals the model on those rows (checked for local models only).\n")
     files = {name: path for name, path in make_big(temp, height, width).items() if name in chosen}
-    say("| input TIFF | input MB | output | wall s | peak RSS MiB | output MB | rows 4000+ exact |")
-    say("|---|---:|---|---:|---:|---:|---|")
-    for name, path in files.items():
-        for extension in formats:
-            target = temp / f"out.{extension}"
-            seconds, rss, size = run_cli(path, target, model_arg)
-            exact = spot_check(model, path, target)
-            in_mb = path.stat().st_size / 1e6
-            say(
-                f"| {name} | {in_mb:.0f} | {extension} | {seconds:.1f} | {rss:.0f} "
-                f"| {size / 1e6:.0f} | {exact} |"
-            )
-            target.unlink()
+    say(
+        "| model | input TIFF | input MB | output | wall s | peak RSS MiB | output MB "
+        "| rows 4000+ exact |"
+    )
+    say("|---|---|---:|---|---:|---:|---:|---|")
+    for model, model_arg, label in models:
+        for name, path in files.items():
+            for extension in formats:
+                target = temp / f"out.{extension}"
+                seconds, rss, size = run_cli(path, target, model_arg)
+                exact = spot_check(model, path, target)
+                in_mb = path.stat().st_size / 1e6
+                say(
+                    f"| {label} | {name} | {in_mb:.0f} | {extension} | {seconds:.1f} | {rss:.0f} "
+                    f"| {size / 1e6:.0f} | {exact} |"
+                )
+                target.unlink()
     if args.whole and "uncompressed" in files:
         path = files["uncompressed"]
         seconds, rss, size = run_cli(path, temp / "out.tif", model_arg, whole=True)

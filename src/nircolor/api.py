@@ -32,6 +32,7 @@ from .tiling import (
     AUTO_TILE_PIXELS,
     DEFAULT_TILE,
     STREAM_PIXELS,
+    STREAM_TILE,
     check_tile,
     colorize_bands,
     default_overlap,
@@ -177,7 +178,7 @@ def colorize_file(
             guided=resolve_guided(loaded, guided),
             bit_depth=bit_depth,
             overwrite=overwrite,
-            tile=DEFAULT_TILE if tile is None else tile,
+            tile=STREAM_TILE if tile is None else tile,
             input_bits=input_bits,
             context=context,
         )

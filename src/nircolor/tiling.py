@@ -39,6 +39,7 @@ __all__ = [
     "BAND_PIXELS",
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",
+    "STREAM_TILE",
     "STREAM_PIXELS",
     "colorize_bands",
     "colorize_rows",
@@ -51,6 +52,10 @@ __all__ = [
 
 DEFAULT_TILE = 1024
 """Default tile side (blending path) and largest band height (row path), in pixels."""
+
+STREAM_TILE = 512
+"""Tile side of a streamed file (:func:`nircolor.api.colorize_file`): a net's memory grows
+with its tile, and a 1024-px tile of the default net alone takes about 0.9 GB."""
 
 DEFAULT_OVERLAP = 64
 """Default overlap of neighbouring tiles in the blending path, in pixels."""
@@ -274,8 +279,17 @@ def colorize_bands(
     else:
         bands = _blended_bands(read, shape, predict, tile, overlap)
     if guided:
-        bands = _guided_bands(bands, shape[0], guided.radius, guided.eps)
+        rows = max(1, BAND_PIXELS // max(shape[1], 1))
+        bands = _guided_bands(_split_bands(bands, rows), shape[0], guided.radius, guided.eps)
     return bands
+
+
+def _split_bands(bands: Bands, rows: int) -> Bands:
+    """The same bands cut to at most ``rows`` rows, so the guided filter's buffers (and its
+    temporaries, about ten times a band) stay bounded for wide images and tall tiles."""
+    for top, nir, rgb in bands:
+        for start in range(0, len(rgb), rows):
+            yield top + start, nir[start : start + rows], rgb[start : start + rows]
 
 
 def _assemble(bands: Bands, shape) -> np.ndarray:
