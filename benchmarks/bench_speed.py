@@ -90,17 +90,17 @@ def worker(spec: dict) -> dict:
     else:
         nir = read_nir(source)
         guided = False if spec["guided"] is False else None
+        context = spec.get("context")
         start = time.perf_counter()
         model = get_model(spec["model"])
         result["load_ms"] = (time.perf_counter() - start) * 1000
 
         def once() -> None:
-            colorize(nir, model=model, guided=guided)
+            colorize(nir, model=model, guided=guided, context=context)
 
         def file_to_file() -> None:
-            write_image(
-                target, colorize(read_nir(source), model=model, guided=guided), overwrite=True
-            )
+            rgb = colorize(read_nir(source), model=model, guided=guided, context=context)
+            write_image(target, rgb, overwrite=True)
 
         timed(once, warmup)
         result["colorize_ms"] = timed(once, runs)
@@ -135,6 +135,19 @@ def test_image(data: Path, folder: Path) -> tuple[Path, str]:
         origin = "the synthetic example NIR image (no data found), 1024×680, 8-bit PNG"
     write_image(path, nir, overwrite=True)
     return path, origin
+
+
+def context_variants(found):
+    """Each ``(label, name, guided)`` with its model's colour context (``None``), and for a
+    model that has one, also without it (``0``): the speed of colorizing the image whole."""
+    from nircolor.api import get_model
+
+    variants = []
+    for label, name, guided in found:
+        variants.append((label, name, guided, None))
+        if guided is None and get_model(name).context:
+            variants.append((f"`{name}` without colour context", name, guided, 0))
+    return variants
 
 
 def measure(spec: dict) -> dict:
@@ -178,15 +191,17 @@ def main() -> None:
     names = colorizer_names(args.models)
 
     rows = []
+    floor = None  # file-to-file ms of the I/O floor, measured first
     with tempfile.TemporaryDirectory() as folder:
         image, origin = test_image(args.data, Path(folder))
-        found = [("I/O floor", None, None), *guided_variants(names)]
+        found = [("I/O floor", None, None, None), *context_variants(guided_variants(names))]
         with progress_bar("measuring", len(found)) as update:
-            for label, name, guided in found:
+            for label, name, guided, context in found:
                 spec = {
                     "label": label,
                     "model": name,
                     "guided": guided,
+                    "context": context,
                     "image": str(image),
                     "output": str(Path(folder) / "out.png"),
                     "runs": args.runs,
@@ -202,6 +217,7 @@ def main() -> None:
                     fmt(statistics.median(colorize), 1) if colorize else "—",
                     fmt(min(colorize), 1) if colorize else "—",
                     fmt(statistics.median(result["file_ms"]), 1),
+                    statistics.median(result["file_ms"]),  # becomes the ratio to the floor
                     fmt(result["load_ms"], 0) if "load_ms" in result else "—",
                     fmt(result["maxrss_mb"], 0),
                 ]
@@ -210,6 +226,8 @@ def main() -> None:
                         f"I/O floor: read NIR PNG ({statistics.median(result['read_ms']):.1f} ms)"
                         f" + write RGB PNG ({statistics.median(result['write_ms']):.1f} ms)"
                     )
+                floor = floor if "read_ms" not in result else statistics.median(result["file_ms"])
+                row[4] = f"{row[4] / floor:.2f}×"
                 print(" | ".join(str(cell) for cell in row))
                 rows.append(row)
     header = [
@@ -217,6 +235,7 @@ def main() -> None:
         "colorize ms (median)",
         "min",
         "read + colorize + write ms",
+        "÷ I/O floor",
         "load ms (first use)",
         "peak RSS MB",
     ]
