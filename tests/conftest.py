@@ -34,3 +34,19 @@ def tiny_model(pair_tree, tmp_path) -> Path:
     folder = tmp_path / "model"
     train_l3(pair_tree, folder, split="all")
     return folder
+
+
+@pytest.fixture
+def predict_calls(monkeypatch):
+    """Count every L3Model.predict call (the only place where colorizing work happens)."""
+    from nircolor.models.l3 import L3Model
+
+    calls = []
+    original = L3Model.predict
+
+    def counting(self, nir, *args, **kwargs):
+        calls.append(nir.shape)
+        return original(self, nir, *args, **kwargs)
+
+    monkeypatch.setattr(L3Model, "predict", counting)
+    return calls

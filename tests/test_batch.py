@@ -23,20 +23,6 @@ from .helpers.cli import run_cli as run
 BROKEN = {20: "text", 25: "empty", 30: "truncated"}
 
 
-@pytest.fixture
-def predict_calls(monkeypatch):
-    """Count every L3Model.predict call (the only place where colorizing work happens)."""
-    calls = []
-    original = L3Model.predict
-
-    def counting(self, nir, *args, **kwargs):
-        calls.append(nir.shape)
-        return original(self, nir, *args, **kwargs)
-
-    monkeypatch.setattr(L3Model, "predict", counting)
-    return calls
-
-
 def make_batch(folder, n=50, broken=BROKEN):
     """``n`` small NIR images named 000.png...; the indices in ``broken`` are bad files."""
     folder.mkdir(parents=True)

@@ -20,6 +20,7 @@ from nircolor.models import load_model
 from nircolor.models.onnx import OnnxClassifier, OnnxColorizer, pad_to_multiple
 
 from .helpers import requires
+from .helpers.models import load_error
 from .helpers.onnx_graphs import brightness_classifier, write_graph
 
 
@@ -187,16 +188,6 @@ def test_onnx_file_outside_the_model_folder_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="model folder"):
         load_model(folder)
-
-
-def load_error(folder: Path) -> str:
-    """The one-line ModelError that loading ``folder`` gives, blaming its config.json."""
-    with pytest.raises(ModelError) as error:
-        load_model(folder)
-    message = str(error.value)
-    assert len(message.splitlines()) == 1, message
-    assert message.startswith(f"{folder / 'config.json'}: "), message
-    return message
 
 
 def with_config(folder: Path, **changes) -> Path:

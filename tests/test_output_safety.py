@@ -33,19 +33,6 @@ def contents(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-@pytest.fixture
-def predict_calls(monkeypatch):
-    calls = []
-    original = L3Model.predict
-
-    def counting(self, nir, *args, **kwargs):
-        calls.append(nir.shape)
-        return original(self, nir, *args, **kwargs)
-
-    monkeypatch.setattr(L3Model, "predict", counting)
-    return calls
-
-
 # ---------------------------------------------------------------- 1: outputs that are inputs
 
 

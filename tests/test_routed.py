@@ -14,6 +14,7 @@ from nircolor.models import load_model
 
 from .helpers import requires
 from .helpers.cli import run_cli
+from .helpers.models import load_error
 from .helpers.onnx_graphs import brightness_classifier, write_graph
 from .helpers.training import tiny_config, write_pairs
 
@@ -161,16 +162,6 @@ def test_cli_specialists_need_a_learned_general_model(pair_tree, tmp_path, monke
     )  # fmt: skip
     assert code == 1 and "not a learned colorizer" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "routed").exists()
-
-
-def load_error(folder: Path) -> str:
-    """The one-line ModelError that loading ``folder`` gives, blaming its config.json."""
-    with pytest.raises(ModelError) as error:
-        load_model(folder)
-    message = str(error.value)
-    assert len(message.splitlines()) == 1, message
-    assert message.startswith(f"{folder / 'config.json'}: "), message
-    return message
 
 
 @requires("onnx")
