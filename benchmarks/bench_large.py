@@ -235,8 +235,8 @@ def big_runs(args, models, temp: Path, say) -> None:
     formats = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
     chosen = [name.strip() for name in args.inputs.split(",") if name.strip()]
     say(f"\n`nircolor colorize BIG.tif -o OUT.EXT` on a {width}×{height} ")
-    say(f"({width * height / 1e6:.0f} MP) 8-bit NIR TIFF under `/usr/bin/time -v` (")
-    say(f"{os.cpu_count()} CPUs; target: peak RSS ≤ 1.5 GB = 1431 MiB). Rows 4000+ exact:")
+    say(f"({width * height / 1e6:.0f} MP) 8-bit NIR TIFF under `/usr/bin/time -v`")
+    say(f"({os.cpu_count()} CPUs; target: peak RSS ≤ 1.5 GB = 1431 MiB). Rows 4000+ exact:")
     say("the streamed output equals the model on those rows (checked for local models only).\n")
     files = {name: path for name, path in make_big(temp, height, width).items() if name in chosen}
     say(
