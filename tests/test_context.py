@@ -192,3 +192,26 @@ def test_model_configs_carry_their_context(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match=r"config.json: 'context': invalid colour context radius"):
         load_model(folder)
+
+
+def test_cli_context_option(monkeypatch, capsys, tmp_path):
+    from nircolor.io import write_image
+
+    from .helpers.cli import run_cli
+
+    source = tmp_path / "wide.png"
+    write_image(source, smooth_scene(300, 700, seed=2))
+    outputs = {}
+    for setting in ("0", "256,4,1e-3"):
+        target = tmp_path / f"out_{setting.replace(',', '_')}.png"
+        code, _, err = run_cli(
+            monkeypatch, capsys, "colorize", source, "-o", target, "--context", setting
+        )
+        assert code == 0, err
+        outputs[setting] = nircolor.read_image(target)
+    assert np.abs(outputs["0"] - outputs["256,4,1e-3"]).max() > 2 / 255  # the setting is used
+    code, _, err = run_cli(
+        monkeypatch, capsys, "colorize", source, "-o", tmp_path / "x.png", "--context", "9,1"
+    )
+    assert code != 0 and err.strip().startswith("error: --context: invalid colour context")
+    assert len(err.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .context import ColourContext
 from .errors import NircolorError, already_exists
 from .filters import GuidedFilter
 from .io.atomic import output_exists
@@ -36,6 +37,7 @@ class Options:
     temporal_smoothing: float | None = None
     tile: int | None = None
     input_bits: int | None = None
+    context: ColourContext | None = None
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
@@ -140,6 +142,7 @@ def process_job(
                 overwrite=options.overwrite,
                 tile=options.tile,
                 input_bits=options.input_bits,
+                context=options.context,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, one_line(str(error)), time.perf_counter() - start)

@@ -15,6 +15,7 @@ from ..errors import NircolorError
 from .common import (
     app,
     console,
+    context_option,
     guided_option,
     metrics_table,
     parse_list,
@@ -87,6 +88,16 @@ def colorize(
             "the file says (PNG sBIT, TIFF BitsPerSample / MaxSampleValue), else 16.",
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            metavar="SIZE[,R,EPS]",
+            help="Colour images larger than SIZE px from one SIZE-px copy, carried to full "
+            "size along the NIR's edges (same colours at any size); 0: off. Default: the "
+            "model's (512,8,1e-4 for the default).",
+        ),
+    ] = None,
 ) -> None:
     """Colorize NIR images and videos.
 
@@ -107,6 +118,7 @@ def colorize(
         temporal_smoothing=temporal_smoothing,
         tile=tile,
         input_bits=input_bits,
+        context=context_option(context),
     )
     if cluster is not None and workers is not None:
         raise NircolorError("--cluster and --workers exclude each other")

@@ -84,6 +84,16 @@ def guided_option(text: str | None):
     return GuidedFilter.parse_option(text, "--guided")
 
 
+def context_option(text: str | None):
+    from ..context import ColourContext
+    from ..errors import NircolorError
+
+    try:
+        return ColourContext.of(text)
+    except ValueError as error:
+        raise NircolorError(f"--context: {error}") from None
+
+
 def parse_list(text: str | None) -> list[str] | None:
     return [item.strip() for item in text.split(",") if item.strip()] if text else None
 
