@@ -133,3 +133,35 @@ def test_synthetic_scenes_are_reproducible_and_save_to_identical_bytes(tmp_path)
     (tmp_path / "a.npz").write_bytes(save_scene(first))
     loaded = read_scene(tmp_path / "a.npz")
     np.testing.assert_allclose(loaded.radiance(), first.radiance(), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
+def test_an_envi_cube_reads_in_every_interleave(tmp_path, interleave):
+    wave = np.arange(400.0, 1001.0, 50.0)
+    cube = np.random.default_rng(1).uniform(0, 1, (3, 4, len(wave))).astype("<f4")
+    order = {"bsq": (2, 0, 1), "bil": (0, 2, 1), "bip": (0, 1, 2)}[interleave]
+    np.ascontiguousarray(cube.transpose(order)).tofile(tmp_path / "c.img")
+    (tmp_path / "c.hdr").write_text(
+        f"ENVI\nsamples = 4\nlines = 3\nbands = {len(wave)}\ndata type = 4\n"
+        f"interleave = {interleave}\nbyte order = 0\n"
+        "wavelength = {\n " + ",\n ".join(f"{w:g}" for w in wave) + "}\n"
+    )
+    scene = read_scene(tmp_path / "c.hdr")
+    np.testing.assert_array_equal(scene.cube, cube)
+    np.testing.assert_array_equal(scene.wavelength_nm, wave)
+
+
+def test_spectral_imports_without_colour_and_says_what_to_install(monkeypatch):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['colour'] = None\n"
+        "import nircolor.spectral as s\n"
+        "from nircolor.errors import MissingExtraError\n"
+        "try:\n    s.illuminant('daylight', s.WAVELENGTHS_NM)\n"
+        "except MissingExtraError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'nircolor[simulate]'" in result.stdout
