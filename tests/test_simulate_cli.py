@@ -89,9 +89,9 @@ def test_an_envi_cube_renders(tmp_path, monkeypatch, capsys):
     cube = rng.uniform(0.2, 1.0, (len(wave_um), 16, 20)).astype(">f4")  # bsq, big-endian
     cube.tofile(scenes / "cube.raw")
     (scenes / "cube.hdr").write_text(
-        "ENVI\nsamples = 20\nlines = 16\nbands = %d\nheader offset = 0\ndata type = 4\n"
-        "interleave = bsq\nbyte order = 1\nwavelength units = Micrometers\n"
-        "wavelength = {%s}\n" % (len(wave_um), " , ".join(f"{w:.2f}" for w in wave_um))
+        f"ENVI\nsamples = 20\nlines = 16\nbands = {len(wave_um)}\nheader offset = 0\n"
+        "data type = 4\ninterleave = bsq\nbyte order = 1\nwavelength units = Micrometers\n"
+        "wavelength = {" + " , ".join(f"{w:.2f}" for w in wave_um) + "}\n"
     )
     make_pairs(monkeypatch, capsys, tmp_path / "S", tmp_path / "P")
     (pair,) = discover_pairs(tmp_path / "P")
