@@ -18,6 +18,7 @@ EXTRA_MODULES = {
     "video": ("av",),
     "cluster": ("distributed",),
     "report": ("matplotlib",),
+    "simulate": ("colour",),
 }
 
 

@@ -21,6 +21,7 @@ EXTRAS = {
     "av": "video",
     "distributed": "cluster",
     "matplotlib": "report",
+    "colour": "simulate",
     "selenium": "browser tests",
 }
 """The optional modules the tests use, and the extra that installs each."""

@@ -10,7 +10,7 @@ import sys
 import warnings
 
 from ..errors import NircolorError
-from . import commands, train  # noqa: F401  (registers the commands on the app)
+from . import commands, simulate, train  # noqa: F401  (registers the commands on the app)
 from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]
