@@ -465,3 +465,20 @@ def test_colour_metrics_of_a_grey_truth_are_nan_not_an_error():
     scores = compute_metrics(grey, grey)
     assert math.isnan(scores["colourfulness_ratio"]) and math.isnan(scores["hue_acc"])
     assert math.isnan(mean_metrics([scores])["hue_acc"])
+
+
+def test_evaluation_table_does_not_repeat_collections_named_as_the_categories():
+    from nircolor.evaluate import Evaluation
+    from nircolor.metric_tables import evaluation_table
+
+    def row(name, group, psnr):
+        scores = {metric: 0.5 for metric in METRIC_NAMES} | {"psnr": psnr}
+        return {"image": name, "category": group, "collection": group, **scores}
+
+    evaluation = Evaluation("m", [row("a", "charts", 20.0), row("b", "vegetation", 22.0)])
+    names = [r[0] for r in evaluation_table(evaluation).rows]
+    assert names == ["charts", "vegetation", "all"]
+    evaluation.images[1]["collection"] = "charts"  # one collection: no collection rows either
+    evaluation.images.append({**row("c", "field", 21.0), "collection": "vcip"})
+    names = [r[0] for r in evaluation_table(evaluation).rows]
+    assert names == ["charts", "field", "vegetation", "charts", "vcip", "all"]

@@ -210,11 +210,14 @@ def evaluation_table(evaluation, title: str | None = None) -> Table:
     """One model's metrics per category, then per collection (if several), then the total.
 
     ``evaluation`` is an :class:`~nircolor.evaluate.Evaluation` (or anything with
-    ``by_category()``, ``by_collection()`` and ``summary``).
+    ``by_category()``, ``by_collection()``, ``summary`` and ``images``).
     """
-    table = metrics_table(evaluation.by_category(), title=title)
+    categories = evaluation.by_category()
+    table = metrics_table(categories, title=title)
     collections = evaluation.by_collection()
-    parts = [collections] if len(collections) > 1 else []
+    # Collections that are the categories (a folder per category) would repeat those rows.
+    same = all(row["collection"] == row["category"] for row in evaluation.images)
+    parts = [collections] if len(collections) > 1 and not same else []
     for part in [*parts, {"all": evaluation.summary}]:
         table.add_section()
         for row in metrics_table(part).rows:
