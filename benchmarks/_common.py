@@ -39,6 +39,7 @@ from nircolor.evaluate import Evaluation, evaluate_model
 from nircolor.metric_tables import METRIC_LABELS, METRICS, Table
 from nircolor.metric_tables import metrics_table as build_metrics_table
 from nircolor.models import list_models
+from nircolor.models.base import ColorizerBase
 from nircolor.models.l3 import L3Config, L3Model, fit_l3
 from nircolor.train.common import machine_description
 from nircolor.train.l3 import LazyPairs
@@ -217,12 +218,12 @@ def evaluate(model, pairs: Sequence[Pair], description: str, guided=None) -> Eva
         return evaluate_model(model, pairs, guided=guided, progress=lambda _: update())
 
 
-class GreyBaseline:
+class GreyBaseline(ColorizerBase):
     """The NIR image shown as grey (R = G = B = NIR): the floor every colorizer must beat."""
 
     kind = "baseline"
 
-    def predict(self, nir):
+    def predict(self, nir, *, threads=None):
         return np.repeat(np.asarray(nir, dtype=np.float32)[:, :, None], 3, axis=2)
 
 

@@ -159,9 +159,9 @@ channel's λ on its own, and the only coupling a multi-output ridge on shared fe
 have, a shared λ, moves PSNR by {shared_gap:+.4f} dB."""
 
 
-def main() -> None:
-    args, run, train, val = start_l3_benchmark(__doc__)
-
+def fit_variants(train: Sequence[Pair]) -> tuple[dict[str, L3Model], dict[str, float]]:
+    """The three variants (joint, independent, shared λ) fitted on ``train``, and their
+    training seconds, keyed by the table's variant names."""
     joint, joint_s = train_l3(train, "L3 joint: training")
     independent, independent_s = independent_fit(train)
     shared, shared_s = train_l3(train, "L3 shared λ: training", L3Config(shared_lambda=True))
@@ -171,6 +171,12 @@ def main() -> None:
         "joint, one shared λ per class": shared,
     }
     seconds = dict(zip(models, (joint_s, independent_s, shared_s), strict=True))
+    return models, seconds
+
+
+def main() -> None:
+    args, run, train, val = start_l3_benchmark(__doc__)
+    models, seconds = fit_variants(train)
     rows = score(models, val)
     publish(
         run,

@@ -179,9 +179,10 @@ every image its true category, where a deployed router must guess it (see the sc
 classifier's accuracy)."""
 
 
-def main() -> None:
-    args, run, train, val = start_l3_benchmark(__doc__)
-
+def fit_general_and_single(train, val):
+    """The general L3 model and one model per category: ``(model, seconds, general, grey,
+    singles, single_seconds)``, ``general``/``grey``/``singles[category]`` the evaluations on
+    ``val`` (a category without train rows has no single model)."""
     model, seconds = train_l3(train, "L3 general: training")
     print(f"L3 general trained in {seconds:.1f} s")
     general = evaluate(model, val, "L3 general: scoring val")
@@ -200,6 +201,12 @@ def main() -> None:
             f"{name:12s} {len(train_groups[name]):4d} train {len(pairs):3d} val: "
             f"PSNR {fmt(singles[name].summary['psnr'])} dB ({seconds_one:.1f} s)"
         )
+    return model, seconds, general, grey, singles, single_seconds
+
+
+def main() -> None:
+    args, run, train, val = start_l3_benchmark(__doc__)
+    model, seconds, general, grey, singles, single_seconds = fit_general_and_single(train, val)
 
     publish(
         run,

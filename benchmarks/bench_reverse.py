@@ -153,6 +153,18 @@ MAPS = (
 )
 
 
+def map_means(rows: Sequence[dict]) -> dict[str, tuple[float, float, float]]:
+    """Per map of :data:`MAPS`: mean MSE, mean per-image PSNR, and mean MSE over the mean
+    per-image variance of the map's target."""
+    means = {}
+    for _, name, variance in MAPS:
+        mean = float(np.mean([r[name] for r in rows]))
+        psnr = float(np.mean([10 * np.log10(1 / r[name]) for r in rows]))
+        relative = mean / float(np.mean([r[variance] for r in rows]))
+        means[name] = (mean, psnr, relative)
+    return means
+
+
 def section(train, val, rows, seconds) -> str:
     groups = {"all": rows}
     for row in rows:
@@ -160,12 +172,10 @@ def section(train, val, rows, seconds) -> str:
     header = ["direction", "map", "train s", "MSE", "PSNR dB", "MSE / target variance"]
     header += [f"MSE {name}" for name in groups if name != "all"]
     table = []
-    means = {}
-    for direction, name, variance in MAPS:
-        mean = float(np.mean([r[name] for r in rows]))
-        psnr = float(np.mean([10 * np.log10(1 / r[name]) for r in rows]))
-        relative = mean / float(np.mean([r[variance] for r in rows]))
-        means[name] = (mean, relative)
+    stats = map_means(rows)
+    means = {name: (mean, relative) for name, (mean, _, relative) in stats.items()}
+    for direction, name, _ in MAPS:
+        mean, psnr, relative = stats[name]
         by_collection = [
             fmt(float(np.mean([r[name] for r in group])), 5)
             for key, group in groups.items()
@@ -222,9 +232,9 @@ regresses the centre pixel's NIR on the 5×5×3 RGB patch with L3's ridge and GC
 {verdict}"""
 
 
-def main() -> None:
-    args, run, train, val = start_l3_benchmark(__doc__)
-
+def fit_maps(train: Sequence[Pair]):
+    """The three L3 maps fitted on ``train``: ``(forward, luma_model, rgb_model, seconds)``,
+    ``seconds`` keyed by the table's map names."""
     forward, forward_s = train_l3(train, "L3 NIR → RGB: training")
     luma_model, luma_s = train_l3(MappedPairs(train, luma_to_nir), "L3 luma → NIR: training")
     start = time.perf_counter()
@@ -233,6 +243,12 @@ def main() -> None:
     seconds = {"L3 NIR → RGB": forward_s, "L3 luma → NIR": luma_s, "L3 RGB patch → NIR": rgb_s}
     for name, took in seconds.items():
         print(f"{name}: trained in {took:.1f} s")
+    return forward, luma_model, rgb_model, seconds
+
+
+def main() -> None:
+    args, run, train, val = start_l3_benchmark(__doc__)
+    forward, luma_model, rgb_model, seconds = fit_maps(train)
     rows = score(val, forward, luma_model, rgb_model)
     publish(
         run,
