@@ -338,23 +338,29 @@ def reverse_statement(sim: dict, real: dict | None) -> str:
         "easier": "easier, in raw MSE and relative to the target's variance",
         "raw only": "easier only in raw MSE (it leaves more of its target's variance unexplained)",
         "relative only": "harder in raw MSE but easier relative to its target's variance "
-        "(the NIR target varies less)",
+        "(the simulated NIR target varies more than the RGB one)",
         "harder": "harder, in raw MSE and relative to the target's variance",
+    }[sim_dir]
+    seed_word = {
+        "easier": agreement(True),
+        "raw only": "**agrees only in raw MSE**",
+        "relative only": "**agrees only relative to the target's variance**",
+        "harder": agreement(False),
     }[sim_dir]
     text = (
         f"*Reverse.* The seed reports that the reverse map, RGB → NIR, is easier to learn than "
         f"colorization. On the simulated pairs the better reverse map ({name}) is {what}: MSE "
         f"{reverse[0]:.5f} vs {forward[0]:.5f} for L3 NIR → RGB ({forward[0] / reverse[0]:.1f}×), "
-        f"MSE / variance {reverse[1]:.3f} vs {forward[1]:.3f}; this "
-        f"{agreement(sim_dir == 'easier')} with the seed"
+        f"MSE / variance {reverse[1]:.3f} vs {forward[1]:.3f}; this {seed_word} with the seed"
     )
     if real is None:
         return text + "; the real-data section is not in BENCHMARKS.md to compare with."
     real_name, real_reverse, real_forward = best(real["maps"])
     real_dir = reverse_direction(real_forward, real_reverse)
     return text + (
-        f', and {agreement(sim_dir == real_dir)} with the real EPFL pairs ("Reverse training" '
-        f"section: {real_name} MSE {real_reverse[0]:.5f} vs {real_forward[0]:.5f}, "
+        f", and {agreement(sim_dir == real_dir)} with the real EPFL pairs, where it is "
+        f'{real_dir} ("Reverse training" section: {real_name} MSE {real_reverse[0]:.5f} vs '
+        f"{real_forward[0]:.5f}, "
         f"{real_forward[0] / real_reverse[0]:.1f}×; MSE / variance {real_reverse[1]:.3f} vs "
         f"{real_forward[1]:.3f})."
     )
