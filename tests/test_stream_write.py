@@ -12,7 +12,7 @@ from PIL import Image
 
 from nircolor.errors import ImageWriteError
 from nircolor.io import read_raw
-from nircolor.io.stream import write_bands
+from nircolor.io.band_writers import write_bands
 
 
 def random_rgb(height: int, width: int, bit_depth: int, seed: int = 0) -> np.ndarray:

@@ -25,8 +25,9 @@ from .errors import ImageReadError, is_an_input
 from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
+from .io.band_writers import check_output, write_bands
 from .io.samples import check_input_bits, sample_bits
-from .io.stream import check_output, image_size, open_rows, write_bands
+from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
 from .tiling import (
     AUTO_TILE_PIXELS,

@@ -20,7 +20,8 @@ for a model that is not local). See :func:`model_halo`.
 
 The guided filter is applied band by band with a halo of ``2 r + 1`` rows, so the result
 equals the whole-image filter. :func:`nircolor.api.colorize_large_file` uses the same bands
-to stream a file to a file (:mod:`nircolor.io.stream`).
+to stream a file to a file (:mod:`nircolor.io.stream` reads, :mod:`nircolor.io.band_writers`
+writes).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ compressed stream, row filters) and hands it a minimal copy: IHDR, IDAT and IEND
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from typing import BinaryIO, NamedTuple
@@ -156,13 +157,24 @@ def checked_16bit_colour_png(data: bytes, header: PngHeader, name) -> bytes:
         parts += [view[c.start - 8 : c.start + c.length + 4] for c in idats]
     else:
         pixels = b"".join(_inflated(stream, zlib.decompressobj(), expected))
-        parts.append(_chunk(b"IDAT", zlib.compress(pixels, 1)))
-    parts.append(_chunk(b"IEND", b""))
+        parts.append(png_chunk(b"IDAT", zlib.compress(pixels, 1)))
+    parts.append(png_chunk(b"IEND", b""))
     return b"".join(parts)
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+def write_png_chunk(f: BinaryIO, kind: bytes, body: bytes | bytearray = b"") -> None:
+    """Write one PNG chunk to ``f``: length, type, body and the CRC of type and body (the
+    body is written as it is, not copied: streamed IDAT chunks are large)."""
+    f.write(struct.pack(">I", len(body)) + kind)
+    f.write(body)
+    f.write(struct.pack(">I", zlib.crc32(body, zlib.crc32(kind))))
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk as bytes (see :func:`write_png_chunk`)."""
+    buffer = io.BytesIO()
+    write_png_chunk(buffer, kind, body)
+    return buffer.getvalue()
 
 
 def _pixel_data_layout(header: PngHeader) -> tuple[int, np.ndarray]:
