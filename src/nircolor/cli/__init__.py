@@ -1,7 +1,8 @@
 """Command line: a thin layer over the Python API (``nircolor --help``).
 
 :mod:`.common` holds the apps, consoles and option parsing; :mod:`.commands` the commands
-that use models; :mod:`.train` the training commands. Importing this package registers them.
+that use models; :mod:`.scoring` evaluate and report; :mod:`.train` the training commands;
+:mod:`.simulate` the camera simulation. Importing this package registers them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 import warnings
 
 from ..errors import NircolorError
-from . import commands, simulate, train  # noqa: F401  (registers the commands on the app)
+from . import commands, scoring, simulate, train  # noqa: F401  (registers the commands on the app)
 from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]

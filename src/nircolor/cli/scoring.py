@@ -1,0 +1,145 @@
+"""The commands that score models on registered pairs: evaluate and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..data import SPLITS
+from ..errors import NircolorError
+from .common import (
+    app,
+    console,
+    guided_option,
+    metrics_table,
+    parse_list,
+    print_table,
+    progress_bar,
+)
+
+# ---------------------------------------------------------------- evaluate
+
+SPLIT_HELP = (
+    f"{', '.join(SPLITS)} (fit, holdout: the train rows less / only a scene holdout). "
+    "Default: val when the manifest has a split column, else all."
+)
+MANIFEST_HELP = "MANIFEST.csv describing the pairs (default: the one in --data, if any)."
+
+
+def _select_pairs(data: Path, split, categories, seed: int, manifest: Path | None):
+    """The pairs to score (the command prints ``selection.describe()`` once it succeeded, so
+    that an error stays the only line)."""
+    from ..data import select_pairs
+
+    selection = select_pairs(data, split, parse_list(categories), seed, manifest)
+    if not selection.pairs:
+        raise NircolorError(f"{data}: the '{selection.split}' split holds no pairs")
+    return selection
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")],
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
+    split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
+    manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
+    categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
+    guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS', or 'off'.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
+    save_images: Annotated[
+        Path | None, typer.Option("--save-images", help="Folder for the predictions.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+) -> None:
+    """Score a model per category and overall: PSNR, SSIM, AE, ΔE, colour ratio, hue acc."""
+    from ..api import get_model
+    from ..evaluate import evaluate_model
+
+    guided_args = guided_option(guided)
+    loaded = get_model(model)
+    selection = _select_pairs(data, split, categories, seed, manifest)
+    pairs = selection.pairs
+    with progress_bar() as progress:
+        task = progress.add_task(f"evaluating {model}", total=len(pairs))
+        result = evaluate_model(
+            loaded, pairs, guided_args, save_images, progress=lambda _: progress.advance(task)
+        )
+    result.model = model
+    print_table(metrics_table(result, title=f"{model} on {data} ({selection.split})"))
+    console.print(selection.describe(), highlight=False, soft_wrap=True)
+    if json_path is not None:
+        result.write_json(json_path)
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+# ---------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="Comma-separated model names or folders.")
+    ],
+    data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")],
+    split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
+    manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Score the first N pairs only.")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="CPU threads of the models (default: each model's)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty report folder.")] = False,
+) -> None:
+    """Score several models on the same pairs; write report.html, report.md and metrics.json."""
+    from ..metric_tables import METRIC_NAMES, MS_PER_IMAGE
+    from ..metric_tables import metrics_table as build_table
+    from ..report import build_report, require_matplotlib
+
+    require_matplotlib()
+    names = parse_list(models)
+    if not names:
+        raise NircolorError("--models: give at least one model")
+    for option, value in (("--limit", limit), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise NircolorError(f"{option} must be at least 1, not {value}")
+    selection = _select_pairs(data, split, None, seed, manifest)
+    pairs = selection.pairs[:limit]
+    with progress_bar() as progress:
+        tasks: dict[str, object] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = build_report(
+            names,
+            pairs,
+            output,
+            data=str(data),
+            split=selection.split,
+            manifest=str(selection.manifest) if selection.manifest else None,
+            overwrite=overwrite,
+            threads=threads,
+            progress=advance,
+        )
+    rows = {
+        name: {**evaluation.summary, "ms": result.ms_per_image[name]}
+        for name, evaluation in result.evaluations.items()
+    }
+    table = build_table(
+        rows,
+        first="model",
+        metrics=[*METRIC_NAMES, MS_PER_IMAGE],
+        count=False,
+        title=f"report on {len(pairs)} pairs of {data} ({selection.split})",
+    ).rich()
+    print_table(table)
+    console.print(selection.describe(), highlight=False, soft_wrap=True)
+    console.print(f"wrote {output / 'report.html'} in {result.seconds:.1f} s", highlight=False)
