@@ -21,7 +21,7 @@ from .context import (
     small_copy_coefficients,
 )
 from .data import RGB_SUFFIXES
-from .errors import ImageReadError, is_an_input
+from .errors import ImageReadError, ModelError, is_an_input
 from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
@@ -55,6 +55,22 @@ def get_model(model: str | os.PathLike | Colorizer, threads: int | None = None) 
     if isinstance(model, (str, os.PathLike)):
         return _cached_model(str(model), threads)
     return model
+
+
+def with_temperature(model: Colorizer, temperature: float | None) -> Colorizer:
+    """``model`` decoding at another annealed-mean temperature (``zhang`` models; lower is
+    more vivid); ``None``: ``model`` as it is.
+
+    Raises
+    ------
+    ModelError
+        If the model has no temperature, or ``temperature`` is not in [0.01, 10].
+    """
+    if temperature is None:
+        return model
+    if not hasattr(model, "with_temperature"):
+        raise ModelError(f"{model!r} has no temperature (zhang models have)")
+    return model.with_temperature(temperature)
 
 
 def colorize(

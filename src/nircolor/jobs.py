@@ -13,6 +13,7 @@ from .context import ColourContext
 from .errors import NircolorError, already_exists
 from .filters import GuidedFilter
 from .io.atomic import output_exists
+from .models.onnx import check_temperature
 from .video import is_video
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
@@ -38,6 +39,7 @@ class Options:
     tile: int | None = None
     input_bits: int | None = None
     context: ColourContext | None = None
+    temperature: float | None = None  # zhang models: the annealed-mean temperature
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
@@ -51,6 +53,11 @@ class Options:
         alpha = self.temporal_smoothing
         if alpha is not None and not 0.0 < alpha <= 1.0:
             raise NircolorError(f"--temporal-smoothing ALPHA must lie in (0, 1], not {alpha}")
+        if self.temperature is not None:
+            try:
+                check_temperature(self.temperature)
+            except ValueError as error:
+                raise NircolorError(f"--temperature: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def process_job(
     Runs wherever the batch runs (here, or in a Dask worker): ``model`` is a loaded model or
     a name / folder that :func:`nircolor.api.get_model` loads once per process.
     """
-    from .api import colorize_file, get_model
+    from .api import colorize_file, get_model, with_temperature
 
     start = time.perf_counter()
     source, target = job.source, job.target
@@ -119,7 +126,7 @@ def process_job(
         if not options.overwrite:
             return Outcome(job, FAILED, str(already_exists(target, skip_existing=True)))
     try:
-        loaded = get_model(model)
+        loaded = with_temperature(get_model(model), options.temperature)
         if is_video(source):
             from .video import colorize_video
 

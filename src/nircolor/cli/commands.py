@@ -94,6 +94,15 @@ def colorize(
             "model's (512,8,1e-4 for the default).",
         ),
     ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature",
+            metavar="T",
+            help="zhang models: annealed-mean temperature in [0.01, 10]; lower gives more "
+            "vivid colours, 1 the mean colour (default: the model's, chosen on its holdout).",
+        ),
+    ] = None,
 ) -> None:
     """Colorize NIR images and videos.
 
@@ -115,6 +124,7 @@ def colorize(
         tile=tile,
         input_bits=input_bits,
         context=context_option(context),
+        temperature=temperature,
     )
     if cluster is not None and workers is not None:
         raise NircolorError("--cluster and --workers exclude each other")
@@ -129,9 +139,10 @@ def colorize(
         resolve_model_path(model)  # a bad model is one error here, not one per file
         loaded = model
     else:
-        from ..api import get_model
+        from ..api import get_model, with_temperature
 
         loaded = get_model(model)
+        with_temperature(loaded, temperature)  # a model without one is one error here
     if batch.partners:
         console.print(
             f"skipped {_count(len(batch.partners), 'RGB pair partner')} "

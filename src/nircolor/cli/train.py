@@ -75,6 +75,7 @@ NET_HELP = {
     "classifier": "Train the NIR scene classifier (9 EPFL categories; global features of fusion).",
     "fusion": "Train the Deep-Koalarization-style fusion net (local encoder + global vector).",
     "unet": "Train the small U-Net with a fused global vector (fast on CPU).",
+    "zhang": "Train the U-Net with Zhang et al.'s ab-bin classification (vivid colours).",
 }
 
 
@@ -94,7 +95,7 @@ def _require_training_extra() -> None:
 
 def _train_net_command(arch: str):
     defaults = DEFAULTS[arch]
-    is_classifier, is_fusion = arch == "classifier", arch == "fusion"
+    is_classifier, is_fusion, is_zhang = arch == "classifier", arch == "fusion", arch == "zhang"
 
     def command(
         data: Annotated[Path, typer.Option(help=DATA_HELP)],
@@ -113,7 +114,7 @@ def _train_net_command(arch: str):
             bool, typer.Option(help="Continue from the checkpoint in the output folder.")
         ] = False,
         output_space: Annotated[
-            str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier)
+            str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier or is_zhang)
         ] = defaults["output_space"],
         loss: Annotated[str, typer.Option(help=LOSS_HELP[is_classifier])] = defaults["loss"],
         width: Annotated[int | None, typer.Option(help="Base width of the net.")] = None,

@@ -6,11 +6,13 @@ A model folder written by ``nircolor train {cnn,fusion,unet,classifier}`` holds:
     ``kind`` (``"onnx"`` for a colorizer, ``"classifier"`` for the scene classifier),
     ``arch``, ``net`` (the constructor arguments), ``output_space``, ``stride``,
     ``min_size``, ``guided`` (default guided filter ``[radius, eps]`` or null),
+    ``temperature`` (``zhang``: the default annealed-mean temperature),
     ``categories`` (classifier) and ``training`` (data, split, command, seed, ...).
 ``model.onnx``
     The graph: input ``nir`` ``(N, 1, H, W)`` in [0, 1] with H and W multiples of
     ``stride``; output ``(N, C, H, W)`` in the output space (colorizer) or ``(N, K)``
-    class probabilities (classifier).
+    class probabilities (classifier). A ``zhang`` graph has a second input,
+    ``inverse_temperature`` ``(1,)``: ``1 / temperature`` of the annealed mean.
 ``weights.safetensors``
     The same weights for torch (fine-tuning, re-export).
 
@@ -22,6 +24,7 @@ space or the categories), so a bad config fails there, not on each image.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -34,13 +37,28 @@ from ..context import ColourContext
 from ..errors import ModelError, error_reason
 from ..filters import GuidedFilter
 from .base import Colorizer, check_nir
-from .fields import integer_field, string_field
+from .fields import integer_field, number_field, string_field
 from .registry import CONFIG_NAME, register_kind
 
 ONNX_NAME = "model.onnx"
 WEIGHTS_NAME = "weights.safetensors"
 DEFAULT_THREADS = 2
 _UNSET = object()
+TEMPERATURE_INPUT = "inverse_temperature"
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
+
+
+def check_temperature(temperature) -> float:
+    """A valid annealed-mean temperature, in [0.01, 10] (lower: more vivid colours)."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number, not {temperature!r}") from None
+    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+        raise ValueError(
+            f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, not {value:g}"
+        )
+    return value
 
 
 def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.ndarray:
@@ -92,7 +110,9 @@ class OnnxNet:
         self.path = path
         self.threads = DEFAULT_THREADS if threads is None else int(threads)
         self._sessions = {self.threads: _session(path, self.threads)}
-        self.input_name = self.session.get_inputs()[0].name
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name
+        self.extra_input_names = [i.name for i in inputs[1:]]
 
     @property
     def output_size(self) -> int | None:
@@ -119,10 +139,18 @@ class OnnxNet:
         """The graph's output for one ``(H, W)`` image, batch axis removed."""
         padded = pad_to_multiple(nir, self.stride, self.min_size)
         batch = np.ascontiguousarray(padded[None, None], dtype=np.float32)
-        return self.session_for(threads).run(None, {self.input_name: batch})[0][0]
+        feeds = {self.input_name: batch} | self.extra_feeds()
+        return self.session_for(threads).run(None, feeds)[0][0]
+
+    def extra_feeds(self) -> dict[str, np.ndarray]:
+        """The graph's inputs besides the image (none for most nets)."""
+        if self.extra_input_names:
+            names = ", ".join(self.extra_input_names)
+            raise ModelError(f"{self.path}: the graph needs inputs this model lacks ({names})")
+        return {}
 
 
-CONTEXT_ARCHS = ("unet",)
+CONTEXT_ARCHS = ("unet", "zhang")
 """Nets whose config without a ``context`` gets :data:`nircolor.context.DEFAULT`: those it
 was measured on (BENCHMARKS.md, "Colour context")."""
 
@@ -159,6 +187,31 @@ class OnnxColorizer(OnnxNet):
                 raise ModelError(f"{self.config_path}: 'guided': {error}") from None
         self.guided = GuidedFilter.of(guided) or None
         self.context = self._context(config)
+        self.temperature = None
+        if TEMPERATURE_INPUT in self.extra_input_names:
+            self.temperature = number_field(
+                config, "temperature", self.config_path, 0.38, MIN_TEMPERATURE, MAX_TEMPERATURE
+            )
+
+    def with_temperature(self, temperature: float) -> OnnxColorizer:
+        """A copy decoding at another annealed-mean temperature (lower: more vivid)."""
+        if self.temperature is None:
+            raise ModelError(
+                f"{self.folder}: a {self.arch} model has no temperature (zhang models have)"
+            )
+        try:
+            value = check_temperature(temperature)
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+        copied = copy.copy(self)
+        copied.temperature = value
+        return copied
+
+    def extra_feeds(self) -> dict[str, np.ndarray]:
+        if self.temperature is None:
+            return super().extra_feeds()
+        check_temperature(self.temperature)
+        return {TEMPERATURE_INPUT: np.array([1.0 / self.temperature], np.float32)}
 
     def _context(self, config: dict) -> ColourContext:
         """The config's colour context; absent, the default of nets with a global view."""

@@ -24,12 +24,20 @@ class Probabilities(nn.Module):
         return torch.softmax(self.net(nir), dim=1)
 
 
-def onnx_bytes(net: nn.Module, example: torch.Tensor, probabilities: bool = False) -> bytes:
+def onnx_bytes(
+    net: nn.Module,
+    example: torch.Tensor,
+    probabilities: bool = False,
+    extra_inputs: dict[str, torch.Tensor] | None = None,
+) -> bytes:
     """The ONNX model of ``net`` (eval mode, on CPU, float32) as bytes.
 
-    Uses the TorchScript-based exporter (``dynamo=False``): it needs no onnxscript and
-    handles every layer of :mod:`nircolor.nets` with dynamic height and width.
+    ``extra_inputs`` are further inputs after the NIR image (name -> example, fixed shape),
+    e.g. the temperature of :class:`nircolor.nets.zhang.AnnealedMean`. Uses the
+    TorchScript-based exporter (``dynamo=False``): it needs no onnxscript and handles every
+    layer of :mod:`nircolor.nets` with dynamic height and width.
     """
+    extra_inputs = extra_inputs or {}
     module = Probabilities(net) if probabilities else net
     module = module.to("cpu", memory_format=torch.contiguous_format).eval()
     buffer = io.BytesIO()
@@ -39,11 +47,11 @@ def onnx_bytes(net: nn.Module, example: torch.Tensor, probabilities: bool = Fals
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
             module,
-            (example.to("cpu", torch.float32),),
+            (example.to("cpu", torch.float32), *extra_inputs.values()),
             buffer,
             dynamo=False,
             opset_version=OPSET,
-            input_names=[INPUT_NAME],
+            input_names=[INPUT_NAME, *extra_inputs],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: image_dims, OUTPUT_NAME: batch_dims},
             do_constant_folding=True,

@@ -13,6 +13,7 @@ NET_MODULES = (
     "nircolor.nets.cnn",
     "nircolor.nets.fusion",
     "nircolor.nets.unet",
+    "nircolor.nets.zhang",
 )
 
 _NETS: dict[str, Callable[..., nn.Module]] = {}

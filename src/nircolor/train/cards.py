@@ -10,7 +10,7 @@ from ..io import write_bytes_atomic
 from ..models import CARD_NAME, CONFIG_NAME
 from .common import model_card
 from .config import NetTrainConfig
-from .tasks import task_for
+from .task_registry import task_for
 
 NET_DESCRIPTIONS = {
     "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, DEFAULTS
-from .tasks import task_for
+from .task_registry import task_for
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
 

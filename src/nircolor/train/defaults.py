@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-ARCHS = ("cnn", "classifier", "fusion", "unet")
+ARCHS = ("cnn", "classifier", "fusion", "unet", "zhang")
 DEFAULTS = {  # per architecture: patch side, batch, loss, output space
     "cnn": {"patch": 64, "batch": 16, "loss": "mse", "output_space": "rgb"},
     "unet": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "rgb"},
+    "zhang": {"patch": 128, "batch": 8, "loss": "l1+ssim", "output_space": "lab"},
     "fusion": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "lab_ab"},
     "classifier": {"patch": 192, "batch": 16, "loss": "cross_entropy", "output_space": None},
 }

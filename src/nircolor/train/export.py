@@ -20,7 +20,7 @@ from ..nets.export import onnx_bytes
 from .checkpoint import CHECKPOINT_FILE, RunState, cpu_tensors
 from .common import TrainResult, machine_description, save_model_folder, timestamp
 from .config import NetTrainConfig
-from .tasks import task_for
+from .task_registry import task_for
 
 
 def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, info: dict):
@@ -32,9 +32,10 @@ def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, 
     side = max(32, net.min_size, net.stride)
     example = torch.rand(1, 1, 2 * side, 3 * side, generator=torch.Generator().manual_seed(0))
     task = task_for(cfg.arch)
-    graph = onnx_bytes(net, example, probabilities=task.probabilities)
+    module, extra_inputs = task.export_module(net)
+    graph = onnx_bytes(module, example, task.probabilities, extra_inputs)
     config = model_config(net, cfg, state, info)
-    config["export_max_abs_error"] = export_error(net, graph, cfg, side)
+    config["export_max_abs_error"] = export_error(module, extra_inputs, graph, cfg, side)
 
     def write(folder: Path) -> None:
         (folder / ONNX_NAME).write_bytes(graph)
@@ -87,15 +88,17 @@ def model_config(net, cfg: NetTrainConfig, state: RunState, info: dict) -> dict:
     return config
 
 
-def export_error(net, graph: bytes, cfg: NetTrainConfig, side: int) -> float:
+def export_error(module, extra_inputs: dict, graph: bytes, cfg: NetTrainConfig, side: int):
     """Largest difference between torch and onnxruntime on a random non-square input."""
     import onnxruntime as ort
 
     x = torch.rand(1, 1, 3 * side, 2 * side, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
-        expected = task_for(cfg.arch).export_output(net(x))
+        expected = task_for(cfg.arch).export_output(module(x, *extra_inputs.values()))
     session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    feeds = {session.get_inputs()[0].name: x.numpy()}
+    feeds |= {name: value.numpy() for name, value in extra_inputs.items()}
+    got = session.run(None, feeds)[0]
     return float(np.abs(got - expected.numpy()).max())
 
 

@@ -52,7 +52,8 @@ from .checkpoint import (
 from .common import TrainResult, check_output_folder
 from .config import ARCHS, DEFAULTS, NetTrainConfig
 from .export import GUIDED_GRID, choose_guided, write_model_folder
-from .tasks import ImageSet, Task, task_for, to_device
+from .task_registry import task_for
+from .tasks import ImageSet, Task, to_device
 
 __all__ = [
     "ARCHS",
@@ -128,14 +129,14 @@ def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
         cfg.guided = list(init["guided"])
 
 
-def net_kwargs(cfg: NetTrainConfig, init: dict | None = None) -> dict:
+def net_kwargs(cfg: NetTrainConfig, init: dict | None = None, images: ImageSet | None = None):
     """Constructor arguments of the net for these settings (a fine-tuned one: its base's)."""
     if init is not None:
         return dict(init["net"])
     kwargs: dict = {}
     if cfg.width is not None:
         kwargs["width"] = cfg.width
-    return kwargs | task_for(cfg.arch).net_kwargs(cfg)
+    return kwargs | task_for(cfg.arch).net_kwargs(cfg, images)
 
 
 def classifier_weights(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -222,7 +223,7 @@ def run_epoch(net, optimizer, train_set, val_set, cfg, device, state: RunState, 
             group["lr"] = lr
         nir, target = task.batch(train_set, cfg, state.rng)
         nir, target = to_device(nir, device), to_device(target, device)
-        pred = net(nir)
+        pred = task.forward(net, nir)
         loss = task.loss(cfg, pred, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -263,7 +264,7 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
 
     init = init_config(cfg)
     apply_init(cfg, init)
-    net = create_net(cfg.arch, **net_kwargs(cfg, init))
+    net = create_net(cfg.arch, **net_kwargs(cfg, init, train_set))
     if cfg.patch % net.stride or cfg.patch < net.min_size:
         raise ModelError(f"patch {cfg.patch} must be a multiple of {net.stride} (and >= 32)")
     settings = (init or {}).get("training", {}).get("settings", {})
@@ -297,5 +298,7 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     result = write_model_folder(output, net, cfg, state, info)
     if cfg.guided_sweep and task_for(cfg.arch).guided_sweep and cfg.val_split:
         result.info["guided_sweep"] = choose_guided(output, cfg)
+    if cfg.val_split:
+        result.info |= task_for(cfg.arch).after_training(output, cfg)
     write_net_card(output, cfg, result.info)
     return result

@@ -1,9 +1,10 @@
 """What a training task is: its batches, its loss, its validation score and its outputs.
 
-:func:`task_for` gives the :class:`Task` of an architecture: :class:`ClassifyTask` for the
-scene classifier, :class:`ColorizeTask` for every colorizer. The training loop
-(:mod:`nircolor.train.nets`) calls the task where the two differ, so a new task (a new head,
-loss or data source) is a new subclass here, not a branch in the loop.
+:func:`nircolor.train.task_registry.task_for` gives the :class:`Task` of an architecture:
+:class:`ClassifyTask` for the scene classifier, :class:`ColorizeTask` for the colorizers
+(:mod:`.zhang` for the ab-bin classifier). The training loop (:mod:`nircolor.train.nets`)
+calls the task where they differ, so a new task (a new head, loss or data source) is a new
+subclass, not a branch in the loop.
 """
 
 from __future__ import annotations
@@ -94,9 +95,13 @@ class Task:
         """Whether a pair of this category is loaded for training and validation."""
         return True
 
-    def net_kwargs(self, cfg: NetTrainConfig) -> dict:
-        """The net's constructor arguments this task sets."""
+    def net_kwargs(self, cfg: NetTrainConfig, images: ImageSet | None = None) -> dict:
+        """The net's constructor arguments this task sets (``images``: the training set)."""
         return {}
+
+    def forward(self, net, nir: torch.Tensor):
+        """The net's training output for a batch (what :meth:`loss` receives)."""
+        return net(nir)
 
     def batch(self, images: ImageSet, cfg: NetTrainConfig, rng: np.random.Generator):
         """One training batch ``(nir, target)`` as numpy arrays."""
@@ -117,8 +122,16 @@ class Task:
         """The torch output the exported ONNX graph gives for this raw output."""
         return output
 
+    def export_module(self, net) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
+        """The module to export and its inputs besides the NIR image (name -> example)."""
+        return net, {}
+
     def config_fields(self, cfg: NetTrainConfig) -> dict:
         """The task's fields of the model's ``config.json``."""
+        return {}
+
+    def after_training(self, output: Path, cfg: NetTrainConfig) -> dict:
+        """Choices made on ``cfg.val_split`` once the model folder is written (card info)."""
         return {}
 
     def card_title(self, cfg: NetTrainConfig) -> str:
@@ -142,7 +155,7 @@ class ColorizeTask(Task):
             known = ", ".join(OUTPUT_SPACES)
             raise ModelError(f"unknown output space '{cfg.output_space}' (use one of {known})")
 
-    def net_kwargs(self, cfg: NetTrainConfig) -> dict:
+    def net_kwargs(self, cfg: NetTrainConfig, images: ImageSet | None = None) -> dict:
         return {"output_space": cfg.output_space}
 
     def batch(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +217,7 @@ class ClassifyTask(Task):
     def keeps(self, category: str, classes: list[str]) -> bool:
         return category in classes
 
-    def net_kwargs(self, cfg: NetTrainConfig) -> dict:
+    def net_kwargs(self, cfg: NetTrainConfig, images: ImageSet | None = None) -> dict:
         return {"num_classes": len(cfg.class_names)}
 
     def batch(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -260,19 +273,3 @@ class ClassifyTask(Task):
             f"{1 / len(model.categories):.3f})"
         )
         return None, [note]
-
-
-TASKS: dict[str, Task] = {
-    "cnn": ColorizeTask(),
-    "classifier": ClassifyTask(),
-    "fusion": ColorizeTask(),
-    "unet": ColorizeTask(),
-}
-"""The task of each architecture."""
-
-
-def task_for(arch: str) -> Task:
-    """The :class:`Task` an architecture is trained on."""
-    if arch not in TASKS:
-        raise ModelError(f"unknown architecture '{arch}' (use one of {', '.join(TASKS)})")
-    return TASKS[arch]

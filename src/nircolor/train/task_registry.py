@@ -1,0 +1,23 @@
+"""The training task of each architecture (:func:`task_for`)."""
+
+from __future__ import annotations
+
+from ..errors import ModelError
+from .tasks import ClassifyTask, ColorizeTask, Task
+from .zhang import ZhangTask
+
+TASKS: dict[str, Task] = {
+    "cnn": ColorizeTask(),
+    "classifier": ClassifyTask(),
+    "fusion": ColorizeTask(),
+    "unet": ColorizeTask(),
+    "zhang": ZhangTask(),
+}
+"""The task of each architecture."""
+
+
+def task_for(arch: str) -> Task:
+    """The :class:`~.tasks.Task` an architecture is trained on."""
+    if arch not in TASKS:
+        raise ModelError(f"unknown architecture '{arch}' (use one of {', '.join(TASKS)})")
+    return TASKS[arch]

@@ -1,0 +1,125 @@
+"""The training task of ``zhang`` (ab-bin classification, :mod:`nircolor.nets.zhang`).
+
+* the bins and their prior come from the training RGB (every 4th pixel of every image);
+* batches are the colorizers' (aligned patches, target in the ``lab`` output space);
+* the loss is the rebalanced cross entropy of the bins plus the lightness regression
+  (L1 + (1 − SSIM) on ``L*/100``, the default model's loss, weighted by
+  :data:`LIGHTNESS_WEIGHT`);
+* the best epoch is the one of lowest mean ΔE00 on the validation rows (PSNR rewards the
+  grey mean this net is built to avoid), PSNR recorded beside it;
+* after training, the model's default temperature is chosen on the validation rows
+  (:func:`choose_temperature`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..colorspace import from_srgb, to_srgb
+from ..errors import ModelError
+from ..io import write_bytes_atomic
+from ..metrics import delta_e00, mean_metrics, psnr
+from ..nets.losses import colorization_loss
+from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
+from ..nets.zhang_loss import rebalanced_cross_entropy
+from .tasks import ColorizeTask, ImageSet, net_output
+
+LIGHTNESS_WEIGHT = 1.0
+TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+"""The grid :func:`choose_temperature` scores (0.38: the paper's)."""
+COLOURFULNESS_TARGET = 0.8  # issue 11's bar for the colourfulness ratio
+
+
+def training_histogram(images: ImageSet, step: int = 4) -> np.ndarray:
+    """ab histogram (:func:`~nircolor.nets.zhang.ab_histogram`) of every ``step``-th pixel
+    (both axes) of the training RGB."""
+    histogram = None
+    for rgb in images.rgb:
+        lab = from_srgb(rgb[::step, ::step] / np.float32(255), "lab")
+        counts = ab_histogram(lab[..., 1:] * 128.0)
+        histogram = counts if histogram is None else histogram + counts
+    if histogram is None:
+        raise ModelError("zhang needs training images to derive its ab bins from")
+    return histogram
+
+
+class ZhangTask(ColorizeTask):
+    score_name = "val_delta_e00"
+    higher_is_better = False
+    guided_sweep = False
+
+    def configure(self, cfg) -> None:
+        cfg.output_space = "lab"
+        super().configure(cfg)
+
+    def net_kwargs(self, cfg, images: ImageSet | None = None) -> dict:
+        if images is None:
+            raise ModelError("zhang derives its ab bins from the training images")
+        bins, prior = ab_bins(training_histogram(images))
+        return {"bins": bins.tolist(), "prior": prior.tolist()}
+
+    def forward(self, net, nir):
+        return net.heads(nir), net
+
+    def loss(self, cfg, pred, target):
+        (lightness, logits), net = pred
+        chroma = rebalanced_cross_entropy(logits, target[:, 1:], net.bins, net.class_weights)
+        return chroma + LIGHTNESS_WEIGHT * colorization_loss(cfg.loss, lightness, target[:, :1])
+
+    def validate(self, net, images, cfg, device) -> dict:
+        """Mean per-image ΔE00 (the score) and PSNR in sRGB."""
+        if not len(images):
+            return {}
+        net.eval()
+        rows = []
+        for nir, rgb in zip(images.nir, images.rgb, strict=True):
+            nir = nir / np.float32(255)
+            srgb = to_srgb(np.moveaxis(net_output(net, nir, device), 0, -1), nir, "lab")
+            true = rgb / np.float32(255)
+            rows.append({"de00": delta_e00(srgb, true), "psnr": psnr(srgb, true)})
+        means = mean_metrics(rows)
+        return {self.score_name: means["de00"], "val_psnr": means["psnr"]}
+
+    def export_module(self, net):
+        inverse_temperature = torch.tensor([1.0 / net.temperature], dtype=torch.float32)
+        return AnnealedMean(net), {INVERSE_TEMPERATURE_NAME: inverse_temperature}
+
+    def config_fields(self, cfg) -> dict:
+        return {"output_space": "lab", "guided": None, "temperature": 0.38}
+
+    def after_training(self, output, cfg) -> dict:
+        return {"temperature_sweep": choose_temperature(output, cfg)}
+
+    def card_title(self, cfg) -> str:
+        return "zhang colorizer (ab-bin classification)"
+
+
+def choose_temperature(output: Path, cfg) -> list[dict]:
+    """Score every :data:`TEMPERATURES` on ``cfg.val_split`` (never the reported split) and
+    store the default: the lowest ΔE00 among those whose colourfulness ratio reaches
+    :data:`COLOURFULNESS_TARGET`, else the most colourful; return the table."""
+    from ..data import load_dataset
+    from ..evaluate import evaluate_model
+    from ..models import CONFIG_NAME, load_model
+
+    model = load_model(output)
+    pairs = load_dataset(cfg.data, cfg.val_split, cfg.categories, seed=cfg.seed)
+    table = []
+    for temperature in TEMPERATURES:
+        model.temperature = temperature
+        summary = evaluate_model(model, pairs).summary
+        table.append({"temperature": temperature, **summary})
+    vivid = [row for row in table if row["colourfulness_ratio"] >= COLOURFULNESS_TARGET]
+    if vivid:
+        best = min(vivid, key=lambda row: row["de00"])
+    else:
+        best = max(table, key=lambda row: row["colourfulness_ratio"])
+    config = json.loads((output / CONFIG_NAME).read_text())
+    config["temperature"] = best["temperature"]
+    config["training"]["temperature_sweep"] = table
+    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    return table
