@@ -1,0 +1,177 @@
+"""Colour a person can see: every candidate colorizer on the holdout and val rows.
+
+Each candidate (a shipped model name or a model folder written by ``nircolor train``, given
+as ``NAME=MODEL``) is scored on the project's holdout rows (carved from the train rows: the
+rows choices are made on) and on the scene-disjoint val rows (reported, never chosen on),
+with all eight metrics: PSNR, SSIM, angular error, ΔE00, ΔE76, MSE, colourfulness ratio and
+hue accuracy, each with the model's own default settings (colour context, temperature).
+
+The choice follows issue 11's rule, on the holdout rows only: colourfulness ratio ≥ 0.8,
+hue accuracy and ΔE00 better than the previous default's, PSNR no more than 0.3 dB below
+it; among those, the lowest ΔE00. The PSNR-best candidate is named too.
+
+Pictures: a grid of six val images (NIR | each candidate | truth), written to
+``--pictures`` (default ``out/colour_grid.png``, outside git: val images are dataset files),
+and a grid of the bundled example (NIR | each candidate; no truth ships) written to
+``docs/images/candidates_example.png`` for the README.
+
+Writes the section "Colour a person can see" of BENCHMARKS.md::
+
+    python benchmarks/bench_colour.py --candidate zhang=runs/zhang/model ... [--no-write]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from _common import REPO, Run, base_parser, describe_pairs, evaluate, load_split, publish
+from nircolor.api import colorize, get_model
+from nircolor.data import load_pair
+from nircolor.examples import EXAMPLE_NIR, EXAMPLE_SOURCE
+from nircolor.io import read_nir, write_image
+from nircolor.metric_tables import METRIC_NAMES, METRICS
+
+BASELINE = "previous default"
+COLOURFULNESS_BAR, PSNR_SLACK = 0.8, 0.3
+PICTURE_WIDTH = 240
+
+
+def parse_candidates(items: list[str]) -> dict[str, str]:
+    candidates = {BASELINE: "default"}
+    for item in items:
+        name, _, model = item.partition("=")
+        if not name or not model:
+            raise SystemExit(f"--candidate wants NAME=MODEL, not {item!r}")
+        candidates[name] = model
+    return candidates
+
+
+def passes_rule(row: dict, baseline: dict) -> bool:
+    return (
+        row["colourfulness_ratio"] >= COLOURFULNESS_BAR
+        and row["hue_acc"] > baseline["hue_acc"]
+        and row["de00"] < baseline["de00"]
+        and row["psnr"] >= baseline["psnr"] - PSNR_SLACK
+    )
+
+
+def results_table(summaries: dict[str, dict]) -> str:
+    header = ["candidate", *(METRICS[name].label for name in METRIC_NAMES)]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(METRIC_NAMES) + "|"]
+    for name, summary in summaries.items():
+        cells = [METRICS[metric].format(summary.get(metric)) for metric in METRIC_NAMES]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    height = round(image.shape[0] * PICTURE_WIDTH / image.shape[1])
+    small = cv2.resize(image, (PICTURE_WIDTH, height), interpolation=cv2.INTER_AREA)
+    return np.clip(small, 0, 1)
+
+
+def grid(rows: list[list[np.ndarray]]) -> np.ndarray:
+    gap = 4
+    lines = []
+    for row in rows:
+        cells = [thumbnail(cell) for cell in row]
+        height = max(c.shape[0] for c in cells)
+        padded = [
+            np.pad(c, ((0, height - c.shape[0]), (0, gap), (0, 0)), constant_values=1)
+            for c in cells
+        ]
+        lines.append(
+            np.pad(np.concatenate(padded, axis=1), ((0, gap), (0, 0), (0, 0)), constant_values=1)
+        )
+    return np.concatenate(lines, axis=0)
+
+
+def picture_pairs(pairs, count: int = 6):
+    """``count`` val pairs spread over the categories (the first of each, in turn)."""
+    by_category: dict[str, list] = {}
+    for pair in pairs:
+        by_category.setdefault(pair.category, []).append(pair)
+    chosen, depth = [], 0
+    while len(chosen) < count and depth < max(map(len, by_category.values())):
+        for category in sorted(by_category):
+            if depth < len(by_category[category]) and len(chosen) < count:
+                chosen.append(by_category[category][depth])
+        depth += 1
+    return chosen
+
+
+def main() -> None:
+    parser = base_parser(__doc__)
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL")
+    parser.add_argument("--pictures", type=Path, default=REPO / "out" / "colour_grid.png")
+    args = parser.parse_args()
+    run = Run()
+    candidates = parse_candidates(args.candidate)
+    holdout, val = load_split(args.data, "holdout"), load_split(args.data, "val")
+    scores = {"holdout": {}, "val": {}}
+    for name, model in candidates.items():
+        for split, pairs in (("holdout", holdout), ("val", val)):
+            scores[split][name] = evaluate(get_model(model), pairs, f"{name} on {split}").summary
+    baseline = scores["holdout"][BASELINE]
+    passing = [
+        n for n, row in scores["holdout"].items() if n != BASELINE and passes_rule(row, baseline)
+    ]
+    chosen = min(passing, key=lambda n: scores["holdout"][n]["de00"]) if passing else None
+    faithful = max(scores["holdout"], key=lambda n: scores["holdout"][n]["psnr"])
+
+    picked = picture_pairs(val)
+    rows = []
+    for pair in picked:
+        nir, rgb = load_pair(pair)
+        rows.append([nir, *(colorize(nir, get_model(m)) for m in candidates.values()), rgb])
+    args.pictures.parent.mkdir(parents=True, exist_ok=True)
+    write_image(args.pictures, grid(rows))
+    example = read_nir(EXAMPLE_NIR)
+    example_row = [example, *(colorize(example, get_model(m)) for m in candidates.values())]
+    example_grid = REPO / "docs" / "images" / "candidates_example.png"
+    example_grid.parent.mkdir(parents=True, exist_ok=True)
+    if not args.no_write:
+        write_image(example_grid, grid([example_row]))
+
+    models = "\n".join(f"- {name}: `{model}`" for name, model in candidates.items())
+    verdict = (
+        f"**Chosen by the rule: {chosen}** (lowest holdout ΔE00 of {', '.join(passing)})."
+        if chosen
+        else "**No candidate passes the rule on the holdout rows.**"
+    )
+    body = f"""Candidates (the model's own defaults: context, temperature):
+
+{models}
+
+Holdout rows (choices are made here): {describe_pairs(holdout)}
+
+{results_table(scores["holdout"])}
+
+Val rows (scene-disjoint; reported only): {describe_pairs(val)}
+
+{results_table(scores["val"])}
+
+Rule (holdout): colour ratio ≥ {COLOURFULNESS_BAR}, hue accuracy and ΔE00 better than the
+{BASELINE}'s, PSNR ≥ its PSNR − {PSNR_SLACK} dB; then the lowest ΔE00. {verdict}
+PSNR-best on the holdout: {faithful}.
+
+Pictures: six val images, NIR | {" | ".join(candidates)} | truth, are in
+`{args.pictures.relative_to(REPO) if args.pictures.is_relative_to(REPO) else args.pictures}`
+(written by this script, not committed: they hold dataset images). The bundled example,
+NIR | {" | ".join(candidates)} (EPFL `{EXAMPLE_SOURCE}`, a train image, downscaled):
+`docs/images/candidates_example.png`.
+"""
+    publish(
+        run,
+        {"## Colour a person can see: every candidate on holdout and val": body},
+        not args.no_write,
+    )
+
+
+if __name__ == "__main__":
+    main()
