@@ -117,6 +117,22 @@ class L3CFAModel(L3Model):
             raise ModelError(f"{path}: {error}") from None
 
 
+def check_mosaic_rendering(guided, context, shape: tuple[int, int]) -> None:
+    """Refuse post-processing that would take the mosaic for an NIR image: the guided
+    filter (the mosaic is no guide: its pattern would print through) and the colour
+    context (a downscaled copy of a mosaic mixes its pixel types).
+
+    Raises
+    ------
+    ModelError
+        When ``guided`` is set or ``context`` applies to an image of ``shape``.
+    """
+    if guided:
+        raise ModelError("a raw-mosaic (CFA) model takes no guided filter: the mosaic is no guide")
+    if context and context.applies(shape):
+        raise ModelError("a raw-mosaic (CFA) model takes no colour context (--context 0)")
+
+
 @register_kind(CFA_KIND)
 def load(folder: Path, config: dict, threads: int | None = None) -> L3CFAModel:
     """Registry loader for ``kind == "l3-cfa"`` model folders."""
