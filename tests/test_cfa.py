@@ -207,3 +207,19 @@ def test_wrong_inputs_fail_on_one_line(model, tmp_path, monkeypatch, capsys):
                        tmp_path / "M2", "--cfa", "rgbir", "--split", "all")  # fmt: skip
     assert code == 1 and "not a raw CFA mosaic" in err and "Traceback" not in err
     assert not (tmp_path / "M2").exists()
+
+
+def test_the_benchmarks_bilinear_demosaic_keeps_samples_and_fills_flat_planes():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = pytest.importorskip("bench_rgbir")
+    levels = np.array([0.2, 0.5, 0.8, 0.35], dtype=np.float32)  # r, g, b, ir
+    raw = levels[pixel_types((9, 12), ("r", "g", "ir", "b"))]
+    planes = bench.bilinear_demosaic(raw)
+    np.testing.assert_allclose(planes, np.broadcast_to(levels, (9, 12, 4)), atol=1e-6)
+    ramp = np.tile(np.arange(12, dtype=np.float32) / 12, (9, 1))
+    red = bench.bilinear_demosaic(ramp)[..., 0]
+    np.testing.assert_allclose(red[:, ::2], ramp[:, ::2])  # the red samples are kept
+    np.testing.assert_allclose(red[:, 3:-1:2], ramp[:, 3:-1:2], atol=1e-6)  # a ramp is linear
