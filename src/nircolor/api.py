@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cfa import read_mosaic
 from .context import (
     ColourContext,
     colorize_in_context,
@@ -29,6 +30,7 @@ from .io.band_writers import check_output, write_bands
 from .io.samples import check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
+from .models.l3.cfa import L3CFAModel, check_mosaic_rendering
 from .tiling import (
     AUTO_TILE_PIXELS,
     DEFAULT_TILE,
@@ -134,6 +136,8 @@ def colorize(
     loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
     guided = resolve_guided(loaded, guided)
     context = resolve_context(loaded, context)
+    if isinstance(loaded, L3CFAModel):
+        check_mosaic_rendering(guided, context, nir.shape)
     if context.applies(nir.shape):
         rgb = colorize_in_context(nir, loaded.predict, context)
         if guided:
@@ -182,10 +186,15 @@ def colorize_file(
     any file when ``tile`` is given, are streamed in row bands in bounded memory
     (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
     (12 for a 12-bit camera's 16-bit files), ``context`` as for :func:`colorize`.
-    ``target`` may not be ``source`` (nor a link to it).
+    ``target`` may not be ``source`` (nor a link to it). A raw-mosaic (CFA) model reads
+    ``source`` whole as a 16-bit raw mosaic (:func:`~nircolor.cfa.read_mosaic`).
     """
     check_not_input(source, target)
     input_bits = check_input_bits(input_bits)
+    if isinstance(loaded := get_model(model), L3CFAModel):
+        raw = read_mosaic(source, input_bits)
+        rgb = colorize(raw, model=loaded, guided=guided, tile=tile, context=context)
+        return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
         return colorize_large_file(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cfa import read_mosaic
 from .errors import DataError
 from .io import READ_EXTENSIONS, read_nir, read_rgb
 
@@ -287,9 +288,10 @@ def _split_rule(split: str, fixed: bool, seed: int) -> str:
     return f"of the manifest's train rows, {drawn}" if fixed else drawn
 
 
-def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """Read a pair as ``(nir (H, W), rgb (H, W, 3))`` float32 arrays in [0, 1]."""
-    nir = read_nir(pair.nir)
+def load_pair(pair: Pair, mosaic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair as ``(nir (H, W), rgb (H, W, 3))`` float32 arrays in [0, 1]; with
+    ``mosaic``, its NIR half is a raw CFA mosaic (:func:`~nircolor.cfa.read_mosaic`)."""
+    nir = read_mosaic(pair.nir) if mosaic else read_nir(pair.nir)
     rgb = read_rgb(pair.rgb)
     if nir.shape != rgb.shape[:2]:
         raise DataError(

@@ -7,7 +7,9 @@ Two ways of cutting an image, chosen by what the model declares:
   full rows, each read with ``halo`` extra rows above and below that are cropped off the
   result. This is exact: the result equals the whole-image prediction (bit for bit for L3
   with bands of realistic size; with bands of a few rows BLAS may round the matrix products
-  differently, by one float32 ulp).
+  differently, by one float32 ulp). Every band is read from an even row, so a model of raw
+  colour-filter-array mosaics (2×2 patterns, :mod:`nircolor.models.l3.cfa`) sees its pattern
+  in the phase of the whole image.
 * **Other models** (learned models whose receptive field is wider than any margin one could
   afford): the image is cut into overlapping square tiles; in every overlap the two tiles are
   cross-faded with raised-cosine weights that are zero in the outer quarter of the overlap
@@ -157,7 +159,8 @@ def _local_bands(read: RowReader, shape, predict: Predict, halo: int, rows: int)
     height = shape[0]
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
-        start, stop = max(0, top - halo), min(height, bottom + halo)
+        start = max(0, top - halo) // 2 * 2  # even: a 2×2 CFA pattern keeps its phase
+        stop = min(height, bottom + halo)
         nir = read(start, stop)
         rgb = _predict_checked(predict, nir)
         yield top, nir[top - start : bottom - start], rgb[top - start : bottom - start]

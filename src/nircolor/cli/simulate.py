@@ -76,25 +76,36 @@ def pairs(
     val_fraction: Annotated[float, typer.Option(help="Share of each category for val.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed of noise and splits.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+    cfa: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of the NIR camera, a raw colour-filter-array sensor: 'rgbir' (R G / "
+            "IR B, no IR cut); <id>_nir.png is then its 16-bit raw mosaic."
+        ),
+    ] = None,
 ) -> None:
-    """Render every scene through an RGB and an NIR camera into registered pairs with a
-    MANIFEST.csv that 'nircolor train' and 'nircolor evaluate' read."""
+    """Render every scene through an RGB and an NIR camera (or a raw RGB-IR sensor) into
+    registered pairs with a MANIFEST.csv that 'nircolor train' and 'nircolor evaluate' read."""
     require_extra("simulate", "'nircolor simulate'")
+    from ..cfa import cfa_cell
     from ..spectral import CameraSettings, simulate_pairs
+    from ..spectral.mosaic import simulate_mosaic_pairs
 
     refuse_existing(output, overwrite)
     settings = CameraSettings(f_number, pixel_pitch, full_well, read_noise, bits, exposure)
+    if cfa is not None:
+        cfa_cell(cfa)  # an unknown pattern fails before any rendering
     with progress_bar() as progress:
         task = progress.add_task("rendering pairs", total=None)
-        simulate_pairs(
-            scenes,
-            output,
-            rgb_camera=rgb_camera,
-            nir_camera=nir_camera,
+        options = dict(
             settings=settings,
             seed=seed,
             val_fraction=val_fraction,
             overwrite=overwrite,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+        if cfa is None:
+            simulate_pairs(scenes, output, rgb_camera, nir_camera, **options)
+        else:
+            simulate_mosaic_pairs(scenes, output, cfa, rgb_camera, **options)
     console.print(f"wrote pairs -> {output}", highlight=False)

@@ -39,6 +39,13 @@ def train_l3(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     split: Annotated[str, typer.Option(help=f"{SPLIT_HELP}.")] = "train",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    cfa: Annotated[
+        str | None,
+        typer.Option(
+            help="The NIR inputs are raw colour-filter-array mosaics: 'rgbir' (R G / IR B "
+            "from the top-left pixel, 16-bit); L3 then classes pixels by type too."
+        ),
+    ] = None,
 ) -> None:
     """Train an L3 (Local, Linear, Learned) colorizer."""
     from ..train import train_l3 as run_training
@@ -59,6 +66,7 @@ def train_l3(
             overwrite=overwrite,
             command=command_line(),
             progress=report,
+            cfa=cfa,
         )
     console.print(
         f"trained l3 on {result.n_pairs} pairs in {result.seconds:.1f} s -> {output}",

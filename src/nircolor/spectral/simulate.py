@@ -174,11 +174,30 @@ def simulate_pair(
     if rgb_camera.channels != 3 or nir_camera.channels != 1:
         raise DataError("the RGB camera needs 3 channels and the NIR camera 1")
     check_coverage(scene, rgb_camera, nir_camera)
-    wave = scene.wavelength_nm
-    radiance = optics_blur(photons(scene.radiance(), wave, scene.units), wave, settings)
+    radiance = sensor_radiance(scene, settings)
     rgb_rng, nir_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    nir, _ = expose(nir_camera.respond(radiance, wave)[..., 0], settings, nir_rng)
-    raw, gain = expose(rgb_camera.respond(radiance, wave), settings, rgb_rng)
+    nir, _ = expose(nir_camera.respond(radiance, scene.wavelength_nm)[..., 0], settings, nir_rng)
+    return nir, render_visible(radiance, scene, rgb_camera, settings, rgb_rng)
+
+
+def sensor_radiance(scene: SpectralScene, settings: CameraSettings) -> np.ndarray:
+    """The scene's spectral radiance in photons, blurred by the optics: what reaches the
+    sensor, ``(H, W, n)``."""
+    wave = scene.wavelength_nm
+    return optics_blur(photons(scene.radiance(), wave, scene.units), wave, settings)
+
+
+def render_visible(
+    radiance: np.ndarray,
+    scene: SpectralScene,
+    rgb_camera: Camera,
+    settings: CameraSettings,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The RGB camera's sRGB rendering ``(H, W, 3)`` in [0, 1] of the sensor radiance:
+    exposure and noise, white balance, colour matrix, sRGB curve."""
+    wave = scene.wavelength_nm
+    raw, gain = expose(rgb_camera.respond(radiance, wave), settings, rng)
     if scene.illuminant is None:
         white = np.percentile(raw.reshape(-1, 3), 99, axis=0)
         light = np.ones_like(wave)  # white balance by the brightest 1 %: an equal-energy guess
@@ -187,7 +206,7 @@ def simulate_pair(
         white = rgb_camera.respond(light, wave) * gain / settings.full_well
     balanced = raw / np.maximum(white, 1e-12)
     linear = balanced @ colour_matrix(rgb_camera, light, wave)
-    return nir, srgb_encode(linear)
+    return srgb_encode(linear)
 
 
 def find_scenes(folder: str | os.PathLike) -> list[tuple[Path, str]]:
@@ -246,11 +265,32 @@ def simulate_pairs(
         For a missing or empty scenes folder, an unreadable scene or one that does not cover
         a camera's band, or an existing ``output`` without ``overwrite``.
     """
+    settings = settings or CameraSettings()
+    rgb_camera, nir_camera = camera(rgb_camera), camera(nir_camera)
+
+    def render(scene: SpectralScene, pair_seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        return simulate_pair(scene, rgb_camera, nir_camera, settings, pair_seed)
+
+    nir_bits = 16 if settings.bits > 8 else 8
+    return write_pairs(scenes, output, render, nir_bits, seed, val_fraction, overwrite, progress)
+
+
+def write_pairs(
+    scenes: str | os.PathLike,
+    output: str | os.PathLike,
+    render: Callable[[SpectralScene, list[int]], tuple[np.ndarray, np.ndarray]],
+    nir_bits: int,
+    seed: int,
+    val_fraction: float,
+    overwrite: bool,
+    progress: Callable[[int, int], None] | None,
+) -> Path:
+    """Render every scene under ``scenes`` with ``render(scene, pair_seed) -> (nir, rgb)``
+    into ``output/<category>/<id>_nir.png`` (``nir_bits`` bits) / ``<id>_rgb.png`` and a
+    ``MANIFEST.csv``, atomically (see :func:`simulate_pairs`)."""
     output = Path(output).expanduser()
     if output.exists() and not overwrite:
         raise already_exists(output, DataError)
-    settings = settings or CameraSettings()
-    rgb_camera, nir_camera = camera(rgb_camera), camera(nir_camera)
     found = find_scenes(scenes)
     splits = assign_splits(found, val_fraction, seed)
 
@@ -259,11 +299,10 @@ def simulate_pairs(
         for done, ((path, category), split) in enumerate(zip(found, splits, strict=True)):
             scene = read_scene(path)
             scene_id = f"{category}/{path.stem}"
-            pair_seed = [seed, zlib.crc32(scene_id.encode())]
-            nir, rgb = simulate_pair(scene, rgb_camera, nir_camera, settings, pair_seed)
+            nir, rgb = render(scene, [seed, zlib.crc32(scene_id.encode())])
             (folder / category).mkdir(parents=True, exist_ok=True)
             nir_name, rgb_name = f"{scene_id}_nir.png", f"{scene_id}_rgb.png"
-            write_image(folder / nir_name, nir, bit_depth=16 if settings.bits > 8 else 8)
+            write_image(folder / nir_name, nir, bit_depth=nir_bits)
             write_image(folder / rgb_name, rgb)
             rows.append([nir_name, rgb_name, category, scene_id, split])
             if progress is not None:

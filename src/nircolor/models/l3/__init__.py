@@ -53,6 +53,7 @@ gathers their patches (``cv2.merge`` of the shifted views), applies one small GE
 and scatters the results back; blocks run on a few threads.
 """
 
+from .cfa import CFA_KIND, L3CFAModel, fit_l3_cfa
 from .config import L3Config
 from .fit import (
     BottomK,
@@ -68,6 +69,9 @@ from .model import FORMAT_VERSION, KIND, WEIGHTS_NAME, L3Model, load
 from .patches import classify, log_cuts, patch_stats
 
 __all__ = [
+    "CFA_KIND",
+    "L3CFAModel",
+    "fit_l3_cfa",
     "FORMAT_VERSION",
     "KIND",
     "WEIGHTS_NAME",

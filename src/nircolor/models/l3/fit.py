@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from ..base import check_nir
@@ -20,6 +21,7 @@ from .patches import (
     patch_stats,
     quantile_cuts,
 )
+from .ridge import gcv_solve
 
 Pair = tuple[np.ndarray, np.ndarray]
 PairSource = Sequence[Pair] | Callable[[], Iterable[Pair]] | Iterable[Pair]
@@ -130,8 +132,15 @@ class _Accumulator:
     number of samples and the sum of squared weights (for the effective sample size).
     """
 
-    def __init__(self, config: L3Config, level_cuts: np.ndarray, contrast_cuts: np.ndarray):
+    def __init__(
+        self,
+        config: L3Config,
+        level_cuts: np.ndarray,
+        contrast_cuts: np.ndarray,
+        border: int = cv2.BORDER_REFLECT,
+    ):
         self.config = config
+        self.border = border
         self.level_cuts = level_cuts
         self.contrast_cuts = contrast_cuts
         self.orbits = orbit_matrix(config.patch, config.symmetric)
@@ -149,8 +158,10 @@ class _Accumulator:
         rgb: np.ndarray,
         rng: np.random.Generator,
         previous: np.ndarray | None = None,
+        among: np.ndarray | None = None,
     ) -> None:
-        """Add one image's sampled patches.
+        """Add one image's sampled patches (drawn from the flat pixel indices ``among``, or
+        from all pixels).
 
         With ``previous`` (``(K, 1 + f, 3)`` weights of the last fit) the image is weighted
         by ``1 / (n · MSE)`` of that fit on its samples, else by 1 per sample (``"pixels"``)
@@ -160,9 +171,12 @@ class _Accumulator:
         f = self.n_features
         q = 1 + f + 3
         height, width = nir.shape
-        padded = pad(nir, config.patch // 2)
-        level, contrast = patch_stats(nir, config.patch)
-        idx = sample_pixels(height * width, config, rng)
+        padded = pad(nir, config.patch // 2, self.border)
+        level, contrast = patch_stats(nir, config.patch, self.border)
+        if among is None:
+            idx = sample_pixels(height * width, config, rng)
+        else:
+            idx = among[sample_pixels(len(among), config, rng)]
         if len(idx) == 0:
             return
         level, contrast = level.ravel()[idx], contrast.ravel()[idx]
@@ -206,56 +220,6 @@ class _Accumulator:
         self.counts += counts
         self.sum_w2 += counts * weight * weight
         self.pixels += n
-
-
-def gcv_solve(
-    sums: np.ndarray, n_eff: np.ndarray, config: L3Config, n_features: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge weights (``(K, 1 + f, 3)``, intercept first) and λ (``(K, 3)``) chosen by GCV.
-
-    The intercept is not penalised: the normal equations are centred, the ridge acts on the
-    feature weights, and GCV counts the intercept as one more degree of freedom.
-    """
-    f = n_features
-    n = np.asarray(n_eff, dtype=np.float64)
-    total = sums[:, 0, 0]
-    safe_total = np.where(total > 0, total, 1.0)
-    mean = sums[:, 0, 1:] / safe_total[:, None]  # (K, f + 3)
-    centred = sums[:, 1:, 1:] - safe_total[:, None, None] * mean[:, :, None] * mean[:, None, :]
-    a = centred[:, :f, :f]
-    a = 0.5 * (a + a.transpose(0, 2, 1))
-    b = centred[:, :f, f:]  # (K, f, 3)
-    yy = np.maximum(np.diagonal(centred[:, f:, f:], axis1=1, axis2=2), 0.0)  # (K, 3)
-    eigenvalues, vectors = np.linalg.eigh(a)
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    scale = eigenvalues.mean(axis=1)
-    scale = np.where(scale > 0, scale, 1.0)
-    low, high = config.lambda_log10_min, config.lambda_log10_max
-    grid = 10.0 ** np.linspace(low, high, config.lambda_steps)
-    lambdas = scale[:, None] * grid[None, :]  # (K, G)
-    z = np.einsum("kfe,kfc->kec", vectors, b)  # (K, f, 3): Vᵀ b
-    z2 = z * z
-    s = eigenvalues[:, None, :]  # (K, 1, f)
-    denominator = s + lambdas[:, :, None]  # (K, G, f)
-    # RSS(λ) = yᵀy − 2 w·b + wᵀ A w  with  w = V diag(1/(s+λ)) Vᵀ b
-    factor = (s + 2.0 * lambdas[:, :, None]) / (denominator * denominator)  # (K, G, f)
-    rss = yy[:, None, :] - np.einsum("kgf,kfc->kgc", factor, z2)
-    rss = np.maximum(rss, 0.0)
-    df = (s / denominator).sum(axis=2) + 1.0  # (K, G), intercept included
-    residual_df = n[:, None] - df
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gcv = n[:, None, None] * rss / (residual_df * residual_df)[:, :, None]
-    gcv = np.where(residual_df[:, :, None] > 0, gcv, np.inf)
-    if config.shared_lambda:  # one λ per class: the channels' GCV scores summed
-        best = np.repeat(np.argmin(gcv.sum(axis=2), axis=1)[:, None], 3, axis=1)
-    else:
-        best = np.argmin(gcv, axis=1)  # (K, 3); ties → smallest λ
-    chosen = np.take_along_axis(lambdas, best, axis=1)  # (K, 3)
-    shrunk = z / (eigenvalues[:, :, None] + chosen[:, None, :])  # (K, f, 3)
-    w = np.einsum("kfe,kec->kfc", vectors, shrunk)
-    intercept = mean[:, f:] - np.einsum("kf,kfc->kc", mean[:, :f], w)
-    weights = np.concatenate([intercept[:, None, :], w], axis=1)
-    return weights, chosen
 
 
 def fill_sparse(enough: np.ndarray, n_levels: int, n_contrasts: int) -> np.ndarray:
@@ -359,38 +323,8 @@ def fit_l3(
     """
     config = config or L3Config()
     started = time.perf_counter()
-    accumulation_passes = 1 + (config.psnr_iterations if config.weighting == "psnr" else 0)
-    passes = accumulation_passes + (1 if config.cuts == "quantile" else 0)
-    fresh, count = _passes(pairs, passes)
-    total = None if count is None else passes * count
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    if config.cuts == "quantile":
-        reservoir = BottomK(config.stats_max_samples, 2)
-        seen = 0
-        for index, pair in enumerate(fresh()):
-            nir, _ = _as_pair(pair)
-            rng = _image_rng(config.seed, 0, index)
-            level, contrast = patch_stats(nir, config.patch)
-            idx = _stats_indices(nir.size, config.stats_sample_fraction, rng)
-            weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
-            rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
-            reservoir.add(rows, weight, rng)
-            seen += 1
-            tick()
-        if seen == 0:
-            raise ValueError("no training pairs")
-        sample = reservoir.sample()
-        level_cuts, contrast_cuts = quantile_cuts(sample[:, 0], sample[:, 1], config)
-    else:
-        level_cuts, contrast_cuts = log_cuts(config)
-
+    fresh, tick, accumulation_passes = schedule(pairs, config, progress)
+    level_cuts, contrast_cuts = cut_points(fresh, config, tick)
     previous = None
     for _ in range(accumulation_passes):
         accumulator = _Accumulator(config, level_cuts, contrast_cuts)
@@ -405,12 +339,7 @@ def fit_l3(
             raise ValueError("no training pairs")
         previous, lambdas, source, enough, pooling = _solve(accumulator)
 
-    orbits = accumulator.orbits
-    weights = previous
-    if config.symmetric:  # expand orbit weights to the full P × P layout
-        weights = np.concatenate(
-            [weights[:, :1], np.einsum("po,koc->kpc", orbits, weights[:, 1:])], axis=1
-        )
+    weights = full_layout(previous, config)
     counts = accumulator.counts
     info = {
         "images": images,
@@ -420,3 +349,60 @@ def fit_l3(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return L3Model(config, weights, level_cuts, contrast_cuts, counts, lambdas, source, info)
+
+
+def schedule(
+    pairs: PairSource, config: L3Config, progress: Progress | None
+) -> tuple[Callable[[], Iterable[Pair]], Callable[[], None], int]:
+    """A factory of fresh passes over ``pairs``, the tick that reports every image of every
+    pass, and the number of accumulation passes."""
+    accumulation_passes = 1 + (config.psnr_iterations if config.weighting == "psnr" else 0)
+    passes = accumulation_passes + (1 if config.cuts == "quantile" else 0)
+    fresh, count = _passes(pairs, passes)
+    total = None if count is None else passes * count
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    return fresh, tick, accumulation_passes
+
+
+def cut_points(
+    fresh: Callable[[], Iterable[Pair]],
+    config: L3Config,
+    tick: Callable[[], None],
+    border: int = cv2.BORDER_REFLECT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level and contrast cut points: quantiles of a pass over the data, or log-spaced."""
+    if config.cuts != "quantile":
+        return log_cuts(config)
+    reservoir = BottomK(config.stats_max_samples, 2)
+    seen = 0
+    for index, pair in enumerate(fresh()):
+        nir, _ = _as_pair(pair)
+        rng = _image_rng(config.seed, 0, index)
+        level, contrast = patch_stats(nir, config.patch, border)
+        idx = _stats_indices(nir.size, config.stats_sample_fraction, rng)
+        weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
+        rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
+        reservoir.add(rows, weight, rng)
+        seen += 1
+        tick()
+    if seen == 0:
+        raise ValueError("no training pairs")
+    sample = reservoir.sample()
+    return quantile_cuts(sample[:, 0], sample[:, 1], config)
+
+
+def full_layout(weights: np.ndarray, config: L3Config) -> np.ndarray:
+    """Weights of tied (symmetric) kernels expanded to the full ``P × P`` layout."""
+    if not config.symmetric:
+        return weights
+    orbits = orbit_matrix(config.patch, config.symmetric)
+    return np.concatenate(
+        [weights[:, :1], np.einsum("po,koc->kpc", orbits, weights[:, 1:])], axis=1
+    )

@@ -67,8 +67,8 @@ class L3Model:
         source: np.ndarray | None = None,
         info: dict | None = None,
     ) -> None:
-        k, p = config.n_classes, config.n_pixels
         self.config = config
+        k, p = self.n_classes, config.n_pixels
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.level_cuts = np.ascontiguousarray(level_cuts, dtype=np.float32)
         self.contrast_cuts = np.ascontiguousarray(contrast_cuts, dtype=np.float32)
@@ -144,13 +144,8 @@ class L3Model:
 
         ``threads`` bounds the worker threads (default: the CPUs available, at most 8).
         """
-        nir = check_nir(nir)
-        height, width = nir.shape
-        r = self.patch // 2
-        padded = pad(nir, r)
-        level, contrast = patch_stats(nir, self.patch)
-        classes = classify(level.ravel(), contrast.ravel(), self.level_cuts, self.contrast_cuts)
-        classes = classes.reshape(height, width)
+        padded, classes = self._padded_and_classes(nir)
+        height, width = classes.shape
         out = np.empty((height, width, 3), dtype=np.float32)
         rows = max(1, _RENDER_BLOCK_PIXELS // width)
         spans = [(top, min(top + rows, height)) for top in range(0, height, rows)]
@@ -168,6 +163,12 @@ class L3Model:
             for span in spans:
                 render(span)
         return out
+
+    def _padded_and_classes(self, nir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The padded image the patches are taken from, and the ``(H, W)`` class map."""
+        nir = check_nir(nir)
+        padded = pad(nir, self.patch // 2)
+        return padded, self.classify(nir)
 
     def _render_rows(
         self,
@@ -208,7 +209,7 @@ class L3Model:
     # -- persistence -----------------------------------------------------------------------
 
     def config_dict(self) -> dict:
-        data = {"kind": KIND, "format_version": FORMAT_VERSION, **self.config.to_dict()}
+        data = {"kind": self.kind, "format_version": FORMAT_VERSION, **self.config.to_dict()}
         if self.info:
             data["training"] = self.info
         return data
@@ -232,13 +233,19 @@ class L3Model:
         write_bytes_atomic(folder / CONFIG_NAME, text.encode())
 
     @classmethod
+    def config_extras(cls, config: dict, path: Path) -> dict:
+        """Constructor arguments beyond the L3 config that a subclass reads from
+        ``config.json`` (none for plain L3)."""
+        return {}
+
+    @classmethod
     def load(cls, folder: str | Path, config: dict | None = None) -> L3Model:
         """Load a model saved by :meth:`save`; raises :class:`ModelError` if it is invalid."""
         folder = Path(folder)
         if config is None:
             config = read_config(folder)
-        if not isinstance(config, dict) or config.get("kind") != KIND:
-            raise ModelError(f"{folder / CONFIG_NAME}: not an L3 model config")
+        if not isinstance(config, dict) or config.get("kind") != cls.kind:
+            raise ModelError(f"{folder / CONFIG_NAME}: not an {cls.kind} model config")
         version = config.get("format_version", FORMAT_VERSION)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise ModelError(
@@ -272,7 +279,8 @@ class L3Model:
             raise ModelError(f"{path}: corrupt L3 weights ({reason})") from None
         info = config.get("training")
         try:
-            return cls(l3_config, info=info if isinstance(info, dict) else None, **arrays)
+            extras = cls.config_extras(config, folder / CONFIG_NAME)
+            return cls(l3_config, info=info if isinstance(info, dict) else None, **extras, **arrays)
         except ValueError as error:
             raise ModelError(f"{path}: invalid L3 weights ({error})") from None
 

@@ -31,24 +31,27 @@ def orbit_matrix(patch: int, symmetric: bool) -> np.ndarray:
     return matrix
 
 
-def pad(nir: np.ndarray, radius: int) -> np.ndarray:
+def pad(nir: np.ndarray, radius: int, border: int = cv2.BORDER_REFLECT) -> np.ndarray:
     if radius == 0:
         return np.ascontiguousarray(nir)
-    return cv2.copyMakeBorder(nir, radius, radius, radius, radius, cv2.BORDER_REFLECT)
+    return cv2.copyMakeBorder(nir, radius, radius, radius, radius, border)
 
 
-def patch_stats(nir: np.ndarray, patch: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def patch_stats(
+    nir: np.ndarray, patch: int = 5, border: int = cv2.BORDER_REFLECT
+) -> tuple[np.ndarray, np.ndarray]:
     """Level (mean) and contrast (population std) of the ``patch × patch`` patch at every pixel.
 
-    Reflect padding (``cv2.BORDER_REFLECT``, the padding of the patches) at the borders;
-    both outputs ``(H, W)`` float32. Box filters of ``x`` and ``x²`` (sums in float64 inside
+    Padding ``border`` at the borders (reflect, ``cv2.BORDER_REFLECT``, the padding of the
+    patches; CFA mosaics use ``BORDER_REFLECT_101``, which keeps the pattern's phase); both
+    outputs ``(H, W)`` float32. Box filters of ``x`` and ``x²`` (sums in float64 inside
     OpenCV), ``std = sqrt(max(E[x²] − E[x]², 0))``.
     """
     nir = check_nir(nir)
     box = (patch, patch)
-    level = cv2.boxFilter(nir, -1, box, normalize=True, borderType=cv2.BORDER_REFLECT)
+    level = cv2.boxFilter(nir, -1, box, normalize=True, borderType=border)
     square = cv2.multiply(nir, nir)
-    cv2.boxFilter(square, -1, box, dst=square, normalize=True, borderType=cv2.BORDER_REFLECT)
+    cv2.boxFilter(square, -1, box, dst=square, normalize=True, borderType=border)
     cv2.subtract(square, cv2.multiply(level, level), dst=square)
     np.maximum(square, 0.0, out=square)
     contrast = cv2.sqrt(square, dst=square)
