@@ -1,7 +1,7 @@
 """RGB-IR mosaics: L3 with per-pixel-type classes against demosaic-and-matrix baselines.
 
 Makes seeded synthetic spectral scenes (as ``bench_simulated.py`` does) and renders each into
-the raw mosaic of a 2×2 R G / IR B sensor without IR cut and the visible camera's sRGB image
+the raw mosaic of a 2×2 G R / B IR sensor without IR cut and the visible camera's sRGB image
 of the same scene (``nircolor simulate pairs --cfa rgbir``), in a temporary folder, then
 scores on the val pairs, per category, against the visible camera's image (ΔE00, PSNR):
 
@@ -180,7 +180,7 @@ def main() -> None:
     gain = subtracted["de00"] - cfa["de00"]
     verdict = "gains a further" if gain > 0 else "loses"
     timings = ", ".join(f"{name} {seconds[name]:.1f} s" for name in METHODS)
-    body = f"""The RGB-IR case of isetL3 (`s_L3_rgbir`): a 2×2 colour filter array of R, G / IR, B
+    body = f"""The RGB-IR case of isetL3 (`s_L3_rgbir`): a 2×2 colour filter array of G, R / B, IR
 (from the top-left pixel) on the Nikon D200 sensor *without* IR-cut filter (so R, G and B
 see the NIR too), the IR pixel the D200's red channel behind the 720 nm IR-pass filter;
 default camera settings (f/4, 2.2 µm pixels, 10 000 e⁻ full well, 5 e⁻ read noise, 10 bits,

@@ -1,12 +1,13 @@
 """Colour filter arrays (CFA): the 2×2 pixel patterns of raw sensor mosaics, and reading them.
 
 A pattern is the 2×2 cell as seen from the image's top-left pixel, row by row. The one named
-pattern, ``rgbir``, is::
+pattern, ``rgbir``, is isetL3's RGB-IR cell (``s_L3_rgbir``: ``cfa = [2 1; 3 4]`` over the
+filters red, green, blue, ir)::
 
-    R  G
-    IR B
+    G  R
+    B  IR
 
-(an RGB-IR sensor: one green of a Bayer cell replaced by an IR pixel). The top-left pixel
+(one green of a Bayer cell replaced by an IR pixel). The top-left pixel
 fixes the phase: a mosaic cropped at an odd row or column has the cell
 :func:`shifted_cell` gives. A raw mosaic is one channel of 10- to 16-bit samples, stored in a
 16-bit PNG or TIFF (:func:`read_mosaic` refuses 8-bit and colour files, which are ordinary
@@ -27,7 +28,7 @@ from .io.samples import check_input_bits
 PIXEL_TYPES = ("r", "g", "b", "ir")
 """The kinds of pixel a pattern holds, in the order of an L3 CFA model's class blocks."""
 
-PATTERNS = {"rgbir": ("r", "g", "ir", "b")}
+PATTERNS = {"rgbir": ("g", "r", "b", "ir")}
 """Named patterns: the 2×2 cell row by row from the top-left pixel."""
 
 

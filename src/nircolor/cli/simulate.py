@@ -79,8 +79,8 @@ def pairs(
     cfa: Annotated[
         str | None,
         typer.Option(
-            help="Instead of the NIR camera, a raw colour-filter-array sensor: 'rgbir' (R G / "
-            "IR B, no IR cut); <id>_nir.png is then its 16-bit raw mosaic."
+            help="Instead of the NIR camera, a raw colour-filter-array sensor: 'rgbir' (G R / "
+            "B IR, no IR cut); <id>_nir.png is then its 16-bit raw mosaic."
         ),
     ] = None,
 ) -> None:

@@ -42,7 +42,7 @@ def train_l3(
     cfa: Annotated[
         str | None,
         typer.Option(
-            help="The NIR inputs are raw colour-filter-array mosaics: 'rgbir' (R G / IR B "
+            help="The NIR inputs are raw colour-filter-array mosaics: 'rgbir' (G R / B IR "
             "from the top-left pixel, 16-bit); L3 then classes pixels by type too."
         ),
     ] = None,

@@ -1,7 +1,7 @@
 """RGB-IR mosaics: a colour-filter-array sensor simulated from spectral scenes.
 
 The sensor (:func:`cfa_camera`) has four kinds of pixel in a 2×2 pattern
-(:data:`nircolor.cfa.PATTERNS`; ``rgbir`` is ``R G / IR B`` from the top-left pixel):
+(:data:`nircolor.cfa.PATTERNS`; ``rgbir`` is ``G R / B IR`` from the top-left pixel):
 
 * R, G, B pixels: the Nikon D200's R, G, B sensitivities *without* an IR-cut filter, so they
   see the NIR too, as on real RGB-IR sensors;

@@ -134,7 +134,7 @@ L3_DESCRIPTION = (
 )
 
 L3_CFA_DESCRIPTION = (
-    "L3 for a raw colour-filter-array sensor (an RGB-IR mosaic: R G / IR B from the top-left "
+    "L3 for a raw colour-filter-array sensor (an RGB-IR mosaic: G R / B IR from the top-left "
     "pixel): every pixel is classed by its pixel type (R, G, B or IR) and by the mean level "
     "and contrast of its raw P×P patch, and each class maps the raw patch to the centre "
     "pixel's RGB with its own ridge regression: demosaicking, IR removal and colour rendering "
