@@ -157,7 +157,9 @@ def _train_net_command(arch: str):
         ] = 0.0,
         gan_width: Annotated[
             int,
-            typer.Option(help="Base width of the discriminator (pix2pix: 64).", hidden=is_classifier),
+            typer.Option(
+                help="Base width of the discriminator (pix2pix: 64).", hidden=is_classifier
+            ),
         ] = 64,
         class_weight: Annotated[
             float | None,
