@@ -313,7 +313,8 @@ def sample_patches(
     size: int = 64,
     rng: np.random.Generator | None = None,
     flips: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_index: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Draw random aligned patches from loaded pairs.
 
     Images are chosen with probability proportional to their area; images smaller than
@@ -324,9 +325,12 @@ def sample_patches(
     -------
     nir : ndarray (count, size, size) float32
     rgb : ndarray (count, size, size, 3) float32
+    index : ndarray (count,) int64
+        With ``with_index`` only: the position in ``images`` of each patch's pair.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
-    usable = [(n, c) for n, c in images if n.shape[0] >= size and n.shape[1] >= size]
+    kept = [i for i, (n, _) in enumerate(images) if n.shape[0] >= size and n.shape[1] >= size]
+    usable = [images[i] for i in kept]
     if not usable:
         raise DataError(f"no image is at least {size}x{size} pixels")
     areas = np.array([n.shape[0] * n.shape[1] for n, _ in usable], dtype=np.float64)
@@ -345,4 +349,6 @@ def sample_patches(
             nir_patch, rgb_patch = nir_patch[::-1], rgb_patch[::-1]
         nir_out[i] = nir_patch
         rgb_out[i] = rgb_patch
+    if with_index:
+        return nir_out, rgb_out, np.asarray(kept, np.int64)[choice]
     return nir_out, rgb_out

@@ -84,6 +84,7 @@ NET_HELP = {
     "fusion": "Train the Deep-Koalarization-style fusion net (local encoder + global vector).",
     "unet": "Train the small U-Net with a fused global vector (fast on CPU).",
     "zhang": "Train the U-Net with Zhang et al.'s ab-bin classification (vivid colours).",
+    "iizuka": "Train the Iizuka et al. net: fusion net + scene-class loss, learned jointly.",
 }
 
 
@@ -104,6 +105,8 @@ def _require_training_extra() -> None:
 def _train_net_command(arch: str):
     defaults = DEFAULTS[arch]
     is_classifier, is_fusion, is_zhang = arch == "classifier", arch == "fusion", arch == "zhang"
+    is_classifier, is_fusion = arch == "classifier", arch == "fusion"
+    class_weight_default = defaults.get("class_weight")
 
     def command(
         data: Annotated[Path, typer.Option(help=DATA_HELP)],
@@ -154,6 +157,30 @@ def _train_net_command(arch: str):
                 "none) on the holdout rows."
             ),
         ] = False,
+        gan_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of a PatchGAN adversarial loss (LSGAN; 0: off). Fine-tune with "
+                "--init, e.g. 0.05.",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
+        gan_width: Annotated[
+            int,
+            typer.Option(
+                help="Base width of the discriminator (pix2pix: 64).", hidden=is_classifier
+            ),
+        ] = 64,
+        class_weight: Annotated[
+            float | None,
+            typer.Option(
+                help="Weight of the scene-class cross entropy.", hidden=class_weight_default is None
+            ),
+        ] = class_weight_default,
+        init: Annotated[
+            str | None,
+            typer.Option(help="Fine-tune this model (a name or a folder) of the same arch."),
+        ] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
     ) -> None:
         _require_training_extra()
@@ -187,6 +214,10 @@ def _train_net_command(arch: str):
                 categories=parse_list(categories),
                 classifier=str(classifier) if classifier else None,
                 guided=list(guided_option(guided) or []) or None,
+                gan_weight=gan_weight,
+                gan_width=gan_width,
+                class_weight=class_weight,
+                init=init,
                 resume=resume,
                 overwrite=overwrite,
                 command=command_line(),

@@ -106,8 +106,11 @@ class FusionNet(nn.Module):
         return self
 
     def forward(self, nir: torch.Tensor) -> torch.Tensor:
+        return self.colorize(nir, self.global_branch.features(nir))
+
+    def colorize(self, nir: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
+        """The colour of ``nir`` given its ``(N, 128)`` global features."""
         local = self.encoder(nir)
-        glob = self.global_branch.features(nir)
         glob = glob[:, :, None, None].expand(-1, -1, local.shape[2], local.shape[3])
         fused = self.fusion(torch.cat([glob, local], dim=1))
         return self.head(self.decoder(fused), nir)

@@ -12,6 +12,8 @@ NET_MODULES = (
     "nircolor.nets.classifier",
     "nircolor.nets.cnn",
     "nircolor.nets.fusion",
+    "nircolor.nets.iizuka",
+    "nircolor.nets.patchgan",
     "nircolor.nets.unet",
     "nircolor.nets.zhang",
 )

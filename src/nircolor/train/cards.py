@@ -17,6 +17,8 @@ NET_DESCRIPTIONS = {
     "classifier": "Scene recognition on NIR after 'Fast NIR colorization' (9 EPFL categories).",
     "fusion": "Fusion colorization net: local encoder, global scene vector, fusion, decoder.",
     "unet": "Small U-Net with skip connections and a fused global feature vector.",
+    "zhang": "U-Net trunk, chroma classified over CIELAB ab bins (Zhang et al. 2016), L* regressed.",
+    "iizuka": "Iizuka et al. (2016) global + local features, trained with a scene-class loss.",
 }
 
 
@@ -36,6 +38,13 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
         notes.append(
             f"{cfg.val_split}: {setting}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
         )
+    if cfg.gan_weight:
+        notes.append(
+            f"adversarial: gan_weight {cfg.gan_weight:g}, PatchGAN 70×70 discriminator of width "
+            f"{cfg.gan_width}, LSGAN (not exported)"
+        )
+    if cfg.class_weight is not None:
+        notes.append(f"scene-class loss: class_weight {cfg.class_weight:g}")
     pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []
     evaluation, report_notes = task.report(output, cfg, pairs)
     notes += report_notes

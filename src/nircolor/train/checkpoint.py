@@ -99,13 +99,16 @@ def checkpoint_bytes(scalars: dict, tensors: dict[str, torch.Tensor]) -> bytes:
     return save(tensors, metadata=metadata)
 
 
-def save_checkpoint(folder: Path, cfg, net, optimizer, state: RunState) -> None:
-    """Replace ``folder/checkpoint.safetensors`` at once by the run's current state."""
+def save_checkpoint(folder: Path, cfg, net, optimizer, state: RunState, adversary=None) -> None:
+    """Replace ``folder/checkpoint.safetensors`` at once by the run's current state (with the
+    discriminator of an ``adversary``, :class:`.gan.Adversary`)."""
     optim = optimizer.state_dict()
     tensors = cpu_tensors(net.state_dict(), "model.")
     tensors |= cpu_tensors(state.best_weights or {}, "best.")
     for index, values in optim["state"].items():
         tensors |= cpu_tensors(values, f"optim.{index}.")
+    if adversary is not None:
+        tensors |= adversary.tensors()
     tensors["torch_rng"] = torch.get_rng_state()
     if torch.cuda.is_available():
         tensors["cuda_rng"] = torch.cuda.get_rng_state()
@@ -233,8 +236,8 @@ def optimizer_state(checkpoint: Checkpoint, optimizer) -> dict:
     return {"state": state, "param_groups": checkpoint.scalars["param_groups"]}
 
 
-def restore(checkpoint: Checkpoint, net, optimizer) -> RunState:
-    """Load weights, optimizer and random states from a checkpoint; return the run's state."""
+def restore(checkpoint: Checkpoint, net, optimizer, adversary=None) -> RunState:
+    """Load weights, optimizer, discriminator and random states; return the run's state."""
     tensors, scalars = checkpoint.tensors, checkpoint.scalars
     expected = net.state_dict()
     weights, best = tensors_under(tensors, "model."), tensors_under(tensors, "best.")
@@ -246,6 +249,8 @@ def restore(checkpoint: Checkpoint, net, optimizer) -> RunState:
         optimizer.load_state_dict(optimizer_state(checkpoint, optimizer))
     except (KeyError, TypeError, ValueError) as error:
         raise checkpoint.error(f"optimizer state does not fit ({error_reason(error)})") from None
+    if adversary is not None:
+        adversary.load(tensors, str(checkpoint.path))
     rng = np.random.default_rng()
     try:
         torch.set_rng_state(tensors["torch_rng"])

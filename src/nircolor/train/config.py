@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
-from .defaults import ARCHS, DEFAULTS
+from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS
 from .task_registry import task_for
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
@@ -44,6 +45,9 @@ class NetTrainConfig:
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
     init: str | None = None  # fine-tune: start from this model's weights (same architecture)
     guided: list[float] | None = None  # default guided filter [radius, eps] of the model
+    gan_weight: float = 0.0  # weight of the adversarial loss (PatchGAN, train.gan); 0: off
+    gan_width: int = 64  # the discriminator's base width (pix2pix: 64)
+    class_weight: float | None = None  # iizuka: weight of the scene-class loss (DEFAULTS)
     resume: bool = False
     overwrite: bool = False
     command: str | None = None
@@ -56,11 +60,26 @@ class NetTrainConfig:
         self.batch = self.batch or defaults["batch"]
         self.loss = self.loss or defaults["loss"]
         self.output_space = self.output_space or defaults["output_space"]
+        if self.class_weight is None:
+            self.class_weight = defaults.get("class_weight")
         task_for(self.arch).configure(self)
-        for name in ("epochs", "steps_per_epoch", "batch", "patch"):
+        for name in ("epochs", "steps_per_epoch", "batch", "patch", "gan_width"):
             if int(getattr(self, name)) < 1:
                 raise ModelError(f"{name} must be at least 1")
+        check_weights(self)
 
     @property
     def class_names(self) -> list[str]:
         return list(self.categories) if self.categories else list(EPFL_CATEGORIES)
+
+
+def check_weights(cfg: NetTrainConfig) -> None:
+    """The loss weights are finite and non-negative; the GAN is for colorizers only."""
+    for name in ("gan_weight", "class_weight"):
+        value = getattr(cfg, name)
+        if value is not None and not 0 <= value < math.inf:
+            raise ModelError(f"{name} must be a finite number >= 0, not {value}")
+    if cfg.gan_weight and cfg.output_space is None:
+        raise ModelError(f"gan_weight: the {cfg.arch} is not a colorizer (no adversarial loss)")
+    if cfg.class_weight is not None and cfg.arch not in CLASS_WEIGHT_ARCHS:
+        raise ModelError(f"class_weight is a setting of {', '.join(CLASS_WEIGHT_ARCHS)} only")

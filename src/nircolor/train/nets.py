@@ -52,6 +52,7 @@ from .checkpoint import (
 from .common import TrainResult, check_output_folder
 from .config import ARCHS, DEFAULTS, NetTrainConfig
 from .export import GUIDED_GRID, choose_guided, write_model_folder
+from .gan import Adversary
 from .task_registry import task_for
 from .tasks import ImageSet, Task, to_device
 
@@ -211,8 +212,14 @@ class Reporter:
     def close(self) -> None: ...
 
 
-def run_epoch(net, optimizer, train_set, val_set, cfg, device, state: RunState, reporter):
-    """One epoch: ``steps_per_epoch`` optimizer steps, then validation and keep-best."""
+def run_epoch(
+    net, optimizer, train_set, val_set, cfg, device, state: RunState, reporter, adversary=None
+):
+    """One epoch: ``steps_per_epoch`` optimizer steps, then validation and keep-best.
+
+    With an ``adversary`` (:mod:`.gan`) the discriminator steps first on each batch, then
+    adds its term to the generator's loss.
+    """
     start = time.perf_counter()
     task = task_for(cfg.arch)
     net.train()
@@ -225,6 +232,9 @@ def run_epoch(net, optimizer, train_set, val_set, cfg, device, state: RunState, 
         nir, target = to_device(nir, device), to_device(target, device)
         pred = task.forward(net, nir)
         loss = task.loss(cfg, pred, target)
+        if adversary is not None:
+            adversary.step(nir, task.colour(pred).detach(), task.colour(target), lr)
+            loss = loss + adversary.generator_loss(nir, task.colour(pred))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -242,6 +252,8 @@ def run_epoch(net, optimizer, train_set, val_set, cfg, device, state: RunState, 
         state.best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
     state.seconds += time.perf_counter() - start
     record = {"epoch": state.epoch, "loss": float(np.mean(losses)), **metrics, "best": better}
+    if adversary is not None:
+        record |= adversary.epoch_record()
     state.history.append({**record, "seconds": round(time.perf_counter() - start, 2)})
 
 
@@ -275,8 +287,9 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
         net.load_state_dict(load_file(Path(init["folder"]) / WEIGHTS_NAME))
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(net, cfg)
+    adversary = Adversary(cfg, device) if cfg.gan_weight > 0 else None
     if checkpoint is not None:
-        state = restore(checkpoint, net, optimizer)
+        state = restore(checkpoint, net, optimizer, adversary)
     else:
         state = RunState(rng=np.random.default_rng(cfg.seed))
     info = {
@@ -290,8 +303,8 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     reporter.start(cfg, state, info)
     try:
         while state.epoch < cfg.epochs:
-            run_epoch(net, optimizer, train_set, val_set, cfg, device, state, reporter)
-            save_checkpoint(output, cfg, net, optimizer, state)
+            run_epoch(net, optimizer, train_set, val_set, cfg, device, state, reporter, adversary)
+            save_checkpoint(output, cfg, net, optimizer, state, adversary)
             reporter.epoch(state.history[-1])
     finally:
         reporter.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ModelError
+from .iizuka import IizukaTask
 from .tasks import ClassifyTask, ColorizeTask, Task
 from .zhang import ZhangTask
 
@@ -12,6 +13,7 @@ TASKS: dict[str, Task] = {
     "fusion": ColorizeTask(),
     "unet": ColorizeTask(),
     "zhang": ZhangTask(),
+    "iizuka": IizukaTask(),
 }
 """The task of each architecture."""
 

@@ -62,7 +62,10 @@ def random_flips(nir, rgb, rng: np.random.Generator, vflip: bool):
     return nir, rgb
 
 
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+def to_device(array, device: torch.device):
+    """A numpy array (or a tuple of them) as a torch tensor on ``device``, channels last."""
+    if isinstance(array, tuple):
+        return tuple(to_device(part, device) for part in array)
     tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
     return tensor.contiguous(memory_format=torch.channels_last) if tensor.ndim == 4 else tensor
 
@@ -99,13 +102,17 @@ class Task:
         """The net's constructor arguments this task sets (``images``: the training set)."""
         return {}
 
-    def forward(self, net, nir: torch.Tensor):
-        """The net's training output for a batch (what :meth:`loss` receives)."""
-        return net(nir)
-
     def batch(self, images: ImageSet, cfg: NetTrainConfig, rng: np.random.Generator):
         """One training batch ``(nir, target)`` as numpy arrays."""
         raise NotImplementedError
+
+    def forward(self, net, nir: torch.Tensor):
+        """The net's training output for a batch (what :meth:`loss` takes as ``pred``)."""
+        return net(nir)
+
+    def colour(self, output):
+        """The colour image of a training output or target (``output`` for a colorizer)."""
+        return output
 
     def loss(self, cfg: NetTrainConfig, pred: torch.Tensor, target: torch.Tensor):
         raise NotImplementedError
@@ -161,12 +168,21 @@ class ColorizeTask(Task):
     def batch(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray]:
         """Random aligned patches: NIR ``(N, 1, P, P)``, target ``(N, C, P, P)`` in the output
         space."""
-        nir, rgb = sample_patches(
-            list(zip(images.nir, images.rgb, strict=True)), cfg.batch, cfg.patch, rng, flips=False
+        return self.patches(images, cfg, rng)[:2]
+
+    def patches(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`batch`, and the index in ``images`` of each patch's pair."""
+        nir, rgb, index = sample_patches(
+            list(zip(images.nir, images.rgb, strict=True)),
+            cfg.batch,
+            cfg.patch,
+            rng,
+            flips=False,
+            with_index=True,
         )
         nir, rgb = random_flips(nir / 255.0, rgb / 255.0, rng, cfg.vflip)
         target = from_srgb(rgb, cfg.output_space)
-        return nir[:, None], np.ascontiguousarray(np.moveaxis(target, -1, 1))
+        return nir[:, None], np.ascontiguousarray(np.moveaxis(target, -1, 1)), index
 
     def loss(self, cfg, pred, target):
         return colorization_loss(cfg.loss, pred, target)

@@ -65,6 +65,13 @@ class ZhangTask(ColorizeTask):
     def forward(self, net, nir):
         return net.heads(nir), net
 
+    def colour(self, output):
+        """The decoded ``lab`` image of a training output (at the net's temperature)."""
+        if isinstance(output, torch.Tensor):  # a target
+            return output
+        (lightness, logits), net = output
+        return net.decode(lightness, logits, 1.0 / net.temperature)
+
     def loss(self, cfg, pred, target):
         (lightness, logits), net = pred
         chroma = rebalanced_cross_entropy(logits, target[:, 1:], net.bins, net.class_weights)
