@@ -17,7 +17,7 @@ NET_DESCRIPTIONS = {
     "classifier": "Scene recognition on NIR after 'Fast NIR colorization' (9 EPFL categories).",
     "fusion": "Fusion colorization net: local encoder, global scene vector, fusion, decoder.",
     "unet": "Small U-Net with skip connections and a fused global feature vector.",
-    "zhang": "U-Net trunk, chroma classified over CIELAB ab bins (Zhang et al. 2016), L* regressed.",
+    "zhang": "U-Net trunk; chroma classified over ab bins (Zhang et al. 2016); L* regressed.",
     "iizuka": "Iizuka et al. (2016) global + local features, trained with a scene-class loss.",
 }
 
