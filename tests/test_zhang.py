@@ -137,3 +137,24 @@ def test_temperature_applies_in_the_options():
     with pytest.raises(NircolorError, match="between 0.01 and 10"):
         Options(temperature=100)
     assert Options(temperature=0.38).temperature == 0.38
+
+
+def test_zhang_starts_from_a_unet_trunk(tmp_path):
+    from nircolor.train.nets import init_config, init_weights
+
+    data = write_pairs(tmp_path / "data")
+    unet = train_net(tiny_config(tmp_path, data, "u", arch="unet", epochs=1, report_split=None))
+    config = tiny_config(tmp_path, data, "z", arch="zhang", init=str(unet.model_path))
+    init = init_config(config)
+    assert init["trunk"]
+    base = load_file(unet.model_path / "weights.safetensors")
+    net = create_net("zhang", width=4, bins=[[0.0, 0.0], [10.0, 10.0]], prior=[0.5, 0.5])
+    init_weights(net, init)
+    state = net.state_dict()
+    shared = [k for k in base if k in state and state[k].shape == base[k].shape]
+    assert "stem.0.weight" in shared and "last.weight" not in shared
+    assert all(torch.equal(state[k], base[k]) for k in shared)
+    folder = train_net(config).model_path  # and the run itself
+    assert json.loads((folder / "config.json").read_text())["net"]["width"] == 4
+    with pytest.raises(ModelError, match="not a trained cnn model"):  # no trunk for a cnn
+        init_config(tiny_config(tmp_path, data, "c", arch="cnn", init=str(unet.model_path)))

@@ -116,14 +116,27 @@ def init_config(cfg: NetTrainConfig) -> dict | None:
 
     folder = resolve_model_path(cfg.init)
     config = read_config(folder)
-    if config.get("arch") != cfg.arch or not (folder / WEIGHTS_NAME).is_file():
+    trunk = config.get("arch") in task_for(cfg.arch).trunk_from
+    if (config.get("arch") != cfg.arch and not trunk) or not (folder / WEIGHTS_NAME).is_file():
         raise ModelError(f"{cfg.init}: not a trained {cfg.arch} model to fine-tune from")
-    return {**config, "folder": str(folder)}
+    return {**config, "folder": str(folder), "trunk": trunk}
+
+
+def init_weights(net, init: dict) -> None:
+    """Load the base model's weights: all of them, or (a trunk) those of the same name and
+    shape — the new heads keep their fresh initialisation."""
+    weights = load_file(Path(init["folder"]) / WEIGHTS_NAME)
+    if not init["trunk"]:
+        net.load_state_dict(weights)
+        return
+    own = net.state_dict()
+    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(shared, strict=False)
 
 
 def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
     """A fine-tuned net keeps its base's output space and default guided filter."""
-    if init is None:
+    if init is None or init["trunk"]:
         return
     cfg.output_space = init.get("output_space", cfg.output_space)
     if cfg.guided is None and init.get("guided"):
@@ -131,11 +144,14 @@ def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
 
 
 def net_kwargs(cfg: NetTrainConfig, init: dict | None = None, images: ImageSet | None = None):
-    """Constructor arguments of the net for these settings (a fine-tuned one: its base's)."""
-    if init is not None:
+    """Constructor arguments of the net for these settings (a fine-tuned one: its base's; on
+    a base's trunk: the base's width and depth)."""
+    if init is not None and not init["trunk"]:
         return dict(init["net"])
     kwargs: dict = {}
-    if cfg.width is not None:
+    if init is not None:
+        kwargs = {k: init["net"][k] for k in ("width", "levels") if k in init["net"]}
+    elif cfg.width is not None:
         kwargs["width"] = cfg.width
     return kwargs | task_for(cfg.arch).net_kwargs(cfg, images)
 
@@ -284,7 +300,7 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     if cfg.arch == "fusion" and frozen:
         net.freeze_global(None if checkpoint or init else classifier_weights(cfg.classifier))
     if init is not None and checkpoint is None:
-        net.load_state_dict(load_file(Path(init["folder"]) / WEIGHTS_NAME))
+        init_weights(net, init)
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(net, cfg)
     adversary = Adversary(cfg, device) if cfg.gan_weight > 0 else None

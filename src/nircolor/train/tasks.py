@@ -90,6 +90,7 @@ class Task:
     model_kind: str = "onnx"  # ``kind`` of the model's config.json
     probabilities: bool = False  # export softmax probabilities instead of the raw output
     guided_sweep: bool = False  # whether a default guided filter may be chosen
+    trunk_from: tuple[str, ...] = ()  # archs whose trained weights may start this net's trunk
 
     def configure(self, cfg: NetTrainConfig) -> None:
         """Complete and check the task's settings (loss, output space) in place."""

@@ -51,6 +51,7 @@ class ZhangTask(ColorizeTask):
     score_name = "val_delta_e00"
     higher_is_better = False
     guided_sweep = False
+    trunk_from = ("unet",)  # --init default: the U-Net's trunk, new chroma and L* heads
 
     def configure(self, cfg) -> None:
         cfg.output_space = "lab"
