@@ -65,7 +65,8 @@ class UNet(nn.Module):
         )
         self.last = nn.Conv2d(widths[0] + 1, self.head.channels, 3, padding=1)
 
-    def forward(self, nir: torch.Tensor) -> torch.Tensor:
+    def trunk(self, nir: torch.Tensor) -> torch.Tensor:
+        """Encoder, global vector and decoder: ``(N, width, H/2, W/2)`` features."""
         x = self.encoders[0](self.stem(nir))
         skips = [x]
         for down, encoder in zip(self.downs, self.encoders[1:], strict=True):
@@ -75,5 +76,9 @@ class UNet(nn.Module):
         x = x + glob[:, :, None, None]
         for decoder, skip in zip(self.decoders, skips[-2::-1], strict=True):
             x = decoder(torch.cat([upsample2(x), skip], dim=1))
+        return x
+
+    def forward(self, nir: torch.Tensor) -> torch.Tensor:
+        x = self.trunk(nir)
         x = self.last(torch.cat([upsample2(x), nir], dim=1))
         return self.head(x, nir)

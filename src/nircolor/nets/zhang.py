@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..colorspace import LAB_SCALE
@@ -112,15 +111,7 @@ class ZhangNet(UNet):
 
     def heads(self, nir: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(lightness (N, 1, H, W) as L*/100, logits (N, Q, H/2, W/2))``."""
-        x = self.encoders[0](self.stem(nir))
-        skips = [x]
-        for down, encoder in zip(self.downs, self.encoders[1:], strict=True):
-            x = encoder(down(x))
-            skips.append(x)
-        glob = self.global_mlp(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-        x = x + glob[:, :, None, None]
-        for decoder, skip in zip(self.decoders, skips[-2::-1], strict=True):
-            x = decoder(torch.cat([upsample2(x), skip], dim=1))
+        x = self.trunk(nir)
         lightness = nir + self.last(torch.cat([upsample2(x), nir], dim=1))
         return lightness, self.logits(x)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..io import write_folder_atomic
+from ..io import write_bytes_atomic, write_folder_atomic
 from ..metric_tables import metrics_table
+from ..models.registry import CONFIG_NAME
 
 
 @dataclass
@@ -100,3 +102,12 @@ def model_card(title: str, description: str, info: dict, evaluation=None) -> str
         ]
     parts += ["## Data", "", DATASET_CITATION, ""]
     return "\n".join(parts)
+
+
+def store_choice(output: Path, field: str, value, sweep_name: str, table: list[dict]) -> None:
+    """Set ``field`` of the model's ``config.json`` to ``value``, the sweep that chose it
+    kept under ``training[sweep_name]``."""
+    config = json.loads((output / CONFIG_NAME).read_text())
+    config[field] = value
+    config["training"][sweep_name] = table
+    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())

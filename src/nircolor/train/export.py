@@ -13,12 +13,11 @@ import torch
 from safetensors.torch import save
 
 from ..data import load_dataset
-from ..io import write_bytes_atomic
 from ..models import CONFIG_NAME
 from ..models.onnx import ONNX_NAME, WEIGHTS_NAME
 from ..nets.export import onnx_bytes
 from .checkpoint import CHECKPOINT_FILE, RunState, cpu_tensors
-from .common import TrainResult, machine_description, save_model_folder, timestamp
+from .common import TrainResult, machine_description, save_model_folder, store_choice, timestamp
 from .config import NetTrainConfig
 from .task_registry import task_for
 
@@ -119,8 +118,5 @@ def choose_guided(output: Path, cfg: NetTrainConfig) -> list[dict]:
         summary = evaluate_model(model, pairs, guided=guided).summary
         table.append({"guided": list(guided) if guided else None, **summary})
     best = max(table, key=lambda row: row["psnr"])
-    config = json.loads((output / CONFIG_NAME).read_text())
-    config["guided"] = best["guided"]
-    config["training"]["guided_sweep"] = table
-    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    store_choice(output, "guided", best["guided"], "guided_sweep", table)
     return table

@@ -79,6 +79,15 @@ def net_output(net, nir: np.ndarray, device: torch.device) -> np.ndarray:
     return out[:, :height, :width] if out.ndim == 3 else out
 
 
+def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
+    """``(prediction, truth)`` sRGB float32 pairs of every validation image (eval mode)."""
+    net.eval()
+    for nir, rgb in zip(images.nir, images.rgb, strict=True):
+        nir = nir / np.float32(255)
+        output = np.moveaxis(net_output(net, nir, device), 0, -1)
+        yield to_srgb(output, nir, cfg.output_space), rgb / np.float32(255)
+
+
 # ----------------------------------------------------------------------------- the tasks
 
 
@@ -192,13 +201,7 @@ class ColorizeTask(Task):
         """Mean per-image PSNR in sRGB."""
         if not len(images):
             return {}
-        net.eval()
-        rows = []
-        for nir, rgb in zip(images.nir, images.rgb, strict=True):
-            nir = nir / np.float32(255)
-            output = np.moveaxis(net_output(net, nir, device), 0, -1)
-            srgb = to_srgb(output, nir, cfg.output_space)
-            rows.append({"psnr": psnr(srgb, rgb / np.float32(255))})
+        rows = [{"psnr": psnr(srgb, true)} for srgb, true in predictions(net, images, cfg, device)]
         return {self.score_name: mean_metrics(rows)["psnr"]}
 
     def config_fields(self, cfg) -> dict:

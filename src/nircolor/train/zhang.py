@@ -13,20 +13,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..colorspace import from_srgb, to_srgb
+from ..colorspace import from_srgb
 from ..errors import ModelError
-from ..io import write_bytes_atomic
 from ..metrics import delta_e00, mean_metrics, psnr
 from ..nets.losses import colorization_loss
 from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
 from ..nets.zhang_loss import rebalanced_cross_entropy
-from .tasks import ColorizeTask, ImageSet, net_output
+from .common import store_choice
+from .tasks import ColorizeTask, ImageSet, predictions
 
 LIGHTNESS_WEIGHT = 1.0
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
@@ -82,13 +81,10 @@ class ZhangTask(ColorizeTask):
         """Mean per-image ΔE00 (the score) and PSNR in sRGB."""
         if not len(images):
             return {}
-        net.eval()
-        rows = []
-        for nir, rgb in zip(images.nir, images.rgb, strict=True):
-            nir = nir / np.float32(255)
-            srgb = to_srgb(np.moveaxis(net_output(net, nir, device), 0, -1), nir, "lab")
-            true = rgb / np.float32(255)
-            rows.append({"de00": delta_e00(srgb, true), "psnr": psnr(srgb, true)})
+        rows = [
+            {"de00": delta_e00(srgb, true), "psnr": psnr(srgb, true)}
+            for srgb, true in predictions(net, images, cfg, device)
+        ]
         means = mean_metrics(rows)
         return {self.score_name: means["de00"], "val_psnr": means["psnr"]}
 
@@ -112,7 +108,7 @@ def choose_temperature(output: Path, cfg) -> list[dict]:
     :data:`COLOURFULNESS_TARGET`, else the most colourful; return the table."""
     from ..data import load_dataset
     from ..evaluate import evaluate_model
-    from ..models import CONFIG_NAME, load_model
+    from ..models import load_model
 
     model = load_model(output)
     pairs = load_dataset(cfg.data, cfg.val_split, cfg.categories, seed=cfg.seed)
@@ -126,8 +122,5 @@ def choose_temperature(output: Path, cfg) -> list[dict]:
         best = min(vivid, key=lambda row: row["de00"])
     else:
         best = max(table, key=lambda row: row["colourfulness_ratio"])
-    config = json.loads((output / CONFIG_NAME).read_text())
-    config["temperature"] = best["temperature"]
-    config["training"]["temperature_sweep"] = table
-    write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    store_choice(output, "temperature", best["temperature"], "temperature_sweep", table)
     return table
