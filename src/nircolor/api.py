@@ -29,6 +29,7 @@ from .io.band_writers import check_output, write_bands
 from .io.samples import check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
+from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
 from .tiling import (
     AUTO_TILE_PIXELS,
     DEFAULT_TILE,

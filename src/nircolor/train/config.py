@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, DEFAULTS
+from .photos import check_photo_settings
 from .tasks import task_for
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
@@ -44,6 +45,13 @@ class NetTrainConfig:
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
     init: str | None = None  # fine-tune: start from this model's weights (same architecture)
     guided: list[float] | None = None  # default guided filter [radius, eps] of the model
+    colour_photos: str | None = None  # pre-train on these colour photos (see train/photos.py)
+    photo_nir: str = "grey"  # their NIR stand-in: grey (L*/100) or pseudo (reverse L3)
+    pretrain_epochs: int = 0  # the first N of the epochs draw their batches from the photos
+    photo_side: int = 512  # photos are downscaled to this long side
+    photos: list[str] | None = None  # only these photos (relative paths: a specialist's class)
+    photo_cache: str | None = None  # cache of pseudo-NIR images (default ~/.cache/nircolor)
+    reverse_model: str | None = None  # pseudo-NIR model folder (default: fitted on fit rows)
     resume: bool = False
     overwrite: bool = False
     command: str | None = None
@@ -60,6 +68,7 @@ class NetTrainConfig:
         for name in ("epochs", "steps_per_epoch", "batch", "patch"):
             if int(getattr(self, name)) < 1:
                 raise ModelError(f"{name} must be at least 1")
+        check_photo_settings(self)
 
     @property
     def class_names(self) -> list[str]:

@@ -109,6 +109,32 @@ class BottomK:
         return self.rows
 
 
+def quantile_cut_points(
+    images: Iterable[np.ndarray], config: L3Config, tick: Callable[[], object] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level and contrast cut points at quantiles of the patches of single-channel ``images``.
+
+    The first pass of :func:`fit_l3` (a bounded, seeded sample of every image's patch
+    statistics); ``tick()`` is called after every image.
+    """
+    reservoir = BottomK(config.stats_max_samples, 2)
+    seen = 0
+    for index, image in enumerate(images):
+        rng = _image_rng(config.seed, 0, index)
+        level, contrast = patch_stats(image, config.patch)
+        idx = _stats_indices(image.size, config.stats_sample_fraction, rng)
+        weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
+        rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
+        reservoir.add(rows, weight, rng)
+        seen += 1
+        if tick is not None:
+            tick()
+    if seen == 0:
+        raise ValueError("no training pairs")
+    sample = reservoir.sample()
+    return quantile_cuts(sample[:, 0], sample[:, 1], config)
+
+
 def sample_pixels(n: int, config: L3Config, rng: np.random.Generator) -> np.ndarray:
     """Sorted flat indices of the pixels of an ``n``-pixel image used for training."""
     if config.sample_fraction >= 1.0 or n <= config.min_samples_per_image:
@@ -372,22 +398,8 @@ def fit_l3(
             progress(done, total)
 
     if config.cuts == "quantile":
-        reservoir = BottomK(config.stats_max_samples, 2)
-        seen = 0
-        for index, pair in enumerate(fresh()):
-            nir, _ = _as_pair(pair)
-            rng = _image_rng(config.seed, 0, index)
-            level, contrast = patch_stats(nir, config.patch)
-            idx = _stats_indices(nir.size, config.stats_sample_fraction, rng)
-            weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
-            rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
-            reservoir.add(rows, weight, rng)
-            seen += 1
-            tick()
-        if seen == 0:
-            raise ValueError("no training pairs")
-        sample = reservoir.sample()
-        level_cuts, contrast_cuts = quantile_cuts(sample[:, 0], sample[:, 1], config)
+        inputs = (_as_pair(pair)[0] for pair in fresh())
+        level_cuts, contrast_cuts = quantile_cut_points(inputs, config, tick)
     else:
         level_cuts, contrast_cuts = log_cuts(config)
 
