@@ -1,5 +1,5 @@
 """The colour-photograph options of ``nircolor train <net>`` and ``train specialists``, and
-``nircolor train reverse`` (the pseudo-NIR model).
+``nircolor train reverse`` (the pseudo-NIR model; registered last by :mod:`.train`).
 
 No ``from __future__ import annotations``: Typer reads these annotations at run time.
 """
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import command_line, console, progress_bar, train_app
+from .common import command_line, console, progress_bar
 
 ColourPhotos = Annotated[
     Path | None,
@@ -68,7 +68,6 @@ def photo_settings(colour_photos, photo_nir, pretrain_epochs, photo_side, photo_
     }
 
 
-@train_app.command("reverse")
 def train_reverse_command(
     data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],

@@ -31,6 +31,7 @@ from .photos import (
     PretrainEpochs,
     ReverseModel,
     photo_settings,
+    train_reverse_command,
 )
 
 # ---------------------------------------------------------------- train
@@ -312,3 +313,6 @@ def train_specialists_command(
         f"{result.seconds:.1f} s -> {output} (card: {output / 'MODEL_CARD.md'})",
         highlight=False,
     )
+
+
+train_app.command("reverse")(train_reverse_command)

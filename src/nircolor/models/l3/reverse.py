@@ -19,6 +19,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -33,8 +34,7 @@ from .fit import (
     _as_pair,
     _image_rng,
     _passes,
-    fill_sparse,
-    gcv_solve,
+    _solve,
     quantile_cut_points,
     sample_pixels,
 )
@@ -266,10 +266,14 @@ def fit_reverse_l3(
         tick()
     if images == 0:
         raise ValueError("no training pairs")
-    weights, _ = gcv_solve(sums, counts.astype(np.float64), config, f)
-    source = fill_sparse(counts >= config.min_class_samples, config.n_levels, config.n_contrasts)
-    info = {"images": images, "pixels": int(counts.sum())}
-    return ReverseL3(config, weights[source][:, :, 0], level_cuts, contrast_cuts, counts, info)
+    # L3's solver, sparse classes and pooling of tiny training sets included (unit weights:
+    # the sum of squared weights is the count).
+    sums_of = SimpleNamespace(
+        config=config, n_features=f, sums=sums, counts=counts, sum_w2=counts.astype(np.float64)
+    )
+    weights, _, _, _, pooling = _solve(sums_of)
+    info = {"images": images, "pixels": int(counts.sum()), "pooled": pooling}
+    return ReverseL3(config, weights[:, :, 0], level_cuts, contrast_cuts, counts, info)
 
 
 def pseudo_nir(rgb: np.ndarray, model: ReverseL3 | str | Path) -> np.ndarray:
