@@ -27,7 +27,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from _common import (
@@ -35,20 +34,15 @@ from _common import (
     describe_pairs,
     fmt,
     markdown_table,
+    progress_bar,
     publish,
     start_l3_benchmark,
     track,
     train_l3,
 )
 from nircolor.data import Pair, load_pair
-from nircolor.models.l3 import L3Model, fill_sparse, gcv_solve, sample_pixels
-
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-BLOCK_PIXELS = 32768
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(rgb @ LUMA, dtype=np.float32)
+from nircolor.models.l3 import L3Model, ReverseL3, fit_reverse_l3, luma
+from nircolor.train.l3 import LazyPairs
 
 
 def luma_to_nir(nir: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,68 +50,12 @@ def luma_to_nir(nir: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return luma(rgb), np.repeat(nir[:, :, None], 3, axis=2)
 
 
-class RgbPatchL3:
-    """RGB → NIR: L3 classes of the luma patch, per-class ridge from the RGB patch to NIR."""
-
-    def __init__(self, luma_model: L3Model) -> None:
-        self.classifier = luma_model
-        self.config = luma_model.config
-        self.n_features = 3 * self.config.n_pixels
-        self.weights = None
-
-    def _patches(self, padded: np.ndarray, width: int, idx: np.ndarray) -> np.ndarray:
-        """``(len(idx), 3·P·P)`` RGB patches around the flat pixel indices ``idx``."""
-        p = self.config.patch
-        rows, cols = np.divmod(idx, width)
-        dy, dx = np.divmod(np.arange(p * p), p)
-        patches = padded[rows[:, None] + dy[None, :], cols[:, None] + dx[None, :]]
-        return patches.reshape(len(idx), self.n_features)
-
-    def _pad(self, rgb: np.ndarray) -> np.ndarray:
-        r = self.config.patch // 2
-        return cv2.copyMakeBorder(rgb, r, r, r, r, cv2.BORDER_REFLECT)
-
-    def fit(self, pairs: Sequence[Pair]) -> RgbPatchL3:
-        config, f = self.config, self.n_features
-        q = 1 + f + 3  # [1, features, nir, nir, nir]: gcv_solve fits three outputs
-        k = config.n_classes
-        sums = np.zeros((k, q, q), dtype=np.float64)
-        counts = np.zeros(k, dtype=np.int64)
-        for index, pair in enumerate(track(pairs, "RGB patch → NIR: training")):
-            nir, rgb = load_pair(pair)
-            height, width = nir.shape
-            classes = self.classifier.classify(luma(rgb)).ravel()
-            rng = np.random.default_rng([config.seed, 1, index])
-            idx = sample_pixels(height * width, config, rng)
-            idx = idx[np.argsort(classes[idx], kind="stable")]
-            z = np.empty((len(idx), q), dtype=np.float32)
-            z[:, 0] = 1.0
-            z[:, 1 : 1 + f] = self._patches(self._pad(rgb), width, idx)
-            z[:, 1 + f :] = nir.ravel()[idx][:, None]
-            image_counts = np.bincount(classes[idx], minlength=k)
-            stops = np.cumsum(image_counts)
-            for c in np.flatnonzero(image_counts):
-                rows = z[stops[c] - image_counts[c] : stops[c]].astype(np.float64)
-                sums[c] += rows.T @ rows
-            counts += image_counts
-        weights, _ = gcv_solve(sums, counts.astype(np.float64), config, f)
-        source = fill_sparse(
-            counts >= config.min_class_samples, config.n_levels, config.n_contrasts
-        )
-        self.weights = np.ascontiguousarray(weights[source][:, :, 0], dtype=np.float32)
-        return self
-
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        height, width = rgb.shape[:2]
-        classes = self.classifier.classify(luma(rgb)).ravel()
-        padded = self._pad(rgb)
-        out = np.empty(height * width, dtype=np.float32)
-        for start in range(0, height * width, BLOCK_PIXELS):
-            idx = np.arange(start, min(start + BLOCK_PIXELS, height * width))
-            w = self.weights[classes[idx]]
-            patches = self._patches(padded, width, idx)
-            out[idx] = w[:, 0] + np.einsum("nf,nf->n", patches, w[:, 1:])
-        return np.clip(out, 0.0, 1.0).reshape(height, width)
+def fit_rgb_patch(train: Sequence[Pair], luma_model: L3Model) -> ReverseL3:
+    """The package's reverse L3 (:mod:`nircolor.models.l3.reverse`), on the luma model's cut
+    points (the same first pass)."""
+    cuts = (luma_model.level_cuts, luma_model.contrast_cuts)
+    with progress_bar("RGB patch → NIR: training") as update:
+        return fit_reverse_l3(LazyPairs(train), luma_model.config, progress=update, cuts=cuts)
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -225,7 +163,7 @@ target's variation the map leaves unexplained; the targets differ, NIR varies le
 `0.299 R + 0.587 G + 0.114 B` of the sRGB values. "L3 luma → NIR" is `fit_l3` unchanged with
 the luma image as its input; "L3 RGB patch → NIR" classifies on the luma patch like L3 and
 regresses the centre pixel's NIR on the 5×5×3 RGB patch with L3's ridge and GCV
-(`benchmarks/bench_reverse.py`).
+(`nircolor.models.l3.reverse`, as `--photo-nir pseudo` uses it).
 
 {markdown_table(header, table, numeric_from=2)}
 
@@ -238,7 +176,7 @@ def fit_maps(train: Sequence[Pair]):
     forward, forward_s = train_l3(train, "L3 NIR → RGB: training")
     luma_model, luma_s = train_l3(MappedPairs(train, luma_to_nir), "L3 luma → NIR: training")
     start = time.perf_counter()
-    rgb_model = RgbPatchL3(luma_model).fit(train)
+    rgb_model = fit_rgb_patch(train, luma_model)
     rgb_s = time.perf_counter() - start
     seconds = {"L3 NIR → RGB": forward_s, "L3 luma → NIR": luma_s, "L3 RGB patch → NIR": rgb_s}
     for name, took in seconds.items():

@@ -31,6 +31,7 @@ from .io.samples import check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
 from .models.l3.cfa import L3CFAModel, check_mosaic_rendering
+from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
 from .tiling import (
     AUTO_TILE_PIXELS,
     DEFAULT_TILE,

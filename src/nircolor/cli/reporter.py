@@ -38,6 +38,13 @@ class RichReporter(Reporter):
         )
         self.task = None
         self.losses: list[float] = []
+        self.stages: dict[str, object] = {}  # a bar per preparation step
+
+    def stage(self, description, done, total) -> None:
+        if description not in self.stages:
+            self.progress.start()  # no-op once started
+            self.stages[description] = self.progress.add_task(description, total=total)
+        self.progress.update(self.stages[description], completed=done, total=total)
 
     def start(self, cfg, state, info) -> None:
         self.cfg = cfg

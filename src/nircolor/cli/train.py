@@ -23,6 +23,16 @@ from .common import (
     progress_bar,
     train_app,
 )
+from .photos import (
+    ColourPhotos,
+    PhotoCache,
+    PhotoNir,
+    PhotoSide,
+    PretrainEpochs,
+    ReverseModel,
+    photo_settings,
+    train_reverse_command,
+)
 
 # ---------------------------------------------------------------- train
 
@@ -182,6 +192,12 @@ def _train_net_command(arch: str):
             typer.Option(help="Fine-tune this model (a name or a folder) of the same arch."),
         ] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+        colour_photos: ColourPhotos = None,
+        photo_nir: PhotoNir = "grey",
+        pretrain_epochs: PretrainEpochs = 0,
+        photo_side: PhotoSide = 512,
+        photo_cache: PhotoCache = None,
+        reverse_model: ReverseModel = None,
     ) -> None:
         _require_training_extra()
         from ..train.nets import NetTrainConfig, train_net
@@ -221,6 +237,14 @@ def _train_net_command(arch: str):
                 resume=resume,
                 overwrite=overwrite,
                 command=command_line(),
+                **photo_settings(
+                    colour_photos,
+                    photo_nir,
+                    pretrain_epochs,
+                    photo_side,
+                    photo_cache,
+                    reverse_model,
+                ),
             )
             result = train_net(config, RichReporter(console))
         except ValueError as error:  # invalid net settings (widths, output space...)
@@ -269,6 +293,12 @@ def train_specialists_command(
         str, typer.Option(help="Rows scored in the model card ('' for none).")
     ] = "val",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing routed model.")] = False,
+    colour_photos: ColourPhotos = None,
+    photo_nir: PhotoNir = "pseudo",
+    pretrain_epochs: PretrainEpochs = 0,
+    photo_side: PhotoSide = 512,
+    photo_cache: PhotoCache = None,
+    reverse_model: ReverseModel = None,
 ) -> None:
     """Fine-tune a learned model per scene category; the classifier routes each image.
 
@@ -301,6 +331,9 @@ def train_specialists_command(
         report_split=report_split or None,
         overwrite=overwrite,
         command=command_line(),
+        **photo_settings(
+            colour_photos, photo_nir, pretrain_epochs, photo_side, photo_cache, reverse_model
+        ),
     )
 
     def reporter_for(category: str):
@@ -308,10 +341,18 @@ def train_specialists_command(
         return RichReporter(console)
 
     result = train_specialists(
-        config, general, classifier, parse_list(categories), reporter_for=reporter_for
+        config,
+        general,
+        classifier,
+        parse_list(categories),
+        reporter_for=reporter_for,
+        photo_reporter=RichReporter(console),
     )
     console.print(
         f"trained {len(read_config(output)['specialists'])} specialists in "
         f"{result.seconds:.1f} s -> {output} (card: {output / 'MODEL_CARD.md'})",
         highlight=False,
     )
+
+
+train_app.command("reverse")(train_reverse_command)

@@ -10,6 +10,7 @@ from ..io import write_bytes_atomic
 from ..models import CARD_NAME, CONFIG_NAME
 from .common import model_card
 from .config import NetTrainConfig
+from .photos import photo_notes
 from .task_registry import task_for
 
 NET_DESCRIPTIONS = {
@@ -47,7 +48,7 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
         notes.append(f"scene-class loss: class_weight {cfg.class_weight:g}")
     pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []
     evaluation, report_notes = task.report(output, cfg, pairs)
-    notes += report_notes
+    notes += report_notes + photo_notes(training)
     info = {
         "data": training["data"],
         "split": f"{training['split']} (best epoch {training['best_epoch']} chosen on "

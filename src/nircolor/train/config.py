@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS
+from .photos import check_photo_settings
 from .task_registry import task_for
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
@@ -48,6 +49,13 @@ class NetTrainConfig:
     gan_weight: float = 0.0  # weight of the adversarial loss (PatchGAN, train.gan); 0: off
     gan_width: int = 64  # the discriminator's base width (pix2pix: 64)
     class_weight: float | None = None  # iizuka: weight of the scene-class loss (DEFAULTS)
+    colour_photos: str | None = None  # pre-train on these colour photos (see train/photos.py)
+    photo_nir: str = "grey"  # their NIR stand-in: grey (L*/100) or pseudo (reverse L3)
+    pretrain_epochs: int = 0  # the first N of the epochs draw their batches from the photos
+    photo_side: int = 512  # photos are downscaled to this long side
+    photos: list[str] | None = None  # only these photos (relative paths: a specialist's class)
+    photo_cache: str | None = None  # cache of pseudo-NIR images (default ~/.cache/nircolor)
+    reverse_model: str | None = None  # pseudo-NIR model folder (default: fitted on fit rows)
     resume: bool = False
     overwrite: bool = False
     command: str | None = None
@@ -67,6 +75,7 @@ class NetTrainConfig:
             if int(getattr(self, name)) < 1:
                 raise ModelError(f"{name} must be at least 1")
         check_weights(self)
+        check_photo_settings(self)
 
     @property
     def class_names(self) -> list[str]:

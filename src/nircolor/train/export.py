@@ -84,6 +84,8 @@ def model_config(net, cfg: NetTrainConfig, state: RunState, info: dict) -> dict:
         "date": timestamp(),
         "settings": asdict(cfg),
     }
+    if "photos" in info:
+        config["training"]["photos"] = info["photos"]
     return config
 
 

@@ -53,6 +53,7 @@ from .common import TrainResult, check_output_folder
 from .config import ARCHS, DEFAULTS, NetTrainConfig
 from .export import GUIDED_GRID, choose_guided, write_model_folder
 from .gan import Adversary
+from .photos import in_pretraining, load_photo_set
 from .task_registry import task_for
 from .tasks import ImageSet, Task, to_device
 
@@ -223,6 +224,9 @@ class Reporter:
 
     def step(self, state: RunState, loss: float, lr: float) -> None: ...
 
+    def stage(self, description: str, done: int, total: int | None) -> None:
+        """Progress of a step before training (rendering pseudo-NIR photos...)."""
+
     def epoch(self, record: dict) -> None: ...
 
     def close(self) -> None: ...
@@ -259,9 +263,11 @@ def run_epoch(
         reporter.step(state, losses[-1], lr)
     recalibrate_batchnorm(net, train_set, cfg, device, state.epoch)
     metrics = task.validate(net, val_set, cfg, device)
+    pretraining = in_pretraining(cfg, state.epoch)  # its weights never saw a real pair
     state.epoch += 1
     score = metrics.get(task.score_name)
     better = score is None or state.best == -math.inf or task.improves(score, state.best)
+    better = better and not pretraining
     if better:
         state.best = score if score is not None else -math.inf
         state.best_epoch = state.epoch
@@ -270,6 +276,7 @@ def run_epoch(
     record = {"epoch": state.epoch, "loss": float(np.mean(losses)), **metrics, "best": better}
     if adversary is not None:
         record |= adversary.epoch_record()
+    record |= {"pretrain": True} if pretraining else {}
     state.history.append({**record, "seconds": round(time.perf_counter() - start, 2)})
 
 
@@ -289,6 +296,9 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     val_set = val_set or ImageSet()
     if not len(train_set):
         raise DataError(f"{cfg.data}: the '{cfg.split}' split holds no usable pairs")
+    photo_set, photo_info = (
+        load_photo_set(cfg, reporter.stage) if cfg.colour_photos else (None, None)
+    )
 
     init = init_config(cfg)
     apply_init(cfg, init)
@@ -315,11 +325,14 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
         "device": str(device),
         "threads": torch.get_num_threads(),
     }
+    if photo_info is not None:
+        info["photos"] = photo_info
     output.mkdir(parents=True, exist_ok=True)
     reporter.start(cfg, state, info)
     try:
         while state.epoch < cfg.epochs:
-            run_epoch(net, optimizer, train_set, val_set, cfg, device, state, reporter, adversary)
+            images = photo_set if in_pretraining(cfg, state.epoch) else train_set
+            run_epoch(net, optimizer, images, val_set, cfg, device, state, reporter, adversary)
             save_checkpoint(output, cfg, net, optimizer, state, adversary)
             reporter.epoch(state.history[-1])
     finally:

@@ -24,6 +24,7 @@ from ..metric_tables import Table, format_metric
 from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
 from .common import TrainResult, machine_description, model_card, timestamp
 from .nets import CHECKPOINT, CHECKPOINT_FILE, NetTrainConfig, Reporter, train_net
+from .photos import photos_by_class
 
 SPECIALISTS = "specialists"
 
@@ -34,6 +35,7 @@ def train_specialists(
     classifier: str,
     categories: list[str] | None = None,
     reporter_for=None,
+    photo_reporter: Reporter | None = None,
 ) -> TrainResult:
     """Fine-tune ``general`` on each category of ``classifier`` and write a routed model.
 
@@ -49,6 +51,9 @@ def train_specialists(
         go to the general model.
     reporter_for : callable, optional
         ``reporter_for(category) -> Reporter`` for each run's progress.
+    photo_reporter : Reporter, optional
+        Progress of labelling the colour photographs (``base.colour_photos``): each
+        specialist pre-trains on the photos the classifier puts in its category.
 
     Returns
     -------
@@ -67,6 +72,7 @@ def train_specialists(
         raise ModelError(f"the classifier does not know {', '.join(unknown)}")
     general_ref = member_reference(output, general, "general")
     classifier_ref = member_reference(output, classifier, "classifier")
+    photo_groups = class_photos(base, classifier, photo_reporter or Reporter())
     seconds, n_pairs, specialists = 0.0, 0, {}
     for category in categories:
         folder = output / SPECIALISTS / category
@@ -79,6 +85,7 @@ def train_specialists(
                 resume=(folder / CHECKPOINT_FILE).is_file(),
                 overwrite=False,
                 report_split=None,
+                **specialist_photos(base, photo_groups, category),
             )
             reporter = reporter_for(category) if reporter_for else Reporter()
             train_net(cfg, reporter)
@@ -97,9 +104,35 @@ def train_specialists(
         "min_confidence": 0.0,
         "training": {"command": base.command, "wall_seconds": round(seconds, 2)},
     }
+    if photo_groups is not None:
+        config["training"]["photos_per_class"] = {c: len(photo_groups.get(c, [])) for c in known}
     write_bytes_atomic(output / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
-    write_routed_card(output, base, general, seconds, n_pairs)
+    write_routed_card(output, base, general, seconds, n_pairs, config["training"])
     return TrainResult(output, n_pairs, seconds, config["training"])
+
+
+def class_photos(base: NetTrainConfig, classifier: str, reporter: Reporter):
+    """``{category: [photo names]}`` of ``base.colour_photos`` by the classifier on their NIR
+    stand-ins (``None`` without photos)."""
+    if not base.colour_photos:
+        return None
+    try:
+        groups, _ = photos_by_class(
+            replace(base, categories=None), load_model(classifier), reporter.stage
+        )
+    finally:
+        reporter.close()
+    return groups
+
+
+def specialist_photos(base: NetTrainConfig, groups: dict | None, category: str) -> dict:
+    """The photo settings of a category's run: its class's photos, or none (then every epoch
+    fine-tunes on the pairs)."""
+    if groups is None:
+        return {}
+    if not groups.get(category):
+        return {"colour_photos": None, "pretrain_epochs": 0, "photos": None}
+    return {"photos": groups[category]}
 
 
 def member_reference(output: Path, model: str, role: str) -> str:
@@ -114,7 +147,7 @@ def member_reference(output: Path, model: str, role: str) -> str:
     return role
 
 
-def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds, n_pairs):
+def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds, n_pairs, training):
     """``MODEL_CARD.md``: routed vs general on ``report_split``, overall and per category."""
     from ..evaluate import evaluate_model
     from ..io import read_nir
@@ -146,6 +179,7 @@ def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds,
             f"each specialist fine-tuned from `{general}`: {base.epochs} × "
             f"{base.steps_per_epoch} steps, lr {base.lr}",
             *notes,
+            *class_photo_notes(base, training.get("photos_per_class")),
         ],
     }
     description = (
@@ -155,6 +189,19 @@ def write_routed_card(output: Path, base: NetTrainConfig, general: str, seconds,
     if comparison:
         card += f"\n## Routed vs the general model `{general}`\n\n{comparison}\n"
     write_bytes_atomic(output / CARD_NAME, card.encode())
+
+
+def class_photo_notes(base: NetTrainConfig, counts: dict | None) -> list[str]:
+    """The card's line on the class-matched colour photographs."""
+    if counts is None:
+        return []
+    listed = ", ".join(f"{category} {n}" for category, n in sorted(counts.items()))
+    return [
+        f"class-matched colour photographs of `{base.colour_photos}` (NIR stand-in "
+        f"{base.photo_nir}, labelled by the scene classifier): each specialist pre-trained "
+        f"for {base.pretrain_epochs} of its {base.epochs} epochs on the photos of its class "
+        f"(a class without photos: every epoch on its pairs); photos per class: {listed}"
+    ]
 
 
 def compare_markdown(general, routed) -> str:

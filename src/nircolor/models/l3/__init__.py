@@ -63,10 +63,12 @@ from .fit import (
     fill_sparse,
     fit_l3,
     gcv_solve,
+    quantile_cut_points,
     sample_pixels,
 )
 from .model import FORMAT_VERSION, KIND, WEIGHTS_NAME, L3Model, load
 from .patches import classify, log_cuts, patch_stats
+from .reverse import ReverseL3, fit_reverse_l3, luma, pseudo_nir
 
 __all__ = [
     "CFA_KIND",
@@ -81,12 +83,17 @@ __all__ = [
     "Pair",
     "PairSource",
     "Progress",
+    "ReverseL3",
     "classify",
     "fill_sparse",
     "fit_l3",
+    "fit_reverse_l3",
     "gcv_solve",
     "load",
     "log_cuts",
+    "luma",
     "patch_stats",
+    "pseudo_nir",
+    "quantile_cut_points",
     "sample_pixels",
 ]

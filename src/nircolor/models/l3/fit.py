@@ -111,6 +111,35 @@ class BottomK:
         return self.rows
 
 
+def quantile_cut_points(
+    images: Iterable[np.ndarray],
+    config: L3Config,
+    tick: Callable[[], object] | None = None,
+    border: int = cv2.BORDER_REFLECT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level and contrast cut points at quantiles of the patches of single-channel ``images``.
+
+    The first pass of :func:`fit_l3` (a bounded, seeded sample of every image's patch
+    statistics); ``tick()`` is called after every image.
+    """
+    reservoir = BottomK(config.stats_max_samples, 2)
+    seen = 0
+    for index, image in enumerate(images):
+        rng = _image_rng(config.seed, 0, index)
+        level, contrast = patch_stats(image, config.patch, border)
+        idx = _stats_indices(image.size, config.stats_sample_fraction, rng)
+        weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
+        rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
+        reservoir.add(rows, weight, rng)
+        seen += 1
+        if tick is not None:
+            tick()
+    if seen == 0:
+        raise ValueError("no training pairs")
+    sample = reservoir.sample()
+    return quantile_cuts(sample[:, 0], sample[:, 1], config)
+
+
 def sample_pixels(n: int, config: L3Config, rng: np.random.Generator) -> np.ndarray:
     """Sorted flat indices of the pixels of an ``n``-pixel image used for training."""
     if config.sample_fraction >= 1.0 or n <= config.min_samples_per_image:
@@ -380,22 +409,7 @@ def cut_points(
     """Level and contrast cut points: quantiles of a pass over the data, or log-spaced."""
     if config.cuts != "quantile":
         return log_cuts(config)
-    reservoir = BottomK(config.stats_max_samples, 2)
-    seen = 0
-    for index, pair in enumerate(fresh()):
-        nir, _ = _as_pair(pair)
-        rng = _image_rng(config.seed, 0, index)
-        level, contrast = patch_stats(nir, config.patch, border)
-        idx = _stats_indices(nir.size, config.stats_sample_fraction, rng)
-        weight = 1.0 / len(idx) if config.weighting == "images" else 1.0
-        rows = np.stack([level.ravel()[idx], contrast.ravel()[idx]], axis=1)
-        reservoir.add(rows, weight, rng)
-        seen += 1
-        tick()
-    if seen == 0:
-        raise ValueError("no training pairs")
-    sample = reservoir.sample()
-    return quantile_cuts(sample[:, 0], sample[:, 1], config)
+    return quantile_cut_points((_as_pair(pair)[0] for pair in fresh()), config, tick, border)
 
 
 def full_layout(weights: np.ndarray, config: L3Config) -> np.ndarray:
