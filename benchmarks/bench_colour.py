@@ -27,7 +27,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from _common import REPO, Run, base_parser, describe_pairs, evaluate, load_split, publish
+from _common import (
+    REPO,
+    Run,
+    base_parser,
+    describe_pairs,
+    evaluate,
+    load_split,
+    markdown_table,
+    publish,
+)
 from nircolor.api import colorize, get_model
 from nircolor.data import load_pair
 from nircolor.examples import EXAMPLE_NIR, EXAMPLE_SOURCE
@@ -65,6 +74,18 @@ def results_table(summaries: dict[str, dict]) -> str:
         cells = [METRICS[metric].format(summary.get(metric)) for metric in METRIC_NAMES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def training_record(model: str) -> tuple[str, str]:
+    """``(command, wall time)`` of a model folder's training, from its ``config.json``."""
+    from nircolor.models import read_config, resolve_model_path
+
+    training = read_config(resolve_model_path(model)).get("training", {})
+    seconds = training.get("wall_seconds")
+    threads = training.get("threads")
+    wall = f"{seconds / 60:.1f} min" if seconds is not None else "—"
+    wall += f" ({threads} thread{'s' if threads != 1 else ''})" if threads else ""
+    return f"`{training.get('command', '—')}`", wall
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -138,7 +159,9 @@ def main() -> None:
     if not args.no_write:
         write_image(example_grid, grid([example_row]))
 
+    records = [(name, *training_record(model)) for name, model in candidates.items()]
     models = "\n".join(f"- {name}: `{model}`" for name, model in candidates.items())
+    training = markdown_table(["candidate", "command", "wall time"], records, numeric_from=2)
     verdict = (
         f"**Chosen by the rule: {chosen}** (lowest holdout ΔE00 of {', '.join(passing)})."
         if chosen
@@ -147,6 +170,11 @@ def main() -> None:
     body = f"""Candidates (the model's own defaults: context, temperature):
 
 {models}
+
+Training (each run one sitting on the 2 cores; wall time as its config records it, on a
+machine shared with the other runs):
+
+{training}
 
 Holdout rows (choices are made here): {describe_pairs(holdout)}
 
