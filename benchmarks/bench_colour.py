@@ -15,13 +15,16 @@ Pictures: a grid of six val images (NIR | each candidate | truth), written to
 and a grid of the bundled example (NIR | each candidate; no truth ships) written to
 ``docs/images/candidates_example.png`` for the README.
 
-Writes the section "Colour a person can see" of BENCHMARKS.md::
+Scores are cached in ``out/bench_colour_cache.json`` (keyed by the model's path, its config's
+modification time and the split), so adding a candidate scores only that one. Writes the
+section "Colour a person can see" of BENCHMARKS.md::
 
     python benchmarks/bench_colour.py --candidate zhang=runs/zhang/model ... [--no-write]
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -74,6 +77,18 @@ def results_table(summaries: dict[str, dict]) -> str:
         cells = [METRICS[metric].format(summary.get(metric)) for metric in METRIC_NAMES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def cached_summary(cache: dict, model: str, split: str, pairs) -> dict:
+    """The model's summary on ``pairs``, from ``cache`` when this very model (its config's
+    modification time) was scored on this split before."""
+    from nircolor.models import CONFIG_NAME, resolve_model_path
+
+    stamp = (resolve_model_path(model) / CONFIG_NAME).stat().st_mtime_ns
+    key = f"{model}|{stamp}|{split}|{len(pairs)}"
+    if key not in cache:
+        cache[key] = evaluate(get_model(model), pairs, f"{model} on {split}").summary
+    return cache[key]
 
 
 def training_record(model: str) -> tuple[str, str]:
@@ -130,14 +145,23 @@ def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL")
     parser.add_argument("--pictures", type=Path, default=REPO / "out" / "colour_grid.png")
+    parser.add_argument(
+        "--scores-only", action="store_true", help="Score (and cache) the candidates, stop."
+    )
     args = parser.parse_args()
     run = Run()
     candidates = parse_candidates(args.candidate)
     holdout, val = load_split(args.data, "holdout"), load_split(args.data, "val")
     scores = {"holdout": {}, "val": {}}
+    cache_path = args.pictures.parent / "bench_colour_cache.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     for name, model in candidates.items():
         for split, pairs in (("holdout", holdout), ("val", val)):
-            scores[split][name] = evaluate(get_model(model), pairs, f"{name} on {split}").summary
+            scores[split][name] = cached_summary(cache, model, split, pairs)
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache, indent=1))
+    if args.scores_only:
+        return
     baseline = scores["holdout"][BASELINE]
     passing = [
         n for n, row in scores["holdout"].items() if n != BASELINE and passes_rule(row, baseline)
