@@ -13,7 +13,7 @@ it; among those, the lowest ΔE00. The PSNR-best candidate is named too.
 Pictures: a grid of six val images (NIR | each candidate | truth), written to
 ``--pictures`` (default ``out/colour_grid.png``, outside git: val images are dataset files),
 and a grid of the bundled example (NIR | each candidate; no truth ships) written to
-``docs/images/candidates_example.png`` for the README.
+``docs/images/candidates_example.jpg`` for the README.
 
 Scores are cached in ``out/bench_colour_cache.json`` (keyed by the model's path, its config's
 modification time and the split), so adding a candidate scores only that one. Writes the
@@ -175,13 +175,13 @@ def main() -> None:
         nir, rgb = load_pair(pair)
         rows.append([nir, *(colorize(nir, get_model(m)) for m in candidates.values()), rgb])
     args.pictures.parent.mkdir(parents=True, exist_ok=True)
-    write_image(args.pictures, grid(rows))
+    write_image(args.pictures, grid(rows), overwrite=True)
     example = read_nir(EXAMPLE_NIR)
     example_row = [example, *(colorize(example, get_model(m)) for m in candidates.values())]
-    example_grid = REPO / "docs" / "images" / "candidates_example.png"
+    example_grid = REPO / "docs" / "images" / "candidates_example.jpg"
     example_grid.parent.mkdir(parents=True, exist_ok=True)
     if not args.no_write:
-        write_image(example_grid, grid([example_row]))
+        write_image(example_grid, grid([example_row]), overwrite=True)
 
     records = [(name, *training_record(model)) for name, model in candidates.items()]
     models = "\n".join(f"- {name}: `{model}`" for name, model in candidates.items())
@@ -216,7 +216,7 @@ Pictures: six val images, NIR | {" | ".join(candidates)} | truth, are in
 `{args.pictures.relative_to(REPO) if args.pictures.is_relative_to(REPO) else args.pictures}`
 (written by this script, not committed: they hold dataset images). The bundled example,
 NIR | {" | ".join(candidates)} (EPFL `{EXAMPLE_SOURCE}`, a train image, downscaled):
-`docs/images/candidates_example.png`.
+`docs/images/candidates_example.jpg`.
 """
     publish(
         run,

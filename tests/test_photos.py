@@ -47,6 +47,7 @@ def photo_config(tmp_path: Path, data: Path, photos: Path, **overrides):
 # ----------------------------------------------------------------------------- stand-ins
 
 
+@TRAIN
 def test_grey_stand_in_is_the_photos_lightness_and_bad_files_are_counted(tmp_path):
     from nircolor.train.photos import grey_stand_in, load_photo_set
 
@@ -70,6 +71,7 @@ def test_grey_stand_in_is_the_photos_lightness_and_bad_files_are_counted(tmp_pat
     np.testing.assert_array_equal(images.rgb[1], original)  # small photos are not resized
 
 
+@TRAIN
 def test_pseudo_nir_of_a_photo_is_the_reverse_models_output(tmp_path):
     from nircolor.api import pseudo_nir
     from nircolor.train.photos import load_photo_set
@@ -113,6 +115,7 @@ def test_reverse_model_learns_a_known_rgb_to_nir_map_and_round_trips(tmp_path):
         ReverseL3.load(tmp_path / "m")
 
 
+@TRAIN
 def test_pseudo_nir_and_its_model_are_cached_for_the_next_run(tmp_path, monkeypatch):
     from nircolor.train import photos as photo_module
 
@@ -140,6 +143,7 @@ def test_pseudo_nir_and_its_model_are_cached_for_the_next_run(tmp_path, monkeypa
 # ----------------------------------------------------------------------------- schedule
 
 
+@TRAIN
 def test_pretraining_epochs_draw_from_the_photos_and_are_never_chosen_as_best(
     tmp_path, monkeypatch
 ):
@@ -201,6 +205,7 @@ def test_resume_in_the_middle_of_pretraining_is_bit_exact(tmp_path, photo_nir):
     assert strip(straight.info["history"]) == strip(resumed.info["history"])
 
 
+@TRAIN
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -217,6 +222,7 @@ def test_invalid_photo_settings_are_refused(tmp_path, overrides, message):
         photo_config(tmp_path, tmp_path, tmp_path, **overrides)
 
 
+@TRAIN
 def test_a_folder_without_usable_photos_is_a_data_error(tmp_path):
     from nircolor.train.photos import load_photo_set
 
