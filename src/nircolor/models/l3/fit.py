@@ -387,6 +387,13 @@ def schedule(
     pass, and the number of accumulation passes."""
     accumulation_passes = 1 + (config.psnr_iterations if config.weighting == "psnr" else 0)
     passes = accumulation_passes + (1 if config.cuts == "quantile" else 0)
+    fresh, tick = counted_passes(pairs, passes, progress)
+    return fresh, tick, accumulation_passes
+
+
+def counted_passes(pairs, passes: int, progress) -> tuple[Callable[[], Iterable], Callable]:
+    """A factory of fresh passes over ``pairs`` and the tick reporting ``progress(done,
+    total)`` after every image of every pass (``total`` None when ``pairs`` has no length)."""
     fresh, count = _passes(pairs, passes)
     total = None if count is None else passes * count
     done = 0
@@ -397,7 +404,7 @@ def schedule(
         if progress is not None:
             progress(done, total)
 
-    return fresh, tick, accumulation_passes
+    return fresh, tick
 
 
 def cut_points(

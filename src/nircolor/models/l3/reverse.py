@@ -33,8 +33,8 @@ from .fit import (
     Progress,
     _as_pair,
     _image_rng,
-    _passes,
     _solve,
+    counted_passes,
     quantile_cut_points,
     sample_pixels,
 )
@@ -226,16 +226,7 @@ def fit_reverse_l3(
     """
     config = config or L3Config()
     passes = 1 if cuts is not None or config.cuts != "quantile" else 2
-    fresh, count = _passes(pairs, passes)
-    total = None if count is None else passes * count
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
+    fresh, tick = counted_passes(pairs, passes, progress)
     if cuts is None and config.cuts == "quantile":
         cuts = quantile_cut_points((luma(_as_pair(p)[1]) for p in fresh()), config, tick)
     level_cuts, contrast_cuts = cuts if cuts is not None else log_cuts(config)
