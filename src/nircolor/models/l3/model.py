@@ -216,11 +216,9 @@ class L3Model:
 
     def save(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``weights.npz`` (plain arrays, no pickle) into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
+        write_model_files(
+            folder,
+            self.config_dict(),
             weights=self.weights,
             level_cuts=self.level_cuts,
             contrast_cuts=self.contrast_cuts,
@@ -228,9 +226,6 @@ class L3Model:
             lambdas=self.lambdas,
             source=self.source,
         )
-        write_bytes_atomic(folder / WEIGHTS_NAME, buffer.getvalue())
-        text = json.dumps(self.config_dict(), indent=2, sort_keys=False) + "\n"
-        write_bytes_atomic(folder / CONFIG_NAME, text.encode())
 
     @classmethod
     def config_extras(cls, config: dict, path: Path) -> dict:
@@ -299,3 +294,14 @@ def _default_threads() -> int:
     except (AttributeError, OSError):
         count = os.cpu_count() or 1
     return max(1, min(8, count))
+
+
+def write_model_files(folder: str | Path, config: dict, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` as ``weights.npz`` (plain arrays, no pickle) and ``config`` as
+    ``config.json`` into ``folder``, each file replaced at once."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(folder / WEIGHTS_NAME, buffer.getvalue())
+    write_bytes_atomic(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())

@@ -15,7 +15,6 @@ registry does not load it: :meth:`ReverseL3.load` does.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -25,7 +24,6 @@ import cv2
 import numpy as np
 
 from ...errors import ModelError, error_reason
-from ...io import write_bytes_atomic
 from ..registry import CONFIG_NAME
 from .config import L3Config
 from .fit import (
@@ -38,7 +36,7 @@ from .fit import (
     quantile_cut_points,
     sample_pixels,
 )
-from .model import WEIGHTS_NAME
+from .model import WEIGHTS_NAME, write_model_files
 from .patches import classify, log_cuts, patch_stats
 
 KIND = "l3-reverse"
@@ -140,21 +138,17 @@ class ReverseL3:
 
     def save(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``weights.npz`` (plain arrays, no pickle) into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
+        config = {"kind": KIND, "format_version": FORMAT_VERSION, **self.config.to_dict()}
+        if self.info:
+            config["training"] = self.info
+        write_model_files(
+            folder,
+            config,
             weights=self.weights,
             level_cuts=self.level_cuts,
             contrast_cuts=self.contrast_cuts,
             counts=self.counts,
         )
-        write_bytes_atomic(folder / WEIGHTS_NAME, buffer.getvalue())
-        config = {"kind": KIND, "format_version": FORMAT_VERSION, **self.config.to_dict()}
-        if self.info:
-            config["training"] = self.info
-        write_bytes_atomic(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, folder: str | Path) -> ReverseL3:
