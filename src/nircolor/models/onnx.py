@@ -46,6 +46,7 @@ DEFAULT_THREADS = 2
 _UNSET = object()
 TEMPERATURE_INPUT = "inverse_temperature"
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature
 
 
 def check_temperature(temperature) -> float:
@@ -190,7 +191,12 @@ class OnnxColorizer(OnnxNet):
         self.temperature = None
         if TEMPERATURE_INPUT in self.extra_input_names:
             self.temperature = number_field(
-                config, "temperature", self.config_path, 0.38, MIN_TEMPERATURE, MAX_TEMPERATURE
+                config,
+                "temperature",
+                self.config_path,
+                DEFAULT_TEMPERATURE,
+                MIN_TEMPERATURE,
+                MAX_TEMPERATURE,
             )
 
     def with_temperature(self, temperature: float) -> OnnxColorizer:

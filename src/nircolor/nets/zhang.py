@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..colorspace import LAB_SCALE
+from ..models.onnx import DEFAULT_TEMPERATURE
 from .layers import upsample2
 from .registry import register_net
 from .unet import UNet
@@ -86,7 +87,7 @@ class ZhangNet(UNet):
         levels: int = 4,
         bins: list | None = None,
         prior: list | None = None,
-        temperature: float = 0.38,
+        temperature: float = DEFAULT_TEMPERATURE,
         norm: str = "batch",
     ) -> None:
         super().__init__(width, levels, output_space="lab", residual=True, norm=norm)

@@ -21,6 +21,7 @@ import torch
 from ..colorspace import from_srgb
 from ..errors import ModelError
 from ..metrics import delta_e00, mean_metrics, psnr
+from ..models.onnx import DEFAULT_TEMPERATURE
 from ..nets.losses import colorization_loss
 from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
 from ..nets.zhang_loss import rebalanced_cross_entropy
@@ -93,7 +94,7 @@ class ZhangTask(ColorizeTask):
         return AnnealedMean(net), {INVERSE_TEMPERATURE_NAME: inverse_temperature}
 
     def config_fields(self, cfg) -> dict:
-        return {"output_space": "lab", "guided": None, "temperature": 0.38}
+        return {"output_space": "lab", "guided": None, "temperature": DEFAULT_TEMPERATURE}
 
     def after_training(self, output, cfg) -> dict:
         return {"temperature_sweep": choose_temperature(output, cfg)}
