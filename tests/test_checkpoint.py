@@ -12,7 +12,7 @@ from nircolor.errors import ModelError
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
-from .helpers.training import tiny_config, write_pairs
+from .helpers.training import one_torch_thread, tiny_config, write_pairs  # noqa: F401 (fixture)
 
 if has("torch") and has("onnx") and has("safetensors"):
     import torch
@@ -26,14 +26,6 @@ else:  # a core-only install: every test here is skipped, the module still impor
 pytestmark = requires("torch", "onnx", "safetensors")
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class StopAfterFirstEpoch(Reporter):

@@ -14,7 +14,7 @@ from nircolor.models import load_model
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
-from .helpers.training import tiny_config, write_pairs
+from .helpers.training import one_torch_thread, tiny_config, write_pairs  # noqa: F401 (fixture)
 
 if has("torch") and has("onnx") and has("safetensors"):
     import torch
@@ -32,14 +32,6 @@ else:  # a core-only install: every test here is skipped, the module still impor
 pytestmark = requires("torch", "onnx", "safetensors")
 
 GAN = {"gan_weight": 0.5, "gan_width": 4}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class StopAfterFirstEpoch(Reporter):

@@ -12,7 +12,7 @@ from nircolor.models import load_model
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
-from .helpers.training import tiny_config
+from .helpers.training import one_torch_thread, tiny_config  # noqa: F401 (fixture)
 
 if has("torch") and has("onnx") and has("safetensors"):
     import onnx
@@ -26,14 +26,6 @@ if has("torch") and has("onnx") and has("safetensors"):
 pytestmark = requires("torch", "onnx", "safetensors")
 
 CLASSES = ["blobs", "stripes"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def toy_image(label: int, size: int, rng: np.random.Generator) -> np.ndarray:

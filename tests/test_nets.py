@@ -17,7 +17,7 @@ from nircolor.models import load_model
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
-from .helpers.training import tiny_config, write_pairs
+from .helpers.training import one_torch_thread, tiny_config, write_pairs  # noqa: F401 (fixture)
 
 if has("torch") and has("onnx") and has("safetensors"):
     import onnxruntime as ort
@@ -43,14 +43,6 @@ TINY = {  # small versions for fast tests
     "fusion": {"width": 4, "global_branch": "light", "num_classes": 2},
     "unet": {"width": 4},
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny(arch: str, **kwargs):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from nircolor.examples import synthetic_pair
 from nircolor.io import write_image
 
@@ -54,3 +56,15 @@ def train_tiny_model(folder: Path) -> Path:
     model = folder / "tiny-l3"
     train_l3(pairs, model, split="all")
     return model
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run the test on one torch thread (fast and deterministic on a shared CPU); a module
+    that imports this fixture gets it for every test."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
