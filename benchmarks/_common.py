@@ -191,6 +191,19 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         yield update
 
 
+def simulated_pairs(folder: Path, count: int, seed: int, render, label: str) -> Path:
+    """``count`` synthetic spectral scenes (seeded) rendered by ``render`` (``simulate_pairs``
+    or ``simulate_mosaic_pairs``) into a pair folder under ``folder``; its path."""
+    from nircolor.spectral import make_scenes
+
+    with progress_bar("simulating scenes", count) as update:
+        make_scenes(folder / "scenes", count=count, seed=seed, progress=lambda d, t: update(d, t))
+    with progress_bar(f"rendering {label}", count) as update:
+        return render(
+            folder / "scenes", folder / "pairs", seed=seed, progress=lambda d, t: update(d, t)
+        )
+
+
 def track(items: Sequence, description: str) -> Iterator:
     """Iterate over ``items`` under a progress bar."""
     with progress_bar(description, len(items)) as update:

@@ -41,6 +41,7 @@ from _common import (
     markdown_table,
     progress_bar,
     publish,
+    simulated_pairs,
     single_threaded_blas,
 )
 from nircolor.cfa import PATTERNS, PIXEL_TYPES, pixel_types
@@ -60,15 +61,9 @@ METHODS = ("bilinear RGB", "bilinear RGB − IR", "L3, no pixel types", "L3 CFA"
 
 def make_pairs(folder: Path, count: int, seed: int) -> Path:
     """``count`` simulated scenes rendered into RGB-IR mosaic pairs under ``folder``."""
-    from nircolor.spectral import make_scenes
     from nircolor.spectral.mosaic import simulate_mosaic_pairs
 
-    with progress_bar("simulating scenes", count) as update:
-        make_scenes(folder / "scenes", count=count, seed=seed, progress=lambda d, t: update(d, t))
-    with progress_bar("rendering mosaics", count) as update:
-        return simulate_mosaic_pairs(
-            folder / "scenes", folder / "pairs", seed=seed, progress=lambda d, t: update(d, t)
-        )
+    return simulated_pairs(folder, count, seed, simulate_mosaic_pairs, "mosaics")
 
 
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:

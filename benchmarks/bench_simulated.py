@@ -40,8 +40,8 @@ from _common import (
     fmt_metric,
     load_split,
     markdown_table,
-    progress_bar,
     publish,
+    simulated_pairs,
     single_threaded_blas,
 )
 from bench_l3_channels import CHANNELS, fit_variants
@@ -162,14 +162,9 @@ def agreement(same: bool) -> str:
 
 def make_pairs(folder: Path, count: int, seed: int) -> Path:
     """``count`` simulated scenes rendered into pairs under ``folder`` (seeded)."""
-    from nircolor.spectral import make_scenes, simulate_pairs
+    from nircolor.spectral import simulate_pairs
 
-    with progress_bar("simulating scenes", count) as update:
-        make_scenes(folder / "scenes", count=count, seed=seed, progress=lambda d, t: update(d, t))
-    with progress_bar("rendering pairs", count) as update:
-        return simulate_pairs(
-            folder / "scenes", folder / "pairs", seed=seed, progress=lambda d, t: update(d, t)
-        )
+    return simulated_pairs(folder, count, seed, simulate_pairs, "pairs")
 
 
 def category_table(train, val, general, grey, singles) -> tuple[str, dict]:
