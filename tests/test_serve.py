@@ -547,3 +547,27 @@ def test_cli_serve_starts_uvicorn(monkeypatch, capsys, model_dir):
     assert addresses[0][0] == "127.0.0.1"
     with Client(server.config.app) as test_client:
         assert test_client.get("/health").json()["workers"] == 3
+
+
+# ---------------------------------------------------------------- raw mosaics
+
+
+@SERVE
+def test_a_cfa_model_serves_16_bit_mosaics_and_refuses_ordinary_images():
+    from nircolor.cfa import read_mosaic_bytes
+    from nircolor.models.l3 import L3Config, fit_l3_cfa
+
+    rng = np.random.default_rng(5)
+    pairs = [(rng.random((24, 24), dtype=np.float32), rng.random((24, 24, 3), dtype=np.float32))]
+    model = fit_l3_cfa(pairs * 4, L3Config(n_levels=2, n_contrasts=1))
+    raw = (rng.random((20, 30)) * 65535).astype(np.uint16)
+    data = encode_image(raw, ".png", bit_depth=16)
+    with Client(create_app(model, workers=1)) as cfa_client:
+        response = post(cfa_client, data, name="raw.png")
+        assert response.status_code == 200, response.text
+        expected = colorize(read_mosaic_bytes(data), model)
+        np.testing.assert_allclose(decode(response.content), expected, atol=1 / 255 + 1e-6)
+        refused = post(cfa_client, nir_png(20, 30)[1], name="nir.png")
+    assert 400 <= refused.status_code < 500
+    assert "8-bit image, not a raw CFA mosaic" in refused.json()["error"]
+    assert "\n" not in refused.json()["error"]

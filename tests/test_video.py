@@ -146,6 +146,27 @@ def test_colour_video_is_refused_and_nothing_is_written(monkeypatch, capsys, tmp
 
 
 @VIDEO
+def test_a_raw_mosaic_model_is_refused_for_video_and_nothing_is_written(
+    monkeypatch, capsys, tmp_path
+):
+    from nircolor.models.l3 import L3Config, fit_l3_cfa
+
+    rng = np.random.default_rng(3)
+    pairs = [(rng.random((24, 24), dtype=np.float32), rng.random((24, 24, 3), dtype=np.float32))]
+    fit_l3_cfa(pairs * 4, L3Config(n_levels=2, n_contrasts=1)).save(tmp_path / "cfa")
+    source = write_video(tmp_path / "in.mp4", frames=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", source, "-o", out / "x.mp4", "-m", tmp_path / "cfa"
+    )
+    assert code == 1
+    assert "raw-mosaic (CFA) model cannot colorize a video" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+
+
+@VIDEO
 def test_bad_video_and_existing_output(monkeypatch, capsys, tmp_path, tiny_model):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"junk" * 50)

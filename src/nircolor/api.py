@@ -30,7 +30,7 @@ from .io.band_writers import check_output, write_bands
 from .io.samples import check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
-from .models.l3.cfa import L3CFAModel, check_mosaic_rendering
+from .models.l3.cfa import check_mosaic_rendering, takes_mosaic
 from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
 from .tiling import (
     AUTO_TILE_PIXELS,
@@ -137,7 +137,7 @@ def colorize(
     loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
     guided = resolve_guided(loaded, guided)
     context = resolve_context(loaded, context)
-    if isinstance(loaded, L3CFAModel):
+    if takes_mosaic(loaded):
         check_mosaic_rendering(guided, context, nir.shape)
     if context.applies(nir.shape):
         rgb = colorize_in_context(nir, loaded.predict, context)
@@ -192,7 +192,7 @@ def colorize_file(
     """
     check_not_input(source, target)
     input_bits = check_input_bits(input_bits)
-    if isinstance(loaded := get_model(model), L3CFAModel):
+    if takes_mosaic(loaded := get_model(model)):
         raw = read_mosaic(source, input_bits)
         rgb = colorize(raw, model=loaded, guided=guided, tile=tile, context=context)
         return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)

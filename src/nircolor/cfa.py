@@ -17,12 +17,11 @@ NIR or RGB images, not sensor mosaics).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError, ImageReadError
-from .io.images import decode_file, decoded_to_float
+from .io.images import Decoded, decode_bytes, decode_file, decoded_to_float
 from .io.samples import check_input_bits
 
 PIXEL_TYPES = ("r", "g", "b", "ir")
@@ -112,14 +111,22 @@ def read_mosaic(path: str | os.PathLike, input_bits: int | None = None) -> np.nd
         raw mosaic); :class:`DataError` for one smaller than 2×2.
     """
     input_bits = check_input_bits(input_bits)
-    path = Path(path)
-    decoded = decode_file(path)
+    return _decoded_mosaic(decode_file(path), str(path), input_bits)
+
+
+def read_mosaic_bytes(data: bytes, name: str = "upload", input_bits: int | None = None):
+    """:func:`read_mosaic` for the bytes of a file (an upload, say), ``name`` in messages."""
+    input_bits = check_input_bits(input_bits)
+    return _decoded_mosaic(decode_bytes(data, name), name, input_bits)
+
+
+def _decoded_mosaic(decoded: Decoded, name: str, input_bits: int | None) -> np.ndarray:
     samples = decoded.samples
     if samples.ndim == 3 and samples.shape[2] >= 3:
-        raise ImageReadError(f"{path}: a colour image, but a raw CFA mosaic has one channel")
+        raise ImageReadError(f"{name}: a colour image, but a raw CFA mosaic has one channel")
     if samples.dtype == np.uint8 or samples.dtype == bool:
         raise ImageReadError(
-            f"{path}: an 8-bit image, not a raw CFA mosaic (raw mosaics hold 10–16-bit "
+            f"{name}: an 8-bit image, not a raw CFA mosaic (raw mosaics hold 10–16-bit "
             "samples in a 16-bit PNG or TIFF; a CFA model cannot colorize an ordinary NIR image)"
         )
-    return check_mosaic(decoded_to_float(decoded, path, input_bits), str(path))
+    return check_mosaic(decoded_to_float(decoded, name, input_bits), name)

@@ -20,7 +20,7 @@ from .filters import GuidedFilter
 from .io import write_bytes_atomic, write_image
 from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
 from .models import Colorizer
-from .models.l3.cfa import L3CFAModel
+from .models.l3.cfa import takes_mosaic
 
 
 @dataclass
@@ -116,7 +116,7 @@ def evaluate_model(
     """
     loaded = get_model(model)
     evaluation = Evaluation(model=str(model) if isinstance(model, (str, os.PathLike)) else "model")
-    mosaic = isinstance(loaded, L3CFAModel)  # its inputs are raw mosaics, read as such
+    mosaic = takes_mosaic(loaded)  # its inputs are raw mosaics, read as such
     for pair in pairs:
         nir, rgb = load_pair(pair, mosaic)
         start = time.perf_counter()

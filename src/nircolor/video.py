@@ -49,6 +49,7 @@ import numpy as np
 from .errors import (
     ImageReadError,
     ImageWriteError,
+    ModelError,
     NircolorError,
     already_exists,
     error_reason,
@@ -57,6 +58,7 @@ from .extras import require_extra
 from .filters import GuidedFilter
 from .io import MAX_PIXELS, as_grey, atomic_path
 from .io.atomic import output_exists
+from .models.l3.cfa import takes_mosaic
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 """Inputs with these extensions are read as videos."""
@@ -249,6 +251,11 @@ def colorize_video(
         raise already_exists(target)
     _check_input(source)
     loaded = get_model("default" if model is None else model)
+    if takes_mosaic(loaded):
+        raise ModelError(
+            f"{source}: a raw-mosaic (CFA) model cannot colorize a video: its frames are "
+            "8-bit images, not 16-bit raw sensor mosaics"
+        )
     smoother = (
         ChromaSmoother(temporal_smoothing)
         if temporal_smoothing is not None and temporal_smoothing != 1.0

@@ -157,14 +157,17 @@ def read_image_bytes(
     its magic number, and ``name`` stands for the file in messages.
     """
     input_bits = check_input_bits(input_bits)
+    return decoded_to_float(decode_bytes(data, name), name, input_bits)
+
+
+def decode_bytes(data: bytes, name: str = "upload") -> Decoded:
+    """:func:`decode_file` for the bytes of a file (TIFF recognised by its magic number)."""
     data = bytes(data)
     if not data:
         raise ImageReadError(f"{name}: file is empty")
     if data[:4] in TIFF_MAGIC:
-        decoded = _decode_tiff(io.BytesIO(data), name)
-    else:
-        decoded = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
-    return decoded_to_float(decoded, name, input_bits)
+        return _decode_tiff(io.BytesIO(data), name)
+    return _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
 
 
 def read_nir_bytes(data: bytes, name: str = "upload", input_bits: int | None = None):

@@ -25,10 +25,12 @@ from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..api import colorize, output_name
+from ..cfa import read_mosaic_bytes
 from ..errors import NircolorError
 from ..filters import GuidedFilter
 from ..io import TIFF_MAGIC, encode_image, read_nir_bytes
 from ..models import Colorizer
+from ..models.l3.cfa import takes_mosaic
 from ..tiling import DEFAULT_TILE
 from .budget import Budgeted, OverTime, pool_threads, without_paths
 from .registry import ModelRegistry
@@ -318,7 +320,10 @@ class _Job:
 
     def run(self) -> tuple[bytes, tuple[int, int]]:
         deadline = time.monotonic() + self.time_limit_s  # from the start of the work
-        nir = read_nir_bytes(self.data, self.name)
+        if takes_mosaic(self.model):  # a raw mosaic: all 16 bits, 8-bit refused
+            nir = read_mosaic_bytes(self.data, self.name)
+        else:
+            nir = read_nir_bytes(self.data, self.name)
         budgeted = Budgeted(self.model, self.threads, deadline)
         tile = self.tile if nir.size > self.tile * self.tile else None
         rgb = colorize(nir, model=budgeted, guided=self.guided, tile=tile)

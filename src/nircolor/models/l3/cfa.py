@@ -117,6 +117,12 @@ class L3CFAModel(L3Model):
             raise ModelError(f"{path}: {error}") from None
 
 
+def takes_mosaic(model) -> bool:
+    """Whether ``model`` (or the model a wrapper serves: its ``kind`` is forwarded) colorizes
+    raw CFA mosaics rather than NIR images."""
+    return getattr(model, "kind", None) == CFA_KIND
+
+
 def check_mosaic_rendering(guided, context, shape: tuple[int, int]) -> None:
     """Refuse post-processing that would take the mosaic for an NIR image: the guided
     filter (the mosaic is no guide: its pattern would print through) and the colour
