@@ -28,7 +28,7 @@ from nircolor.models import ColorizerBase
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
-from .helpers.training import train_tiny_model
+from .helpers.training import tiny_cfa_model, train_tiny_model
 
 if has("fastapi") and has("httpx") and has("anyio"):
     import anyio
@@ -555,11 +555,9 @@ def test_cli_serve_starts_uvicorn(monkeypatch, capsys, model_dir):
 @SERVE
 def test_a_cfa_model_serves_16_bit_mosaics_and_refuses_ordinary_images():
     from nircolor.cfa import read_mosaic_bytes
-    from nircolor.models.l3 import L3Config, fit_l3_cfa
 
+    model = tiny_cfa_model(seed=5)
     rng = np.random.default_rng(5)
-    pairs = [(rng.random((24, 24), dtype=np.float32), rng.random((24, 24, 3), dtype=np.float32))]
-    model = fit_l3_cfa(pairs * 4, L3Config(n_levels=2, n_contrasts=1))
     raw = (rng.random((20, 30)) * 65535).astype(np.uint16)
     data = encode_image(raw, ".png", bit_depth=16)
     with Client(create_app(model, workers=1)) as cfa_client:

@@ -20,6 +20,7 @@ from nircolor.video import (
 
 from .helpers import has, requires
 from .helpers.cli import run_cli as run
+from .helpers.training import tiny_cfa_model
 
 if has("av"):
     import av
@@ -149,11 +150,7 @@ def test_colour_video_is_refused_and_nothing_is_written(monkeypatch, capsys, tmp
 def test_a_raw_mosaic_model_is_refused_for_video_and_nothing_is_written(
     monkeypatch, capsys, tmp_path
 ):
-    from nircolor.models.l3 import L3Config, fit_l3_cfa
-
-    rng = np.random.default_rng(3)
-    pairs = [(rng.random((24, 24), dtype=np.float32), rng.random((24, 24, 3), dtype=np.float32))]
-    fit_l3_cfa(pairs * 4, L3Config(n_levels=2, n_contrasts=1)).save(tmp_path / "cfa")
+    tiny_cfa_model(seed=3).save(tmp_path / "cfa")
     source = write_video(tmp_path / "in.mp4", frames=2)
     out = tmp_path / "out"
     out.mkdir()

@@ -68,3 +68,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def tiny_cfa_model(seed: int):
+    """A raw-mosaic (CFA) L3 model fitted on random data: a model of the right kind for the
+    front ends' tests, not one that colours well."""
+    import numpy as np
+
+    from nircolor.models.l3 import L3Config, fit_l3_cfa
+
+    rng = np.random.default_rng(seed)
+    pairs = [(rng.random((24, 24), dtype=np.float32), rng.random((24, 24, 3), dtype=np.float32))]
+    return fit_l3_cfa(pairs * 4, L3Config(n_levels=2, n_contrasts=1))
