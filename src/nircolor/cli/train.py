@@ -181,6 +181,15 @@ def _train_net_command(arch: str):
                 help="Base width of the discriminator (pix2pix: 64).", hidden=is_classifier
             ),
         ] = 64,
+        colour_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of a colourfulness term: each patch asked for the truth's "
+                "colourfulness (0: off); the best epoch is then the lowest ΔE00 among those "
+                "with a colour ratio >= 0.8. Fine-tune with --init, e.g. 1.",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
         class_weight: Annotated[
             float | None,
             typer.Option(
@@ -232,6 +241,7 @@ def _train_net_command(arch: str):
                 guided=list(guided_option(guided) or []) or None,
                 gan_weight=gan_weight,
                 gan_width=gan_width,
+                colour_weight=colour_weight,
                 class_weight=class_weight,
                 init=init,
                 resume=resume,

@@ -1,4 +1,5 @@
-"""Training losses: ``mse``, ``l1``, ``l1+ssim`` (L1 + (1 − SSIM)), and a differentiable SSIM."""
+"""Training losses: ``mse``, ``l1``, ``l1+ssim`` (L1 + (1 − SSIM)), a differentiable SSIM, and
+the colourfulness term of ``--colour-weight`` (:func:`colourfulness_loss`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # an 11 × 11 window, as in Wang et al. (2004) and nircolor.metrics
 LOSSES = ("mse", "l1", "l1+ssim")
+SQRT_FLOOR = 1e-4  # on the 0–255 scale of M: 0.01 of a grey level
 
 
 def gaussian_window(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> torch.Tensor:
@@ -50,3 +52,26 @@ def colorization_loss(name: str, pred: torch.Tensor, true: torch.Tensor) -> torc
     if name == "l1+ssim":
         return F.l1_loss(pred, true) + (1.0 - ssim(pred, true))
     raise ValueError(f"unknown loss '{name}' (use one of {', '.join(LOSSES)})")
+
+
+def colourfulness(srgb: torch.Tensor) -> torch.Tensor:
+    """Hasler & Süsstrunk's colourfulness M of each ``(N, 3, H, W)`` sRGB image in [0, 1],
+    on the 0–255 scale: as :func:`nircolor.metrics.colourfulness`, differentiable, ``(N,)``."""
+    red, green, blue = (255.0 * srgb).unbind(dim=1)
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    variance = rg.var(dim=(1, 2), unbiased=False) + yb.var(dim=(1, 2), unbiased=False)
+    cast = rg.mean(dim=(1, 2)) ** 2 + yb.mean(dim=(1, 2)) ** 2
+    # The square root's gradient is infinite at 0 (a grey patch): SQRT_FLOOR keeps it finite.
+    return (variance + SQRT_FLOOR).sqrt() + 0.3 * (cast + SQRT_FLOOR).sqrt()
+
+
+def colourfulness_loss(pred_srgb: torch.Tensor, true_srgb: torch.Tensor) -> torch.Tensor:
+    """Mean ``|M(pred) − M(true)| / 255`` over the patches of a batch.
+
+    Per-pixel L1/L2 losses regress an ambiguous chroma to its mean, and the prediction comes
+    out greyer than the truth; this term asks each patch for the truth's amount of colour
+    (its spread and its cast), on the scale of an sRGB L1, and leaves where the colour goes
+    to the reconstruction loss beside it.
+    """
+    pred_m, true_m = colourfulness(pred_srgb.clamp(0.0, 1.0)), colourfulness(true_srgb)
+    return (pred_m - true_m).abs().mean() / 255.0

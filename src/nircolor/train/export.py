@@ -74,7 +74,7 @@ def model_config(net, cfg: NetTrainConfig, state: RunState, info: dict) -> dict:
         "loss": cfg.loss,
         "lr": cfg.lr,
         "best_epoch": state.best_epoch,
-        "best_" + task.score_name: (state.best if math.isfinite(state.best) else None),
+        "best_" + task.selection(cfg)[0]: (state.best if math.isfinite(state.best) else None),
         "history": state.history,
         "wall_seconds": round(state.seconds, 2),
         "device": info["device"],

@@ -18,7 +18,7 @@ from ..colorspace import to_srgb
 from ..metrics import mean_metrics, psnr
 from ..models.onnx import pad_to_multiple
 from ..nets.losses import colorization_loss
-from .tasks import ColorizeTask, to_device
+from .tasks import ColorizeTask, to_device, vivid_scores
 
 IGNORED = -1  # the label of a patch of no known class
 
@@ -50,21 +50,23 @@ class IizukaTask(ColorizeTask):
 
     @torch.inference_mode()
     def validate(self, net, images, cfg, device) -> dict:
-        """Mean per-image PSNR in sRGB, and the share of known scenes recognised."""
+        """Mean per-image PSNR in sRGB, the share of known scenes recognised, and with a
+        colourfulness term :func:`~.tasks.vivid_scores`."""
         if not len(images):
             return {}
         net.eval()
-        psnrs, hits = [], []
+        pairs, hits = [], []
         for nir, rgb, label in zip(images.nir, images.rgb, images.labels, strict=True):
             nir = nir / np.float32(255)
             padded = pad_to_multiple(nir, net.stride, net.min_size)
             colour, logits = net.colour_and_logits(to_device(padded[None, None], device))
             output = colour[0, :, : nir.shape[0], : nir.shape[1]].float().cpu().numpy()
             srgb = to_srgb(np.moveaxis(output, 0, -1), nir, cfg.output_space)
-            psnrs.append({"psnr": psnr(srgb, rgb / np.float32(255))})
+            pairs.append((srgb, rgb / np.float32(255)))
             if label != IGNORED:
                 hits.append(int(logits[0].argmax()) == label)
-        record = {self.score_name: mean_metrics(psnrs)["psnr"]}
+        record = {self.score_name: mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
+        record |= vivid_scores(pairs) if cfg.colour_weight else {}
         if hits:
             record["val_class_accuracy"] = float(np.mean(hits))
         return record

@@ -39,6 +39,8 @@ from ..data import load_dataset, load_pair
 from ..errors import DataError, ModelError
 from ..models.onnx import WEIGHTS_NAME
 from ..nets import count_parameters, create_net
+from ..nets.colour import output_to_srgb
+from ..nets.losses import colourfulness_loss
 from .cards import write_net_card
 from .checkpoint import (
     CHECKPOINT,
@@ -252,6 +254,11 @@ def run_epoch(
         nir, target = to_device(nir, device), to_device(target, device)
         pred = task.forward(net, nir)
         loss = task.loss(cfg, pred, target)
+        if cfg.colour_weight:
+            loss = loss + cfg.colour_weight * colourfulness_loss(
+                output_to_srgb(task.colour(pred), nir, cfg.output_space),
+                output_to_srgb(task.colour(target), nir, cfg.output_space),
+            )
         if adversary is not None:
             adversary.step(nir, task.colour(pred).detach(), task.colour(target), lr)
             loss = loss + adversary.generator_loss(nir, task.colour(pred))
@@ -265,8 +272,8 @@ def run_epoch(
     metrics = task.validate(net, val_set, cfg, device)
     pretraining = in_pretraining(cfg, state.epoch)  # its weights never saw a real pair
     state.epoch += 1
-    score = metrics.get(task.score_name)
-    better = score is None or state.best == -math.inf or task.improves(score, state.best)
+    score = metrics.get(task.selection(cfg)[0])
+    better = score is None or state.best == -math.inf or task.improves(cfg, score, state.best)
     better = better and not pretraining
     if better:
         state.best = score if score is not None else -math.inf

@@ -21,7 +21,7 @@ from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
 from ..data import sample_patches
 from ..errors import DataError, ModelError
 from ..io import read_nir, to_uint
-from ..metrics import mean_metrics, psnr
+from ..metrics import colourfulness, delta_e00, mean_metrics, psnr
 from ..models.onnx import pad_to_multiple
 from ..nets.losses import LOSSES, colorization_loss
 
@@ -88,6 +88,29 @@ def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
         yield to_srgb(output, nir, cfg.output_space), rgb / np.float32(255)
 
 
+VIVID_SCORE = "val_vivid_delta_e00"
+COLOURFULNESS_TARGET = 0.8  # issue 11's bar for the colourfulness ratio
+SHORTFALL_PENALTY = 1000.0  # ΔE00 per unit of colour ratio short of the target
+
+
+def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Mean ΔE00, the pooled colourfulness ratio, and the score that picks an epoch by both.
+
+    The score is the ΔE00 plus :data:`SHORTFALL_PENALTY` per unit of colourfulness ratio
+    below :data:`COLOURFULNESS_TARGET`: among epochs as colourful as the target the lowest
+    ΔE00 wins, and any of those beats one that is not (of which the most colourful wins).
+    """
+    de00 = float(np.mean([delta_e00(pred, true) for pred, true in pairs]))
+    predicted = sum(colourfulness(pred) for pred, _ in pairs)
+    ratio = predicted / max(sum(colourfulness(true) for _, true in pairs), 1e-12)
+    shortfall = max(0.0, COLOURFULNESS_TARGET - ratio)
+    return {
+        "val_delta_e00": de00,
+        "val_colourfulness_ratio": ratio,
+        VIVID_SCORE: de00 + SHORTFALL_PENALTY * shortfall,
+    }
+
+
 # ----------------------------------------------------------------------------- the tasks
 
 
@@ -131,9 +154,13 @@ class Task:
         """``{score_name: value}`` on the full validation images (``{}`` when there are none)."""
         raise NotImplementedError
 
-    def improves(self, score: float, best: float) -> bool:
+    def selection(self, cfg: NetTrainConfig) -> tuple[str, bool]:
+        """The validation metric the best epoch is chosen on, and whether higher is better."""
+        return self.score_name, self.higher_is_better
+
+    def improves(self, cfg: NetTrainConfig, score: float, best: float) -> bool:
         """Whether ``score`` beats ``best`` (ties: the later, longer-trained epoch)."""
-        return score >= best if self.higher_is_better else score <= best
+        return score >= best if self.selection(cfg)[1] else score <= best
 
     def export_output(self, output: torch.Tensor) -> torch.Tensor:
         """The torch output the exported ONNX graph gives for this raw output."""
@@ -198,11 +225,17 @@ class ColorizeTask(Task):
         return colorization_loss(cfg.loss, pred, target)
 
     def validate(self, net, images, cfg, device) -> dict:
-        """Mean per-image PSNR in sRGB."""
+        """Mean per-image PSNR in sRGB; with a colourfulness term, :func:`vivid_scores` too."""
         if not len(images):
             return {}
-        rows = [{"psnr": psnr(srgb, true)} for srgb, true in predictions(net, images, cfg, device)]
-        return {self.score_name: mean_metrics(rows)["psnr"]}
+        pairs = list(predictions(net, images, cfg, device))
+        metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
+        return metrics | (vivid_scores(pairs) if cfg.colour_weight else {})
+
+    def selection(self, cfg):
+        """PSNR; with a colourfulness term (``--colour-weight``) :func:`vivid_scores`' score,
+        for PSNR rewards the grey mean that term is there to avoid."""
+        return (VIVID_SCORE, False) if cfg.colour_weight else super().selection(cfg)
 
     def config_fields(self, cfg) -> dict:
         return {

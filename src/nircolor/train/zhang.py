@@ -26,12 +26,11 @@ from ..nets.losses import colorization_loss
 from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
 from ..nets.zhang_loss import rebalanced_cross_entropy
 from .common import store_choice
-from .tasks import ColorizeTask, ImageSet, predictions
+from .tasks import COLOURFULNESS_TARGET, ColorizeTask, ImageSet, predictions, vivid_scores
 
 LIGHTNESS_WEIGHT = 1.0
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 """The grid :func:`choose_temperature` scores (0.38: the paper's)."""
-COLOURFULNESS_TARGET = 0.8  # issue 11's bar for the colourfulness ratio
 
 
 def training_histogram(images: ImageSet, step: int = 4) -> np.ndarray:
@@ -82,12 +81,11 @@ class ZhangTask(ColorizeTask):
         """Mean per-image ΔE00 (the score) and PSNR in sRGB."""
         if not len(images):
             return {}
-        rows = [
-            {"de00": delta_e00(srgb, true), "psnr": psnr(srgb, true)}
-            for srgb, true in predictions(net, images, cfg, device)
-        ]
+        pairs = list(predictions(net, images, cfg, device))
+        rows = [{"de00": delta_e00(*pair), "psnr": psnr(*pair)} for pair in pairs]
         means = mean_metrics(rows)
-        return {self.score_name: means["de00"], "val_psnr": means["psnr"]}
+        metrics = {self.score_name: means["de00"], "val_psnr": means["psnr"]}
+        return metrics | (vivid_scores(pairs) if cfg.colour_weight else {})
 
     def export_module(self, net):
         inverse_temperature = torch.tensor([1.0 / net.temperature], dtype=torch.float32)
