@@ -91,6 +91,29 @@ def cached_summary(cache: dict, model: str, split: str, pairs) -> dict:
     return cache[key]
 
 
+def score_candidates(candidates: dict[str, str], splits: dict, cache_path: Path) -> dict:
+    """``{split: {name: summary}}`` of every candidate on every split's pairs, through the
+    score cache at ``cache_path`` (written after each new score, so an interrupted run keeps
+    what it scored)."""
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    scores: dict[str, dict] = {split: {} for split in splits}
+    for name, model in candidates.items():
+        for split, pairs in splits.items():
+            scores[split][name] = cached_summary(cache, model, split, pairs)
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache, indent=1))
+    return scores
+
+
+def picture_rows(candidates: dict[str, str], pairs) -> list[list[np.ndarray]]:
+    """For each of :func:`picture_pairs`' images: NIR, each candidate's colours, truth."""
+    rows = []
+    for pair in picture_pairs(pairs):
+        nir, rgb = load_pair(pair)
+        rows.append([nir, *(colorize(nir, get_model(m)) for m in candidates.values()), rgb])
+    return rows
+
+
 def training_record(model: str) -> tuple[str, str]:
     """``(command, wall time)`` of a model folder's training, from its ``config.json``."""
     from nircolor.models import read_config, resolve_model_path
@@ -152,14 +175,8 @@ def main() -> None:
     run = Run()
     candidates = parse_candidates(args.candidate)
     holdout, val = load_split(args.data, "holdout"), load_split(args.data, "val")
-    scores = {"holdout": {}, "val": {}}
     cache_path = args.pictures.parent / "bench_colour_cache.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    for name, model in candidates.items():
-        for split, pairs in (("holdout", holdout), ("val", val)):
-            scores[split][name] = cached_summary(cache, model, split, pairs)
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache_path.write_text(json.dumps(cache, indent=1))
+    scores = score_candidates(candidates, {"holdout": holdout, "val": val}, cache_path)
     if args.scores_only:
         return
     baseline = scores["holdout"][BASELINE]
@@ -169,13 +186,8 @@ def main() -> None:
     chosen = min(passing, key=lambda n: scores["holdout"][n]["de00"]) if passing else None
     faithful = max(scores["holdout"], key=lambda n: scores["holdout"][n]["psnr"])
 
-    picked = picture_pairs(val)
-    rows = []
-    for pair in picked:
-        nir, rgb = load_pair(pair)
-        rows.append([nir, *(colorize(nir, get_model(m)) for m in candidates.values()), rgb])
     args.pictures.parent.mkdir(parents=True, exist_ok=True)
-    write_image(args.pictures, grid(rows), overwrite=True)
+    write_image(args.pictures, grid(picture_rows(candidates, val)), overwrite=True)
     example = read_nir(EXAMPLE_NIR)
     example_row = [example, *(colorize(example, get_model(m)) for m in candidates.values())]
     example_grid = REPO / "docs" / "images" / "candidates_example.jpg"

@@ -18,7 +18,6 @@ BENCHMARKS.md::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from skimage.color import rgb2lab
@@ -26,12 +25,12 @@ from skimage.color import rgb2lab
 from _common import REPO, Run, base_parser, describe_pairs, load_split, progress_bar, publish
 from bench_colour import (
     BASELINE,
-    cached_summary,
     grid,
     parse_candidates,
     passes_rule,
-    picture_pairs,
+    picture_rows,
     results_table,
+    score_candidates,
     training_record,
 )
 from bench_colour_limits import with_lightness
@@ -69,13 +68,7 @@ def main() -> None:
     candidates = parse_candidates(args.candidate)
     holdout, val = load_split(args.data, "holdout"), load_split(args.data, "val")
     cache_path = REPO / "out" / "bench_colour_cache.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    scores = {"holdout": {}, "val": {}}
-    for name, model in candidates.items():
-        for split, pairs in (("holdout", holdout), ("val", val)):
-            scores[split][name] = cached_summary(cache, model, split, pairs)
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache_path.write_text(json.dumps(cache, indent=1))
+    scores = score_candidates(candidates, {"holdout": holdout, "val": val}, cache_path)
     hybrids = on_default_lightness(candidates, holdout)
     baseline = scores["holdout"][BASELINE]
     verdicts = "\n".join(
@@ -83,11 +76,8 @@ def main() -> None:
         for name, row in scores["holdout"].items()
         if name != BASELINE
     )
-    rows = []
-    for pair in picture_pairs(val):
-        nir, rgb = load_pair(pair)
-        rows.append([nir, *(colorize(nir, get_model(m)) for m in candidates.values()), rgb])
-    write_image(args.pictures, grid(rows), overwrite=True)
+    args.pictures.parent.mkdir(parents=True, exist_ok=True)
+    write_image(args.pictures, grid(picture_rows(candidates, val)), overwrite=True)
 
     records = [(name, *training_record(model)) for name, model in candidates.items()]
     training = "\n".join(f"| {name} | {command} | {wall} |" for name, command, wall in records)

@@ -254,14 +254,16 @@ def run_epoch(
         nir, target = to_device(nir, device), to_device(target, device)
         pred = task.forward(net, nir)
         loss = task.loss(cfg, pred, target)
+        if cfg.colour_weight or adversary is not None:
+            fake, real = task.colour(pred), task.colour(target)
         if cfg.colour_weight:
             loss = loss + cfg.colour_weight * colourfulness_loss(
-                output_to_srgb(task.colour(pred), nir, cfg.output_space),
-                output_to_srgb(task.colour(target), nir, cfg.output_space),
+                output_to_srgb(fake, nir, cfg.output_space),
+                output_to_srgb(real, nir, cfg.output_space),
             )
         if adversary is not None:
-            adversary.step(nir, task.colour(pred).detach(), task.colour(target), lr)
-            loss = loss + adversary.generator_loss(nir, task.colour(pred))
+            adversary.step(nir, fake.detach(), real, lr)
+            loss = loss + adversary.generator_loss(nir, fake)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
+from ..colour_metrics import pooled_scores
 from ..data import sample_patches
 from ..errors import DataError, ModelError
 from ..io import read_nir, to_uint
@@ -101,8 +102,11 @@ def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     ΔE00 wins, and any of those beats one that is not (of which the most colourful wins).
     """
     de00 = float(np.mean([delta_e00(pred, true) for pred, true in pairs]))
-    predicted = sum(colourfulness(pred) for pred, _ in pairs)
-    ratio = predicted / max(sum(colourfulness(true) for _, true in pairs), 1e-12)
+    rows = [
+        {"colourfulness": colourfulness(pred), "colourfulness_true": colourfulness(true)}
+        for pred, true in pairs
+    ]
+    ratio = pooled_scores(rows)["colourfulness_ratio"]  # nan for grey truths: no shortfall
     shortfall = max(0.0, COLOURFULNESS_TARGET - ratio)
     return {
         "val_delta_e00": de00,

@@ -78,14 +78,16 @@ class ZhangTask(ColorizeTask):
         return chroma + LIGHTNESS_WEIGHT * colorization_loss(cfg.loss, lightness, target[:, :1])
 
     def validate(self, net, images, cfg, device) -> dict:
-        """Mean per-image ΔE00 (the score) and PSNR in sRGB."""
+        """Mean per-image ΔE00 (the score) and PSNR in sRGB; with a colourfulness term,
+        :func:`~.tasks.vivid_scores` (which holds the ΔE00)."""
         if not len(images):
             return {}
         pairs = list(predictions(net, images, cfg, device))
-        rows = [{"de00": delta_e00(*pair), "psnr": psnr(*pair)} for pair in pairs]
-        means = mean_metrics(rows)
-        metrics = {self.score_name: means["de00"], "val_psnr": means["psnr"]}
-        return metrics | (vivid_scores(pairs) if cfg.colour_weight else {})
+        metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
+        if cfg.colour_weight:
+            return metrics | vivid_scores(pairs)
+        de00 = mean_metrics([{"de00": delta_e00(*pair)} for pair in pairs])["de00"]
+        return {self.score_name: de00} | metrics
 
     def export_module(self, net):
         inverse_temperature = torch.tensor([1.0 / net.temperature], dtype=torch.float32)
