@@ -1,6 +1,8 @@
-"""The colourfulness term (``--colour-weight``): its candidates against the previous default.
+"""The colour terms (``--colour-weight``, ``--delta-e-weight``, ``--hue-weight``): their
+candidates against the previous default.
 
-Each candidate (``NAME=MODEL``, a model folder written by ``nircolor train ... --colour-weight``)
+Each candidate (``NAME=MODEL``, a model folder written by ``nircolor train ... --colour-weight``
+or ``--delta-e-weight``)
 is scored as bench_colour.py scores every candidate (all eight metrics, the model's own
 defaults, holdout rows to choose on and val rows to report) and held to the same rule (issue
 11: colour ratio ≥ 0.8, hue accuracy and ΔE00 better than the previous default's, PSNR no more
@@ -10,8 +12,10 @@ give on the default's lightness.
 
 The six val images of bench_colour.py (NIR | previous default | each candidate | truth) go
 to ``--pictures`` (default ``out/colour_weight_grid.png``, outside git: dataset images).
-Scores share bench_colour.py's cache. Writes the section "The colourfulness term" of
-BENCHMARKS.md::
+Scores share bench_colour.py's cache, and go into the committed score record
+``benchmarks/records/colour_weight.json`` (``_scores.py``): candidates scored before whose
+models are not given this time keep their recorded scores, marked †; ``--drop NAME`` takes
+one out. Writes the section "The colour terms" of BENCHMARKS.md::
 
     python benchmarks/bench_colour_weight.py --candidate 'colour 1=runs/unet_colour1/model' ...
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 from skimage.color import rgb2lab
 
 from _common import REPO, Run, base_parser, describe_pairs, load_split, progress_bar, publish
+from _scores import RECORDS, load_record, recorded_only, save_record, updated_record
 from bench_colour import (
     BASELINE,
     grid,
@@ -59,10 +64,39 @@ def shown(path: Path) -> Path:
     return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
+def candidate_entries(candidates, scores, hybrids, date: str) -> dict[str, dict]:
+    """The score record's entry of each candidate scored in this run."""
+    entries = {}
+    for name, model in candidates.items():
+        command, wall = training_record(model)
+        summaries = {split: scores[split][name] for split in scores}
+        hybrid = hybrids.get(f"{name} on the {BASELINE}'s L*")
+        summaries |= {"holdout on the default's L*": hybrid} if hybrid else {}
+        entries[name] = {"model": str(model), "command": command, "wall": wall}
+        entries[name] |= {"scored": date, "scores": summaries}
+    return entries
+
+
+def verdict(passes: bool) -> str:
+    return "passes" if passes else "does not pass"
+
+
+def split_table(record: dict[str, dict], split: str, marked: list[str]) -> str:
+    rows = {}
+    for name, entry in record.items():
+        label = f"{name} †" if name in marked else name
+        rows[label] = entry["scores"][split]
+        if split == "holdout" and "holdout on the default's L*" in entry["scores"]:
+            rows[f"{label} on the {BASELINE}'s L*"] = entry["scores"]["holdout on the default's L*"]
+    return results_table(rows)
+
+
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL")
+    parser.add_argument("--drop", action="append", default=[], metavar="NAME")
     parser.add_argument("--pictures", type=Path, default=REPO / "out" / "colour_weight_grid.png")
+    parser.add_argument("--record", type=Path, default=RECORDS / "colour_weight.json")
     args = parser.parse_args()
     run = Run()
     candidates = parse_candidates(args.candidate)
@@ -70,21 +104,35 @@ def main() -> None:
     cache_path = REPO / "out" / "bench_colour_cache.json"
     scores = score_candidates(candidates, {"holdout": holdout, "val": val}, cache_path)
     hybrids = on_default_lightness(candidates, holdout)
-    baseline = scores["holdout"][BASELINE]
+    entries = candidate_entries(candidates, scores, hybrids, run.date)
+    record = updated_record(load_record(args.record), entries, args.drop)
+    record = {BASELINE: record[BASELINE]} | record
+    marked = recorded_only(record, candidates)
+    baseline = record[BASELINE]["scores"]["holdout"]
     verdicts = "\n".join(
-        f"- {name}: {'passes' if passes_rule(row, baseline) else 'does not pass'}"
-        for name, row in scores["holdout"].items()
+        f"- {name}: {verdict(passes_rule(entry['scores']['holdout'], baseline))}"
+        for name, entry in record.items()
         if name != BASELINE
     )
     args.pictures.parent.mkdir(parents=True, exist_ok=True)
     write_image(args.pictures, grid(picture_rows(candidates, val)), overwrite=True)
 
-    records = [(name, *training_record(model)) for name, model in candidates.items()]
-    training = "\n".join(f"| {name} | {command} | {wall} |" for name, command, wall in records)
-    body = f"""Candidates: the previous default fine-tuned with the colourfulness term
-(`--colour-weight W`: each 128-px training patch asked for the truth's colourfulness M,
-`W · |M_pred − M_true| / 255`, beside the L1 + SSIM loss; best epoch the lowest holdout
-ΔE00 among those with a colour ratio ≥ 0.8).
+    training = "\n".join(
+        f"| {name} | {entry['command']} | {entry['wall']} |" for name, entry in record.items()
+    )
+    recorded = "".join(
+        f"\n- {name} †: scored {record[name]['scored']} by this script; its model"
+        f" ({record[name]['model']}) was not kept, so its scores come from `{shown(args.record)}`"
+        f"{' (' + record[name]['note'] + ')' if 'note' in record[name] else ''}."
+        for name in marked
+    )
+    body = f"""Candidates: the previous default fine-tuned with a colour term beside the L1 + SSIM
+loss, on 128-px training patches: the colourfulness term (`--colour-weight W`: `W · |M_pred −
+M_true| / 255`, the truth's colourfulness M asked of each patch; best epoch the lowest holdout
+ΔE00 among those with a colour ratio ≥ 0.8) and the CIEDE2000 term (`--delta-e-weight W`:
+`W · mean ΔE00 / 100`, the ranking metric itself) and the hue term (`--hue-weight W`: `W ·
+mean (1 − cos Δh) / 2` over the pixels of true chroma ≥ 10); without a colourfulness term,
+best epoch the lowest holdout ΔE00.
 
 | candidate | command | wall time |
 |---|---|---:|
@@ -92,23 +140,30 @@ def main() -> None:
 
 Holdout rows (choices are made here): {describe_pairs(holdout)}
 
-{results_table(scores["holdout"] | hybrids)}
+{split_table(record, "holdout", marked)}
 
 Val rows (scene-disjoint; reported only): {describe_pairs(val)}
 
-{results_table(scores["val"])}
+{split_table(record, "val", marked)}
 
 Rule (holdout, as bench_colour.py): colour ratio ≥ 0.8, hue accuracy and ΔE00 better than
 the {BASELINE}'s, PSNR ≥ its PSNR − 0.3 dB:
 
 {verdicts}
+{recorded}
 
 "on the {BASELINE}'s L*" rows: the candidate's a*b* on the default's L* (two nets: not a
 shippable model at the default's speed, a measure of where the ΔE00 goes). Pictures: six val
 images, NIR | {" | ".join(candidates)} | truth, in `{shown(args.pictures)}` (not committed:
 dataset images).
 """
-    publish(run, {"## The colourfulness term (`--colour-weight`)": body}, not args.no_write)
+    if not args.no_write:
+        save_record(args.record, record)
+    publish(
+        run,
+        {"## The colour terms (`--colour-weight`, `--delta-e-weight`, `--hue-weight`)": body},
+        not args.no_write,
+    )
 
 
 if __name__ == "__main__":

@@ -190,6 +190,22 @@ def _train_net_command(arch: str):
                 hidden=is_classifier,
             ),
         ] = 0.0,
+        delta_e_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of a CIEDE2000 term (the mean ΔE00 / 100, beside the loss; 0: "
+                "off); without --colour-weight the best epoch is then the lowest ΔE00.",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
+        hue_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of a hue term (the mean (1 − cos Δh) / 2 over the truly "
+                "coloured pixels, those the hue accuracy counts; 0: off).",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
         class_weight: Annotated[
             float | None,
             typer.Option(
@@ -242,6 +258,8 @@ def _train_net_command(arch: str):
                 gan_weight=gan_weight,
                 gan_width=gan_width,
                 colour_weight=colour_weight,
+                delta_e_weight=delta_e_weight,
+                hue_weight=hue_weight,
                 class_weight=class_weight,
                 init=init,
                 resume=resume,

@@ -44,6 +44,11 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
             f"adversarial: gan_weight {cfg.gan_weight:g}, PatchGAN 70×70 discriminator of width "
             f"{cfg.gan_width}, LSGAN (not exported)"
         )
+    if cfg.colour_weight or cfg.delta_e_weight or cfg.hue_weight:
+        notes.append(
+            f"colour terms: colour_weight {cfg.colour_weight:g} (colourfulness), "
+            f"delta_e_weight {cfg.delta_e_weight:g} (CIEDE2000), hue_weight {cfg.hue_weight:g}"
+        )
     if cfg.class_weight is not None:
         notes.append(f"scene-class loss: class_weight {cfg.class_weight:g}")
     pairs = load_dataset(cfg.data, cfg.report_split, seed=cfg.seed) if cfg.report_split else []

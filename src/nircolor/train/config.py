@@ -49,6 +49,8 @@ class NetTrainConfig:
     gan_weight: float = 0.0  # weight of the adversarial loss (PatchGAN, train.gan); 0: off
     gan_width: int = 64  # the discriminator's base width (pix2pix: 64)
     colour_weight: float = 0.0  # weight of the colourfulness term (nets.losses); 0: off
+    delta_e_weight: float = 0.0  # weight of the CIEDE2000 term (nets.losses); 0: off
+    hue_weight: float = 0.0  # weight of the hue term (nets.losses); 0: off
     class_weight: float | None = None  # iizuka: weight of the scene-class loss (DEFAULTS)
     colour_photos: str | None = None  # pre-train on these colour photos (see train/photos.py)
     photo_nir: str = "grey"  # their NIR stand-in: grey (L*/100) or pseudo (reverse L3)
@@ -84,15 +86,16 @@ class NetTrainConfig:
 
 
 def check_weights(cfg: NetTrainConfig) -> None:
-    """The loss weights are finite and non-negative; the GAN and the colourfulness term are
-    for colorizers only."""
-    for name in ("gan_weight", "colour_weight", "class_weight"):
+    """The loss weights are finite and non-negative; the GAN and the colour terms are for
+    colorizers only."""
+    for name in ("gan_weight", "colour_weight", "delta_e_weight", "hue_weight", "class_weight"):
         value = getattr(cfg, name)
         if value is not None and not 0 <= value < math.inf:
             raise ModelError(f"{name} must be a finite number >= 0, not {value}")
     if cfg.gan_weight and cfg.output_space is None:
         raise ModelError(f"gan_weight: the {cfg.arch} is not a colorizer (no adversarial loss)")
-    if cfg.colour_weight and cfg.output_space is None:
-        raise ModelError(f"colour_weight: the {cfg.arch} is not a colorizer (no colour loss)")
+    for name in ("colour_weight", "delta_e_weight", "hue_weight"):
+        if getattr(cfg, name) and cfg.output_space is None:
+            raise ModelError(f"{name}: the {cfg.arch} is not a colorizer (no colour loss)")
     if cfg.class_weight is not None and cfg.arch not in CLASS_WEIGHT_ARCHS:
         raise ModelError(f"class_weight is a setting of {', '.join(CLASS_WEIGHT_ARCHS)} only")

@@ -18,7 +18,7 @@ from ..colorspace import to_srgb
 from ..metrics import mean_metrics, psnr
 from ..models.onnx import pad_to_multiple
 from ..nets.losses import colorization_loss
-from .tasks import ColorizeTask, to_device, vivid_scores
+from .tasks import ColorizeTask, colour_terms, to_device, vivid_scores
 
 IGNORED = -1  # the label of a patch of no known class
 
@@ -66,7 +66,7 @@ class IizukaTask(ColorizeTask):
             if label != IGNORED:
                 hits.append(int(logits[0].argmax()) == label)
         record = {self.score_name: mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
-        record |= vivid_scores(pairs) if cfg.colour_weight else {}
+        record |= vivid_scores(pairs) if colour_terms(cfg) else {}
         if hits:
             record["val_class_accuracy"] = float(np.mean(hits))
         return record

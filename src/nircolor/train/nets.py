@@ -40,7 +40,7 @@ from ..errors import DataError, ModelError
 from ..models.onnx import WEIGHTS_NAME
 from ..nets import count_parameters, create_net
 from ..nets.colour import output_to_srgb
-from ..nets.losses import colourfulness_loss
+from ..nets.losses import colour_terms_loss
 from .cards import write_net_card
 from .checkpoint import (
     CHECKPOINT,
@@ -57,7 +57,7 @@ from .export import GUIDED_GRID, choose_guided, write_model_folder
 from .gan import Adversary
 from .photos import in_pretraining, load_photo_set
 from .task_registry import task_for
-from .tasks import ImageSet, Task, to_device
+from .tasks import ImageSet, Task, colour_terms, to_device
 
 __all__ = [
     "ARCHS",
@@ -254,12 +254,15 @@ def run_epoch(
         nir, target = to_device(nir, device), to_device(target, device)
         pred = task.forward(net, nir)
         loss = task.loss(cfg, pred, target)
-        if cfg.colour_weight or adversary is not None:
+        if colour_terms(cfg) or adversary is not None:
             fake, real = task.colour(pred), task.colour(target)
-        if cfg.colour_weight:
-            loss = loss + cfg.colour_weight * colourfulness_loss(
+        if colour_terms(cfg):
+            loss = loss + colour_terms_loss(
                 output_to_srgb(fake, nir, cfg.output_space),
                 output_to_srgb(real, nir, cfg.output_space),
+                cfg.colour_weight,
+                cfg.delta_e_weight,
+                cfg.hue_weight,
             )
         if adversary is not None:
             adversary.step(nir, fake.detach(), real, lr)

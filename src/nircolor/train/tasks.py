@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
-from ..colour_metrics import pooled_scores
+from ..colour_metrics import colour_scores, pooled_scores
 from ..data import sample_patches
 from ..errors import DataError, ModelError
 from ..io import read_nir, to_uint
-from ..metrics import colourfulness, delta_e00, mean_metrics, psnr
+from ..metrics import lab_delta_e00, mean_metrics, psnr, srgb_to_lab
 from ..models.onnx import pad_to_multiple
 from ..nets.losses import LOSSES, colorization_loss
 
@@ -95,24 +95,41 @@ SHORTFALL_PENALTY = 1000.0  # ΔE00 per unit of colour ratio short of the target
 
 
 def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
-    """Mean ΔE00, the pooled colourfulness ratio, and the score that picks an epoch by both.
+    """Mean ΔE00, the pooled colourfulness ratio and hue accuracy, and the score that picks an
+    epoch by the first two.
 
     The score is the ΔE00 plus :data:`SHORTFALL_PENALTY` per unit of colourfulness ratio
     below :data:`COLOURFULNESS_TARGET`: among epochs as colourful as the target the lowest
     ΔE00 wins, and any of those beats one that is not (of which the most colourful wins).
     """
-    de00 = float(np.mean([delta_e00(pred, true) for pred, true in pairs]))
-    rows = [
-        {"colourfulness": colourfulness(pred), "colourfulness_true": colourfulness(true)}
-        for pred, true in pairs
-    ]
-    ratio = pooled_scores(rows)["colourfulness_ratio"]  # nan for grey truths: no shortfall
+    de00s, rows = [], []
+    for pred, true in pairs:
+        lab_pred, lab_true = srgb_to_lab(pred), srgb_to_lab(true)
+        de00s.append(lab_delta_e00(lab_pred, lab_true))
+        rows.append(colour_scores(pred, true, lab_pred, lab_true))
+    de00, pooled = float(np.mean(de00s)), pooled_scores(rows)
+    ratio = pooled["colourfulness_ratio"]  # nan for grey truths: no shortfall
     shortfall = max(0.0, COLOURFULNESS_TARGET - ratio)
     return {
         "val_delta_e00": de00,
         "val_colourfulness_ratio": ratio,
+        "val_hue_acc": pooled["hue_acc"],
         VIVID_SCORE: de00 + SHORTFALL_PENALTY * shortfall,
     }
+
+
+def colour_terms(cfg) -> bool:
+    """Whether the run has a colour term, colourfulness, CIEDE2000 or hue (then validation
+    scores ΔE00 and the colour ratio, :func:`vivid_scores`)."""
+    return bool(cfg.colour_weight or cfg.delta_e_weight or cfg.hue_weight)
+
+
+def colour_selection(cfg) -> tuple[str, bool] | None:
+    """The epoch score of a run with a colour term: :data:`VIVID_SCORE` with a colourfulness
+    term, the ΔE00 with a CIEDE2000 or hue term without it, ``None`` without any."""
+    if cfg.colour_weight:
+        return VIVID_SCORE, False
+    return ("val_delta_e00", False) if colour_terms(cfg) else None
 
 
 # ----------------------------------------------------------------------------- the tasks
@@ -229,17 +246,18 @@ class ColorizeTask(Task):
         return colorization_loss(cfg.loss, pred, target)
 
     def validate(self, net, images, cfg, device) -> dict:
-        """Mean per-image PSNR in sRGB; with a colourfulness term, :func:`vivid_scores` too."""
+        """Mean per-image PSNR in sRGB; with a colour term, :func:`vivid_scores` too."""
         if not len(images):
             return {}
         pairs = list(predictions(net, images, cfg, device))
         metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
-        return metrics | (vivid_scores(pairs) if cfg.colour_weight else {})
+        return metrics | (vivid_scores(pairs) if colour_terms(cfg) else {})
 
     def selection(self, cfg):
-        """PSNR; with a colourfulness term (``--colour-weight``) :func:`vivid_scores`' score,
-        for PSNR rewards the grey mean that term is there to avoid."""
-        return (VIVID_SCORE, False) if cfg.colour_weight else super().selection(cfg)
+        """PSNR; with a colour term :func:`colour_selection`'s score, for PSNR rewards the
+        grey mean a colourfulness term is there to avoid, and a CIEDE2000 term is there to
+        lower the ΔE00."""
+        return colour_selection(cfg) or super().selection(cfg)
 
     def config_fields(self, cfg) -> dict:
         return {

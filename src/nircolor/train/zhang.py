@@ -26,7 +26,14 @@ from ..nets.losses import colorization_loss
 from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
 from ..nets.zhang_loss import rebalanced_cross_entropy
 from .common import store_choice
-from .tasks import COLOURFULNESS_TARGET, ColorizeTask, ImageSet, predictions, vivid_scores
+from .tasks import (
+    COLOURFULNESS_TARGET,
+    ColorizeTask,
+    ImageSet,
+    colour_terms,
+    predictions,
+    vivid_scores,
+)
 
 LIGHTNESS_WEIGHT = 1.0
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
@@ -78,13 +85,13 @@ class ZhangTask(ColorizeTask):
         return chroma + LIGHTNESS_WEIGHT * colorization_loss(cfg.loss, lightness, target[:, :1])
 
     def validate(self, net, images, cfg, device) -> dict:
-        """Mean per-image ΔE00 (the score) and PSNR in sRGB; with a colourfulness term,
+        """Mean per-image ΔE00 (the score) and PSNR in sRGB; with a colour term,
         :func:`~.tasks.vivid_scores` (which holds the ΔE00)."""
         if not len(images):
             return {}
         pairs = list(predictions(net, images, cfg, device))
         metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
-        if cfg.colour_weight:
+        if colour_terms(cfg):
             return metrics | vivid_scores(pairs)
         de00 = mean_metrics([{"de00": delta_e00(*pair)} for pair in pairs])["de00"]
         return {self.score_name: de00} | metrics

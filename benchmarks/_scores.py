@@ -1,0 +1,45 @@
+"""A committed record of candidates' scores, so that a benchmark section can be rebuilt when a
+candidate's model folder (a training run's output, kept outside git) is gone.
+
+The record is a JSON file under ``benchmarks/records/``: ``{name: entry}`` in the order the
+candidates were first scored, each entry holding the model path, its training command and
+wall time, the date it was scored and its summaries (``{split: {metric: value}}``). A
+benchmark re-scores the candidates it is given, replaces their entries, and keeps the others,
+which its section then marks as recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _common import REPO
+
+RECORDS = REPO / "benchmarks" / "records"
+
+
+def load_record(path: Path) -> dict[str, dict]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_record(path: Path, record: dict[str, dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+
+
+def updated_record(
+    record: dict[str, dict], entries: dict[str, dict], dropped: list[str]
+) -> dict[str, dict]:
+    """``record`` with ``entries`` put in (replacing those of the same name, keeping their
+    place) and the names in ``dropped`` taken out."""
+    missing = [name for name in dropped if name not in record and name not in entries]
+    if missing:
+        raise SystemExit(f"--drop: no recorded candidate {', '.join(map(repr, missing))}")
+    merged = {name: entries.get(name, entry) for name, entry in record.items()}
+    merged |= {name: entry for name, entry in entries.items() if name not in merged}
+    return {name: entry for name, entry in merged.items() if name not in dropped}
+
+
+def recorded_only(record: dict[str, dict], at_hand: dict[str, str]) -> list[str]:
+    """The recorded candidates that were not scored in this run (their models not given)."""
+    return [name for name in record if name not in at_hand]
