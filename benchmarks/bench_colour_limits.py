@@ -64,7 +64,8 @@ def main() -> None:
     }
     rows: dict[str, list[dict]] = {name: [] for name in contexts}
     for name in candidates:
-        for variant in ("", " with the true L*", f" with the {BASELINE}'s L*"):
+        variants = ("", " with the true L*", f" with the {BASELINE}'s L*")
+        for variant in variants[:2] if name == BASELINE else variants:  # its own L*: itself
             rows[name + variant] = []
     with progress_bar("holdout images", len(pairs)) as update:
         for pair in pairs:
@@ -79,8 +80,11 @@ def main() -> None:
                 rows[name].append(compute_metrics(prediction, rgb))
                 true_l = with_lightness(lab_true, lab)
                 rows[name + " with the true L*"].append(compute_metrics(true_l, rgb))
-                default_l = with_lightness(lab_default, lab)
-                rows[name + f" with the {BASELINE}'s L*"].append(compute_metrics(default_l, rgb))
+                if name != BASELINE:
+                    default_l = with_lightness(lab_default, lab)
+                    rows[name + f" with the {BASELINE}'s L*"].append(
+                        compute_metrics(default_l, rgb)
+                    )
             update()
     summaries = {name: mean_metrics(image_rows) for name, image_rows in rows.items()}
     listing = "\n".join(f"- {name}: `{model}`" for name, model in candidates.items())

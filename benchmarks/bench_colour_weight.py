@@ -129,7 +129,7 @@ def main() -> None:
     body = f"""Candidates: the previous default fine-tuned with a colour term beside the L1 + SSIM
 loss, on 128-px training patches: the colourfulness term (`--colour-weight W`: `W · |M_pred −
 M_true| / 255`, the truth's colourfulness M asked of each patch; best epoch the lowest holdout
-ΔE00 among those with a colour ratio ≥ 0.8) and the CIEDE2000 term (`--delta-e-weight W`:
+ΔE00 among those with a colour ratio ≥ 0.8), the CIEDE2000 term (`--delta-e-weight W`:
 `W · mean ΔE00 / 100`, the ranking metric itself) and the hue term (`--hue-weight W`: `W ·
 mean (1 − cos Δh) / 2` over the pixels of true chroma ≥ 10); without a colourfulness term,
 best epoch the lowest holdout ΔE00.
