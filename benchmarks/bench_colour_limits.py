@@ -20,6 +20,8 @@ Writes the section "What limits colour" of BENCHMARKS.md::
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import cv2
 import numpy as np
 from skimage.color import lab2rgb, rgb2lab
@@ -62,11 +64,7 @@ def main() -> None:
         )
         for radius in RADII
     }
-    rows: dict[str, list[dict]] = {name: [] for name in contexts}
-    for name in candidates:
-        variants = ("", " with the true L*", f" with the {BASELINE}'s L*")
-        for variant in variants[:2] if name == BASELINE else variants:  # its own L*: itself
-            rows[name + variant] = []
+    rows: dict[str, list[dict]] = defaultdict(list)  # in the order they are first filled
     with progress_bar("holdout images", len(pairs)) as update:
         for pair in pairs:
             nir, rgb = load_pair(pair)
@@ -80,7 +78,7 @@ def main() -> None:
                 rows[name].append(compute_metrics(prediction, rgb))
                 true_l = with_lightness(lab_true, lab)
                 rows[name + " with the true L*"].append(compute_metrics(true_l, rgb))
-                if name != BASELINE:
+                if name != BASELINE:  # the default on its own L* is the row above
                     default_l = with_lightness(lab_default, lab)
                     rows[name + f" with the {BASELINE}'s L*"].append(
                         compute_metrics(default_l, rgb)

@@ -1,9 +1,8 @@
 """The colour terms (``--colour-weight``, ``--delta-e-weight``, ``--hue-weight``): their
 candidates against the previous default.
 
-Each candidate (``NAME=MODEL``, a model folder written by ``nircolor train ... --colour-weight``
-or ``--delta-e-weight``)
-is scored as bench_colour.py scores every candidate (all eight metrics, the model's own
+Each candidate (``NAME=MODEL``, a model folder written by ``nircolor train`` with one of those
+options) is scored as bench_colour.py scores every candidate (all eight metrics, the model's own
 defaults, holdout rows to choose on and val rows to report) and held to the same rule (issue
 11: colour ratio ≥ 0.8, hue accuracy and ΔE00 better than the previous default's, PSNR no more
 than 0.3 dB below it). On the holdout rows each candidate is also scored with its L*
@@ -44,9 +43,12 @@ from nircolor.data import load_pair
 from nircolor.io import write_image
 from nircolor.metrics import compute_metrics, mean_metrics
 
+ON_DEFAULT_LIGHTNESS = "holdout on the default's L*"  # the score record's split of those rows
+
 
 def on_default_lightness(candidates: dict[str, str], pairs) -> dict[str, dict]:
-    """Each candidate's holdout summary with its L* replaced by the previous default's."""
+    """Each candidate's holdout summary with its L* replaced by the previous default's, by
+    candidate name (the default left out)."""
     models = {name: get_model(model) for name, model in candidates.items()}
     rows: dict[str, list[dict]] = {name: [] for name in models if name != BASELINE}
     with progress_bar("holdout on the default's L*", len(pairs)) as update:
@@ -57,7 +59,7 @@ def on_default_lightness(candidates: dict[str, str], pairs) -> dict[str, dict]:
                 chroma = rgb2lab(colorize(nir, models[name]))
                 rows[name].append(compute_metrics(with_lightness(lab_default, chroma), rgb))
             update()
-    return {f"{name} on the {BASELINE}'s L*": mean_metrics(r) for name, r in rows.items()}
+    return {name: mean_metrics(r) for name, r in rows.items()}
 
 
 def shown(path: Path) -> Path:
@@ -70,8 +72,7 @@ def candidate_entries(candidates, scores, hybrids, date: str) -> dict[str, dict]
     for name, model in candidates.items():
         command, wall = training_record(model)
         summaries = {split: scores[split][name] for split in scores}
-        hybrid = hybrids.get(f"{name} on the {BASELINE}'s L*")
-        summaries |= {"holdout on the default's L*": hybrid} if hybrid else {}
+        summaries |= {ON_DEFAULT_LIGHTNESS: hybrids[name]} if name in hybrids else {}
         entries[name] = {"model": str(model), "command": command, "wall": wall}
         entries[name] |= {"scored": date, "scores": summaries}
     return entries
@@ -86,8 +87,8 @@ def split_table(record: dict[str, dict], split: str, marked: list[str]) -> str:
     for name, entry in record.items():
         label = f"{name} †" if name in marked else name
         rows[label] = entry["scores"][split]
-        if split == "holdout" and "holdout on the default's L*" in entry["scores"]:
-            rows[f"{label} on the {BASELINE}'s L*"] = entry["scores"]["holdout on the default's L*"]
+        if split == "holdout" and ON_DEFAULT_LIGHTNESS in entry["scores"]:
+            rows[f"{label} on the {BASELINE}'s L*"] = entry["scores"][ON_DEFAULT_LIGHTNESS]
     return results_table(rows)
 
 

@@ -130,8 +130,7 @@ def delta_e00_loss(pred_srgb: torch.Tensor, true_srgb: torch.Tensor) -> torch.Te
     the values moved, ΔE00 by how far a viewer sees the colour move (hue errors of a
     saturated colour count, those of a near-grey one hardly).
     """
-    pred_lab, true_lab = srgb_to_lab(pred_srgb.clamp(0.0, 1.0)), srgb_to_lab(true_srgb)
-    return delta_e00(pred_lab, true_lab).mean() / 100.0
+    return colour_terms_loss(pred_srgb, true_srgb, delta_e_weight=1.0)
 
 
 def hue_loss(pred_lab: torch.Tensor, true_lab: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from .common import model_card
 from .config import NetTrainConfig
 from .photos import photo_notes
 from .task_registry import task_for
+from .tasks import colour_terms
 
 NET_DESCRIPTIONS = {
     "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",
@@ -44,7 +45,7 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
             f"adversarial: gan_weight {cfg.gan_weight:g}, PatchGAN 70×70 discriminator of width "
             f"{cfg.gan_width}, LSGAN (not exported)"
         )
-    if cfg.colour_weight or cfg.delta_e_weight or cfg.hue_weight:
+    if colour_terms(cfg):
         notes.append(
             f"colour terms: colour_weight {cfg.colour_weight:g} (colourfulness), "
             f"delta_e_weight {cfg.delta_e_weight:g} (CIEDE2000), hue_weight {cfg.hue_weight:g}"

@@ -10,6 +10,7 @@ from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS
 from .photos import check_photo_settings
 from .task_registry import task_for
+from .tasks import COLOUR_TERMS
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
 
@@ -88,13 +89,13 @@ class NetTrainConfig:
 def check_weights(cfg: NetTrainConfig) -> None:
     """The loss weights are finite and non-negative; the GAN and the colour terms are for
     colorizers only."""
-    for name in ("gan_weight", "colour_weight", "delta_e_weight", "hue_weight", "class_weight"):
+    for name in ("gan_weight", *COLOUR_TERMS, "class_weight"):
         value = getattr(cfg, name)
         if value is not None and not 0 <= value < math.inf:
             raise ModelError(f"{name} must be a finite number >= 0, not {value}")
     if cfg.gan_weight and cfg.output_space is None:
         raise ModelError(f"gan_weight: the {cfg.arch} is not a colorizer (no adversarial loss)")
-    for name in ("colour_weight", "delta_e_weight", "hue_weight"):
+    for name in COLOUR_TERMS:
         if getattr(cfg, name) and cfg.output_space is None:
             raise ModelError(f"{name}: the {cfg.arch} is not a colorizer (no colour loss)")
     if cfg.class_weight is not None and cfg.arch not in CLASS_WEIGHT_ARCHS:

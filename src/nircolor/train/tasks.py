@@ -118,10 +118,14 @@ def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     }
 
 
+COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight")
+"""The settings of the colour terms (:func:`nircolor.nets.losses.colour_terms_loss`)."""
+
+
 def colour_terms(cfg) -> bool:
     """Whether the run has a colour term, colourfulness, CIEDE2000 or hue (then validation
     scores ΔE00 and the colour ratio, :func:`vivid_scores`)."""
-    return bool(cfg.colour_weight or cfg.delta_e_weight or cfg.hue_weight)
+    return any(getattr(cfg, name) for name in COLOUR_TERMS)
 
 
 def colour_selection(cfg) -> tuple[str, bool] | None:
