@@ -360,3 +360,26 @@ def test_guided_sweep_stores_the_best_setting_chosen_on_the_holdout(tmp_path):
         tuple(best["guided"]) if best["guided"] else None
     )
     assert "default guided filter" in (result.model_path / "MODEL_CARD.md").read_text()
+
+
+def test_validation_scores_the_pictures_colorize_gives(tmp_path):
+    """An image wider than the colour context is scored through the context, as the
+    exported model colorizes it, not as the raw net output at full size."""
+    import nircolor
+    from nircolor.train.tasks import ImageSet, predictions
+
+    data = write_pairs(tmp_path / "data")
+    cfg = tiny_config(tmp_path, data, "m", arch="unet", epochs=1)
+    folder = train_net(cfg).model_path
+    config = json.loads((folder / "config.json").read_text())
+    net = create_net("unet", **config["net"])
+    net.load_state_dict(load_file(folder / "weights.safetensors"))
+    nir, rgb = synthetic_pair(5, 40, 600)
+    images = ImageSet()
+    images.add(np.round(nir * 255).astype(np.uint8), np.round(rgb * 255).astype(np.uint8))
+    pred, _ = next(predictions(net, images, cfg, torch.device("cpu")))
+    nir8 = images.nir[0] / np.float32(255)
+    expected = nircolor.colorize(nir8, model=folder)
+    raw = nircolor.colorize(nir8, model=folder, context=0)
+    np.testing.assert_allclose(pred, expected, atol=1e-4)
+    assert np.abs(raw - expected).max() > 1e-3
