@@ -301,6 +301,26 @@ def test_invalid_settings(tmp_path):
         train_net(tiny_config(tmp_path, data, "x", arch="unet", patch=40))
     with pytest.raises(ModelError, match="no checkpoint"):
         train_net(tiny_config(tmp_path, data, "y", resume=True))
+    for side in (-1, 16, 10**6):
+        with pytest.raises(ModelError, match="pair_side must be 0 .full size. or 32"):
+            tiny_config(tmp_path, data, "z", pair_side=side)
+
+
+def test_pair_side_trains_on_downscaled_pairs_and_validates_at_full_size(tmp_path):
+    from nircolor.train.nets import load_images
+
+    data = write_pairs(tmp_path / "data", height=48, width=96)
+    cfg = tiny_config(tmp_path, data, "small", arch="unet", epochs=1, pair_side=64)
+    fit = load_images(cfg, cfg.split, side=cfg.pair_side)
+    assert {image.shape for image in fit.nir} == {(32, 64)}
+    assert {image.shape for image in fit.rgb} == {(32, 64, 3)}
+    full = load_images(cfg, cfg.split)
+    assert abs(float(fit.nir[0].mean()) - float(full.nir[0].mean())) < 1.0  # area: means kept
+    result = train_net(cfg)
+    config = json.loads((result.model_path / "config.json").read_text())
+    assert config["training"]["settings"]["pair_side"] == 64
+    whole = train_net(tiny_config(tmp_path, data, "whole", arch="unet", epochs=1))
+    assert result.info["history"][0]["loss"] != whole.info["history"][0]["loss"]
 
 
 # ----------------------------------------------------------------------------- command line

@@ -216,6 +216,15 @@ def _train_net_command(arch: str):
             str | None,
             typer.Option(help="Fine-tune this model (a name or a folder) of the same arch."),
         ] = None,
+        pair_side: Annotated[
+            int,
+            typer.Option(
+                help="Bring the training pairs' long side down to this many pixels (0: as "
+                "they are). 512 trains a unet or zhang at the scale it colorizes at: the "
+                "size of its colour context.",
+                hidden=is_classifier,
+            ),
+        ] = 0,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
         colour_photos: ColourPhotos = None,
         photo_nir: PhotoNir = "grey",
@@ -262,6 +271,7 @@ def _train_net_command(arch: str):
                 hue_weight=hue_weight,
                 class_weight=class_weight,
                 init=init,
+                pair_side=pair_side,
                 resume=resume,
                 overwrite=overwrite,
                 command=command_line(),

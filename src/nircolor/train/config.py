@@ -14,6 +14,8 @@ from .tasks import COLOUR_TERMS
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
 
+MAX_PAIR_SIDE = 8192
+
 
 @dataclass
 class NetTrainConfig:
@@ -57,6 +59,7 @@ class NetTrainConfig:
     photo_nir: str = "grey"  # their NIR stand-in: grey (L*/100) or pseudo (reverse L3)
     pretrain_epochs: int = 0  # the first N of the epochs draw their batches from the photos
     photo_side: int = 512  # photos are downscaled to this long side
+    pair_side: int = 0  # the training pairs' long side is brought down to this (0: as is)
     photos: list[str] | None = None  # only these photos (relative paths: a specialist's class)
     photo_cache: str | None = None  # cache of pseudo-NIR images (default ~/.cache/nircolor)
     reverse_model: str | None = None  # pseudo-NIR model folder (default: fitted on fit rows)
@@ -78,6 +81,11 @@ class NetTrainConfig:
         for name in ("epochs", "steps_per_epoch", "batch", "patch", "gan_width"):
             if int(getattr(self, name)) < 1:
                 raise ModelError(f"{name} must be at least 1")
+        if self.pair_side and not self.patch <= self.pair_side <= MAX_PAIR_SIDE:
+            raise ModelError(
+                f"pair_side must be 0 (full size) or {self.patch} (the patch) to "
+                f"{MAX_PAIR_SIDE}, not {self.pair_side}"
+            )
         check_weights(self)
         check_photo_settings(self)
 

@@ -55,7 +55,7 @@ from .common import TrainResult, check_output_folder
 from .config import ARCHS, DEFAULTS, NetTrainConfig
 from .export import GUIDED_GRID, choose_guided, write_model_folder
 from .gan import Adversary
-from .photos import in_pretraining, load_photo_set
+from .photos import downscale, in_pretraining, load_photo_set
 from .task_registry import task_for
 from .tasks import ImageSet, Task, colour_terms, to_device
 
@@ -95,8 +95,11 @@ def setup_torch(cfg: NetTrainConfig) -> torch.device:
 # ----------------------------------------------------------------------------- data
 
 
-def load_images(cfg: NetTrainConfig, split: str, limit: int | None = None) -> ImageSet:
-    """Read the pairs of a split once (the classifier keeps those of its classes only)."""
+def load_images(
+    cfg: NetTrainConfig, split: str, limit: int | None = None, side: int = 0
+) -> ImageSet:
+    """Read the pairs of a split once (the classifier keeps those of its classes only), their
+    long side brought down to ``side`` (area interpolation; 0: as they are)."""
     pairs = load_dataset(cfg.data, split=split, categories=cfg.categories, seed=cfg.seed)
     classes = cfg.class_names
     task = task_for(cfg.arch)
@@ -104,7 +107,10 @@ def load_images(cfg: NetTrainConfig, split: str, limit: int | None = None) -> Im
     images = ImageSet()
     for pair in pairs[:limit]:
         label = classes.index(pair.category) if pair.category in classes else -1
-        images.add(*load_pair(pair), label=label, name=pair.id)
+        nir, rgb = load_pair(pair)
+        if side:
+            nir, rgb = downscale(nir, side), downscale(rgb, side)
+        images.add(nir, rgb, label=label, name=pair.id)
     return images
 
 
@@ -303,7 +309,7 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
         check_output_folder(output, cfg.overwrite)
     device = setup_torch(cfg)
 
-    train_set = load_images(cfg, cfg.split)
+    train_set = load_images(cfg, cfg.split, side=cfg.pair_side)
     val_set = load_images(cfg, cfg.val_split, limit=cfg.val_limit) if cfg.val_split else None
     val_set = val_set or ImageSet()
     if not len(train_set):
