@@ -220,8 +220,8 @@ def _train_net_command(arch: str):
             int,
             typer.Option(
                 help="Bring the training pairs' long side down to this many pixels (0: as "
-                "they are). 512 trains a unet or zhang at the scale it colorizes at: the "
-                "size of its colour context.",
+                "they are). 512, the colour context's size, trains a net with a context at "
+                "the scale it colorizes at.",
                 hidden=is_classifier,
             ),
         ] = 0,
