@@ -133,7 +133,10 @@ M_true| / 255`, the truth's colourfulness M asked of each patch; best epoch the 
 ΔE00 among those with a colour ratio ≥ 0.8), the CIEDE2000 term (`--delta-e-weight W`:
 `W · mean ΔE00 / 100`, the ranking metric itself) and the hue term (`--hue-weight W`: `W ·
 mean (1 − cos Δh) / 2` over the pixels of true chroma ≥ 10); without a colourfulness term,
-best epoch the lowest holdout ΔE00.
+best epoch the lowest holdout ΔE00. "Pairs at 512": the training pairs brought down to 512
+px on the long side (`--pair-side 512`, the colour context's size: the scale the net colorizes
+at), and the epoch chosen on the pictures `nircolor colorize` gives (through the colour
+context; the runs before that change chose on the net's raw output at full size).
 
 | candidate | command | wall time |
 |---|---|---:|
