@@ -9,6 +9,7 @@ streamed by row bands through :func:`colorize_large_file` above
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -139,19 +140,25 @@ def colorize(
     context = resolve_context(loaded, context)
     if takes_mosaic(loaded):
         check_mosaic_rendering(guided, context, nir.shape)
-    if context.applies(nir.shape):
-        rgb = colorize_in_context(nir, loaded.predict, context)
-        if guided:
-            rgb = apply_guided(nir, rgb, guided.radius, guided.eps)
-        return rgb
-    if tile is None and nir.size > AUTO_TILE_PIXELS:
-        tile = DEFAULT_TILE
-    if tile is not None:
-        return tile_colorize(nir, loaded, tile=tile, guided=guided)
-    rgb = loaded.predict(nir)
-    if guided:
-        rgb = apply_guided(nir, rgb, guided.radius, guided.eps)
-    return rgb
+    if not context.applies(nir.shape):
+        if tile is None and nir.size > AUTO_TILE_PIXELS:
+            tile = DEFAULT_TILE
+        if tile is not None:
+            return tile_colorize(nir, loaded, tile=tile, guided=guided)
+    return colorize_whole(nir, loaded.predict, context, guided)
+
+
+def colorize_whole(
+    nir: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    context: ColourContext,
+    guided: GuidedFilter | None,
+) -> np.ndarray:
+    """``predict``'s colours of a whole in-memory image: through ``context`` when the image
+    is larger than it, then the ``guided`` filter (if any). Training validates with this too,
+    so an epoch is chosen on the pictures :func:`colorize` gives."""
+    rgb = colorize_in_context(nir, predict, context) if context.applies(nir.shape) else predict(nir)
+    return apply_guided(nir, rgb, guided.radius, guided.eps) if guided else rgb
 
 
 def resolve_guided(model: Colorizer, guided) -> GuidedFilter | None:

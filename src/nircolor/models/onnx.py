@@ -156,6 +156,11 @@ CONTEXT_ARCHS = ("unet", "zhang")
 was measured on (BENCHMARKS.md, "Colour context")."""
 
 
+def default_context(arch: str) -> ColourContext:
+    """The colour context of a net of ``arch`` whose config names none."""
+    return DEFAULT_CONTEXT if arch in CONTEXT_ARCHS else ColourContext.OFF
+
+
 class OnnxColorizer(OnnxNet):
     """A learned colorizer (``kind == "onnx"``).
 
@@ -222,7 +227,7 @@ class OnnxColorizer(OnnxNet):
     def _context(self, config: dict) -> ColourContext:
         """The config's colour context; absent, the default of nets with a global view."""
         if "context" not in config:
-            return DEFAULT_CONTEXT if self.arch in CONTEXT_ARCHS else ColourContext.OFF
+            return default_context(self.arch)
         try:
             return ColourContext.of(config["context"]) or ColourContext.OFF
         except ValueError as error:

@@ -17,16 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..api import colorize_whole
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
 from ..colour_metrics import colour_scores, pooled_scores
-from ..context import DEFAULT as DEFAULT_CONTEXT
-from ..context import ColourContext, colorize_in_context
 from ..data import sample_patches
 from ..errors import DataError, ModelError
-from ..filters import GuidedFilter, apply_guided
+from ..filters import GuidedFilter
 from ..io import read_nir, to_uint
 from ..metrics import lab_delta_e00, mean_metrics, psnr, srgb_to_lab
-from ..models.onnx import CONTEXT_ARCHS, pad_to_multiple
+from ..models.onnx import default_context, pad_to_multiple
 from ..nets.losses import LOSSES, colorization_loss
 
 if TYPE_CHECKING:
@@ -83,18 +82,13 @@ def net_output(net, nir: np.ndarray, device: torch.device) -> np.ndarray:
     return out[:, :height, :width] if out.ndim == 3 else out
 
 
-def model_context(cfg: NetTrainConfig) -> ColourContext:
-    """The colour context the exported model will colorize with (its config carries none)."""
-    return DEFAULT_CONTEXT if cfg.arch in CONTEXT_ARCHS else ColourContext.OFF
-
-
 def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
     """``(prediction, truth)`` sRGB float32 pairs of every validation image (eval mode),
-    colorized as :func:`nircolor.colorize` will colorize them with the exported model:
-    through the model's colour context and its default guided filter, so an epoch is chosen
-    on the pictures a user gets, not on the raw net output at full size."""
+    colorized as :func:`nircolor.colorize` will colorize them with the exported model
+    (:func:`nircolor.api.colorize_whole`: its colour context, its default guided filter), so
+    an epoch is chosen on the pictures a user gets, not on the raw net output at full size."""
     net.eval()
-    context, guided = model_context(cfg), GuidedFilter.of(cfg.guided)
+    context, guided = default_context(cfg.arch), GuidedFilter.of(cfg.guided) or None
 
     def predict(nir: np.ndarray) -> np.ndarray:
         output = np.moveaxis(net_output(net, nir, device), 0, -1)
@@ -102,13 +96,7 @@ def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
 
     for nir, rgb in zip(images.nir, images.rgb, strict=True):
         nir = nir / np.float32(255)
-        if context.applies(nir.shape):
-            pred = colorize_in_context(nir, predict, context)
-        else:
-            pred = predict(nir)
-        if guided:
-            pred = apply_guided(nir, pred, guided.radius, guided.eps)
-        yield pred, rgb / np.float32(255)
+        yield colorize_whole(nir, predict, context, guided), rgb / np.float32(255)
 
 
 VIVID_SCORE = "val_vivid_delta_e00"
