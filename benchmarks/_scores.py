@@ -43,3 +43,46 @@ def updated_record(
 def recorded_only(record: dict[str, dict], at_hand: dict[str, str]) -> list[str]:
     """The recorded candidates that were not scored in this run (their models not given)."""
     return [name for name in record if name not in at_hand]
+
+
+def shown(path: Path) -> Path:
+    """``path`` relative to the repository when it is inside it."""
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
+def training_record(model: str) -> tuple[str, str]:
+    """``(command, wall time)`` of a model folder's training, from its ``config.json``."""
+    from nircolor.models import read_config, resolve_model_path
+
+    training = read_config(resolve_model_path(model)).get("training", {})
+    seconds = training.get("wall_seconds")
+    threads = training.get("threads")
+    wall = f"{seconds / 60:.1f} min" if seconds is not None else "—"
+    wall += f" ({threads} thread{'s' if threads != 1 else ''})" if threads else ""
+    return f"`{training.get('command', '—')}`", wall
+
+
+def candidate_entries(
+    candidates: dict[str, str], scores: dict[str, dict], date: str, extra: dict | None = None
+) -> dict[str, dict]:
+    """The record's entry of each candidate scored in this run: ``scores`` is ``{split:
+    {name: summary}}``; ``extra`` adds ``{name: {split: summary}}`` of further splits."""
+    entries = {}
+    for name, model in candidates.items():
+        command, wall = training_record(model)
+        summaries = {split: scores[split][name] for split in scores}
+        summaries |= (extra or {}).get(name, {})
+        entries[name] = {"model": str(model), "command": command, "wall": wall}
+        entries[name] |= {"scored": date, "scores": summaries}
+    return entries
+
+
+def recorded_notes(record: dict[str, dict], marked: list[str], path: Path, script: str) -> str:
+    """One line per recorded-only candidate: when it was scored, and where its scores come
+    from."""
+    return "".join(
+        f"\n- {name} †: scored {record[name]['scored']} by {script}; its model"
+        f" ({record[name]['model']}) was not kept, so its scores come from `{shown(path)}`"
+        f"{' (' + record[name]['note'] + ')' if 'note' in record[name] else ''}."
+        for name in marked
+    )

@@ -16,8 +16,11 @@ and a grid of the bundled example (NIR | each candidate; no truth ships) written
 ``docs/images/candidates_example.jpg`` for the README.
 
 Scores are cached in ``out/bench_colour_cache.json`` (keyed by the model's path, its config's
-modification time and the split), so adding a candidate scores only that one. Writes the
-section "Colour a person can see" of BENCHMARKS.md::
+modification time and the split), so adding a candidate scores only that one. They also go
+into the committed score record ``benchmarks/records/colour.json`` (``_scores.py``):
+candidates scored before whose models are not given this time keep their recorded scores,
+marked †; ``--drop NAME`` takes one out. Writes the section "Colour a person can see" of
+BENCHMARKS.md::
 
     python benchmarks/bench_colour.py --candidate zhang=runs/zhang/model ... [--no-write]
 """
@@ -40,6 +43,16 @@ from _common import (
     markdown_table,
     publish,
 )
+from _scores import (
+    RECORDS,
+    candidate_entries,
+    load_record,
+    recorded_notes,
+    recorded_only,
+    save_record,
+    shown,
+    updated_record,
+)
 from nircolor.api import colorize, get_model
 from nircolor.data import load_pair
 from nircolor.examples import EXAMPLE_NIR, EXAMPLE_SOURCE
@@ -47,12 +60,13 @@ from nircolor.io import read_nir, write_image
 from nircolor.metric_tables import METRIC_NAMES, METRICS
 
 BASELINE = "previous default"
+PREVIOUS_DEFAULT = "unet"  # the default before issue 11 (now also "faithful")
 COLOURFULNESS_BAR, PSNR_SLACK = 0.8, 0.3
 PICTURE_WIDTH = 240
 
 
 def parse_candidates(items: list[str]) -> dict[str, str]:
-    candidates = {BASELINE: "default"}
+    candidates = {BASELINE: PREVIOUS_DEFAULT}
     for item in items:
         name, _, model = item.partition("=")
         if not name or not model:
@@ -114,18 +128,6 @@ def picture_rows(candidates: dict[str, str], pairs) -> list[list[np.ndarray]]:
     return rows
 
 
-def training_record(model: str) -> tuple[str, str]:
-    """``(command, wall time)`` of a model folder's training, from its ``config.json``."""
-    from nircolor.models import read_config, resolve_model_path
-
-    training = read_config(resolve_model_path(model)).get("training", {})
-    seconds = training.get("wall_seconds")
-    threads = training.get("threads")
-    wall = f"{seconds / 60:.1f} min" if seconds is not None else "—"
-    wall += f" ({threads} thread{'s' if threads != 1 else ''})" if threads else ""
-    return f"`{training.get('command', '—')}`", wall
-
-
 def thumbnail(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
@@ -164,10 +166,23 @@ def picture_pairs(pairs, count: int = 6):
     return chosen
 
 
+def record_tables(record: dict[str, dict], marked: list[str]) -> dict[str, dict]:
+    """``{split: {label: summary}}`` of every recorded candidate (marked ones with a †)."""
+    return {
+        split: {
+            f"{name} †" if name in marked else name: entry["scores"][split]
+            for name, entry in record.items()
+        }
+        for split in ("holdout", "val")
+    }
+
+
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL")
+    parser.add_argument("--drop", action="append", default=[], metavar="NAME")
     parser.add_argument("--pictures", type=Path, default=REPO / "out" / "colour_grid.png")
+    parser.add_argument("--record", type=Path, default=RECORDS / "colour.json")
     parser.add_argument(
         "--scores-only", action="store_true", help="Score (and cache) the candidates, stop."
     )
@@ -179,12 +194,16 @@ def main() -> None:
     scores = score_candidates(candidates, {"holdout": holdout, "val": val}, cache_path)
     if args.scores_only:
         return
-    baseline = scores["holdout"][BASELINE]
-    passing = [
-        n for n, row in scores["holdout"].items() if n != BASELINE and passes_rule(row, baseline)
-    ]
-    chosen = min(passing, key=lambda n: scores["holdout"][n]["de00"]) if passing else None
-    faithful = max(scores["holdout"], key=lambda n: scores["holdout"][n]["psnr"])
+    entries = candidate_entries(candidates, scores, run.date)
+    record = updated_record(load_record(args.record), entries, args.drop)
+    record = {BASELINE: record[BASELINE]} | record
+    marked = recorded_only(record, candidates)
+    holdout_rows = {name: entry["scores"]["holdout"] for name, entry in record.items()}
+    baseline = holdout_rows[BASELINE]
+    passing = [n for n, row in holdout_rows.items() if n != BASELINE and passes_rule(row, baseline)]
+    chosen = min(passing, key=lambda n: holdout_rows[n]["de00"]) if passing else None
+    faithful = max(holdout_rows, key=lambda n: holdout_rows[n]["psnr"])
+    tables = record_tables(record, marked)
 
     args.pictures.parent.mkdir(parents=True, exist_ok=True)
     write_image(args.pictures, grid(picture_rows(candidates, val)), overwrite=True)
@@ -195,9 +214,9 @@ def main() -> None:
     if not args.no_write:
         write_image(example_grid, grid([example_row]), overwrite=True)
 
-    records = [(name, *training_record(model)) for name, model in candidates.items()]
-    models = "\n".join(f"- {name}: `{model}`" for name, model in candidates.items())
-    training = markdown_table(["candidate", "command", "wall time"], records, numeric_from=2)
+    models = "\n".join(f"- {name}: `{entry['model']}`" for name, entry in record.items())
+    rows = [(name, entry["command"], entry["wall"]) for name, entry in record.items()]
+    training = markdown_table(["candidate", "command", "wall time"], rows, numeric_from=2)
     verdict = (
         f"**Chosen by the rule: {chosen}** (lowest holdout ΔE00 of {', '.join(passing)})."
         if chosen
@@ -206,6 +225,7 @@ def main() -> None:
     body = f"""Candidates (the model's own defaults: context, temperature):
 
 {models}
+{recorded_notes(record, marked, args.record, "this script")}
 
 Training (each run one sitting on the 2 cores; wall time as its config records it, on a
 machine shared with the other runs):
@@ -214,22 +234,23 @@ machine shared with the other runs):
 
 Holdout rows (choices are made here): {describe_pairs(holdout)}
 
-{results_table(scores["holdout"])}
+{results_table(tables["holdout"])}
 
 Val rows (scene-disjoint; reported only): {describe_pairs(val)}
 
-{results_table(scores["val"])}
+{results_table(tables["val"])}
 
 Rule (holdout): colour ratio ≥ {COLOURFULNESS_BAR}, hue accuracy and ΔE00 better than the
 {BASELINE}'s, PSNR ≥ its PSNR − {PSNR_SLACK} dB; then the lowest ΔE00. {verdict}
 PSNR-best on the holdout: {faithful}.
 
-Pictures: six val images, NIR | {" | ".join(candidates)} | truth, are in
-`{args.pictures.relative_to(REPO) if args.pictures.is_relative_to(REPO) else args.pictures}`
-(written by this script, not committed: they hold dataset images). The bundled example,
-NIR | {" | ".join(candidates)} (EPFL `{EXAMPLE_SOURCE}`, a train image, downscaled):
-`docs/images/candidates_example.jpg`.
+Pictures (the candidates scored in this run): six val images, NIR | {" | ".join(candidates)}
+| truth, are in `{shown(args.pictures)}` (written by this script, not committed: they hold
+dataset images). The bundled example, NIR | {" | ".join(candidates)} (EPFL
+`{EXAMPLE_SOURCE}`, a train image, downscaled): `docs/images/candidates_example.jpg`.
 """
+    if not args.no_write:
+        save_record(args.record, record)
     publish(
         run,
         {"## Colour a person can see: every candidate on holdout and val": body},

@@ -26,7 +26,16 @@ from pathlib import Path
 from skimage.color import rgb2lab
 
 from _common import REPO, Run, base_parser, describe_pairs, load_split, progress_bar, publish
-from _scores import RECORDS, load_record, recorded_only, save_record, updated_record
+from _scores import (
+    RECORDS,
+    candidate_entries,
+    load_record,
+    recorded_notes,
+    recorded_only,
+    save_record,
+    shown,
+    updated_record,
+)
 from bench_colour import (
     BASELINE,
     grid,
@@ -35,7 +44,6 @@ from bench_colour import (
     picture_rows,
     results_table,
     score_candidates,
-    training_record,
 )
 from bench_colour_limits import with_lightness
 from nircolor.api import colorize, get_model
@@ -60,22 +68,6 @@ def on_default_lightness(candidates: dict[str, str], pairs) -> dict[str, dict]:
                 rows[name].append(compute_metrics(with_lightness(lab_default, chroma), rgb))
             update()
     return {name: mean_metrics(r) for name, r in rows.items()}
-
-
-def shown(path: Path) -> Path:
-    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
-
-
-def candidate_entries(candidates, scores, hybrids, date: str) -> dict[str, dict]:
-    """The score record's entry of each candidate scored in this run."""
-    entries = {}
-    for name, model in candidates.items():
-        command, wall = training_record(model)
-        summaries = {split: scores[split][name] for split in scores}
-        summaries |= {ON_DEFAULT_LIGHTNESS: hybrids[name]} if name in hybrids else {}
-        entries[name] = {"model": str(model), "command": command, "wall": wall}
-        entries[name] |= {"scored": date, "scores": summaries}
-    return entries
 
 
 def verdict(passes: bool) -> str:
@@ -105,7 +97,8 @@ def main() -> None:
     cache_path = REPO / "out" / "bench_colour_cache.json"
     scores = score_candidates(candidates, {"holdout": holdout, "val": val}, cache_path)
     hybrids = on_default_lightness(candidates, holdout)
-    entries = candidate_entries(candidates, scores, hybrids, run.date)
+    hybrids = {name: {ON_DEFAULT_LIGHTNESS: summary} for name, summary in hybrids.items()}
+    entries = candidate_entries(candidates, scores, run.date, hybrids)
     record = updated_record(load_record(args.record), entries, args.drop)
     record = {BASELINE: record[BASELINE]} | record
     marked = recorded_only(record, candidates)
@@ -121,12 +114,7 @@ def main() -> None:
     training = "\n".join(
         f"| {name} | {entry['command']} | {entry['wall']} |" for name, entry in record.items()
     )
-    recorded = "".join(
-        f"\n- {name} †: scored {record[name]['scored']} by this script; its model"
-        f" ({record[name]['model']}) was not kept, so its scores come from `{shown(args.record)}`"
-        f"{' (' + record[name]['note'] + ')' if 'note' in record[name] else ''}."
-        for name in marked
-    )
+    recorded = recorded_notes(record, marked, args.record, "this script")
     body = f"""Candidates: the previous default fine-tuned with a colour term beside the L1 + SSIM
 loss, on 128-px training patches: the colourfulness term (`--colour-weight W`: `W · |M_pred −
 M_true| / 255`, the truth's colourfulness M asked of each patch; best epoch the lowest holdout

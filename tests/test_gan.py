@@ -177,6 +177,9 @@ def test_fine_tuning_adversarially_with_init(runs, tmp_path):
     assert weights(tuned).keys() == weights(runs["plain"]).keys()
     assert not same(weights(tuned), weights(runs["plain"]))
     assert json.loads((tuned.model_path / "config.json").read_text())["net"]["width"] == 4
+    assert (
+        f"fine-tuned from `{base}`, trained by" in (tuned.model_path / "MODEL_CARD.md").read_text()
+    )
 
 
 # ----------------------------------------------------------------------------- settings, CLI

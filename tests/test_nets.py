@@ -382,6 +382,16 @@ def test_guided_sweep_stores_the_best_setting_chosen_on_the_holdout(tmp_path):
     assert "default guided filter" in (result.model_path / "MODEL_CARD.md").read_text()
 
 
+def test_guided_sweep_of_a_colour_term_run_chooses_by_the_delta_e00(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    settings = {"epochs": 1, "guided_sweep": True, "delta_e_weight": 1.0}
+    result = train_net(tiny_config(tmp_path, data, "g", **settings))
+    config = json.loads((result.model_path / "config.json").read_text())
+    table = config["training"]["guided_sweep"]
+    assert config["guided"] == min(table, key=lambda row: row["de00"])["guided"]
+    assert "best ΔE00 on holdout" in (result.model_path / "MODEL_CARD.md").read_text()
+
+
 def test_validation_scores_the_pictures_colorize_gives(tmp_path):
     """An image wider than the colour context is scored through the context, as the
     exported model colorizes it, not as the raw net output at full size."""
@@ -403,3 +413,54 @@ def test_validation_scores_the_pictures_colorize_gives(tmp_path):
     raw = nircolor.colorize(nir8, model=folder, context=0)
     np.testing.assert_allclose(pred, expected, atol=1e-4)
     assert np.abs(raw - expected).max() > 1e-3
+
+
+def test_the_weights_average_is_what_is_validated_kept_and_resumed(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    settings = {"arch": "unet", "loss": "l1+ssim", "average": 0.9}
+    train_net(tiny_config(tmp_path, data, "plain", arch="unet", loss="l1+ssim"))
+    straight = train_net(tiny_config(tmp_path, data, "straight", **settings))
+    saved = read_checkpoint(tmp_path / "straight").tensors
+    model = {k[6:]: v for k, v in saved.items() if k.startswith("model.")}
+    average = {k[8:]: v for k, v in saved.items() if k.startswith("average.")}
+    # The average follows the net without changing its training (the net's own BatchNorm
+    # statistics, unused, are no longer re-estimated)...
+    plain_model = read_checkpoint(tmp_path / "plain").tensors
+    parameters = dict(tiny("unet").named_parameters())
+    assert all(torch.equal(model[k], plain_model[f"model.{k}"]) for k in parameters)
+    assert any(not torch.equal(average[k], model[k]) for k in model)
+    # ...and it is the average, at its best epoch, that is exported.
+    best = {k[5:]: v for k, v in saved.items() if k.startswith("best.")}
+    exported = load_file(straight.model_path / "weights.safetensors")
+    assert all(torch.equal(exported[k], best[k]) for k in exported)
+    card = (straight.model_path / "MODEL_CARD.md").read_text()
+    assert "moving average (decay 0.9 per step)" in card
+    if straight.info["history"][-1]["best"]:
+        assert all(torch.equal(exported[k], average[k]) for k in exported)
+    cut = tiny_config(tmp_path, data, "cut", **settings)
+    with pytest.raises(KeyboardInterrupt):
+        train_net(cut, StopAfterFirstEpoch())
+    resumed = train_net(tiny_config(tmp_path, data, "cut", resume=True, **settings))
+    again = read_checkpoint(tmp_path / "cut").tensors
+    assert saved.keys() == again.keys()
+    assert all(torch.equal(saved[k], again[k]) for k in saved if k != "torch_rng")
+    assert load_file(resumed.model_path / "weights.safetensors").keys() == exported.keys()
+
+
+def test_the_average_of_the_weights_is_the_formula():
+    from nircolor.train.nets import update_average
+
+    net, average = tiny("cnn"), tiny("cnn")
+    with torch.no_grad():
+        for p in average.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in average.parameters()]
+    update_average(average, net, 0.75)
+    for mean, old, weight in zip(average.parameters(), before, net.parameters(), strict=True):
+        assert torch.allclose(mean, 0.75 * old + 0.25 * weight)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, float("nan"), 2.0])
+def test_an_average_decay_outside_0_to_1_is_refused(tmp_path, decay):
+    with pytest.raises(ModelError, match="average must be a decay"):
+        tiny_config(tmp_path, tmp_path, "x", average=decay)

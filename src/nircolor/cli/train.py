@@ -225,6 +225,14 @@ def _train_net_command(arch: str):
                 hidden=is_classifier,
             ),
         ] = 0,
+        average: Annotated[
+            float,
+            typer.Option(
+                help="Validate and keep a moving average of the weights with this decay per "
+                "step (e.g. 0.998; 0: the weights themselves). It evens out the noise "
+                "between epochs.",
+            ),
+        ] = 0.0,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
         colour_photos: ColourPhotos = None,
         photo_nir: PhotoNir = "grey",
@@ -272,6 +280,7 @@ def _train_net_command(arch: str):
                 class_weight=class_weight,
                 init=init,
                 pair_side=pair_side,
+                average=average,
                 resume=resume,
                 overwrite=overwrite,
                 command=command_line(),

@@ -12,7 +12,7 @@ from .common import model_card
 from .config import NetTrainConfig
 from .photos import photo_notes
 from .task_registry import task_for
-from .tasks import colour_terms
+from .tasks import colour_terms, rank_name
 
 NET_DESCRIPTIONS = {
     "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",
@@ -24,13 +24,28 @@ NET_DESCRIPTIONS = {
 }
 
 
+def base_note(init: str) -> str:
+    """The model a fine-tune started from, and how that one was trained."""
+    from ..errors import ModelError
+    from ..models import read_config, resolve_model_path
+
+    try:
+        training = read_config(resolve_model_path(init)).get("training", {})
+    except ModelError:
+        return f"fine-tuned from `{init}` (no longer readable)"
+    minutes = training.get("wall_seconds")
+    took = f", {minutes / 60:.1f} min" if isinstance(minutes, (int, float)) else ""
+    return f"fine-tuned from `{init}`, trained by `{training.get('command') or '?'}`{took}"
+
+
 def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
     """``MODEL_CARD.md``: training record and, for colorizers, scores on ``report_split``."""
     task = task_for(cfg.arch)
     notes = []
     if training.get("guided_sweep"):
         chosen = json.loads((output / CONFIG_NAME).read_text()).get("guided")
-        notes.append(f"default guided filter (best PSNR on {cfg.val_split}): {chosen or 'none'}")
+        best = f"best {rank_name(cfg)} on {cfg.val_split}"
+        notes.append(f"default guided filter ({best}): {chosen or 'none'}")
     for row in training.get("guided_sweep", []):
         setting = (
             "no guided filter"
@@ -38,7 +53,8 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
             else "guided r={}, eps={:g}".format(*row["guided"])
         )
         notes.append(
-            f"{cfg.val_split}: {setting}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+            f"{cfg.val_split}: {setting}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}, "
+            f"ΔE00 {row['de00']:.2f}, colour ratio {row['colourfulness_ratio']:.2f}"
         )
     if cfg.gan_weight:
         notes.append(
@@ -49,6 +65,13 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
         notes.append(
             f"colour terms: colour_weight {cfg.colour_weight:g} (colourfulness), "
             f"delta_e_weight {cfg.delta_e_weight:g} (CIEDE2000), hue_weight {cfg.hue_weight:g}"
+        )
+    if cfg.init:
+        notes.append(base_note(cfg.init))
+    if cfg.average:
+        notes.append(
+            f"weights: their moving average (decay {cfg.average:g} per step), validated and "
+            "exported"
         )
     if cfg.class_weight is not None:
         notes.append(f"scene-class loss: class_weight {cfg.class_weight:g}")

@@ -99,11 +99,16 @@ def checkpoint_bytes(scalars: dict, tensors: dict[str, torch.Tensor]) -> bytes:
     return save(tensors, metadata=metadata)
 
 
-def save_checkpoint(folder: Path, cfg, net, optimizer, state: RunState, adversary=None) -> None:
+def save_checkpoint(
+    folder: Path, cfg, net, optimizer, state: RunState, adversary=None, average=None
+) -> None:
     """Replace ``folder/checkpoint.safetensors`` at once by the run's current state (with the
-    discriminator of an ``adversary``, :class:`.gan.Adversary`)."""
+    discriminator of an ``adversary``, :class:`.gan.Adversary`, and the weights' moving
+    ``average``)."""
     optim = optimizer.state_dict()
     tensors = cpu_tensors(net.state_dict(), "model.")
+    if average is not None:
+        tensors |= cpu_tensors(average.state_dict(), "average.")
     tensors |= cpu_tensors(state.best_weights or {}, "best.")
     for index, values in optim["state"].items():
         tensors |= cpu_tensors(values, f"optim.{index}.")
@@ -236,8 +241,9 @@ def optimizer_state(checkpoint: Checkpoint, optimizer) -> dict:
     return {"state": state, "param_groups": checkpoint.scalars["param_groups"]}
 
 
-def restore(checkpoint: Checkpoint, net, optimizer, adversary=None) -> RunState:
-    """Load weights, optimizer, discriminator and random states; return the run's state."""
+def restore(checkpoint: Checkpoint, net, optimizer, adversary=None, average=None) -> RunState:
+    """Load weights, optimizer, discriminator, weights' average and random states; return
+    the run's state."""
     tensors, scalars = checkpoint.tensors, checkpoint.scalars
     expected = net.state_dict()
     weights, best = tensors_under(tensors, "model."), tensors_under(tensors, "best.")
@@ -245,6 +251,10 @@ def restore(checkpoint: Checkpoint, net, optimizer, adversary=None) -> RunState:
     if best:
         check_fit(checkpoint, "best.", best, expected)
     net.load_state_dict(weights)
+    if average is not None:
+        averaged = tensors_under(tensors, "average.")
+        check_fit(checkpoint, "average.", averaged, expected)
+        average.load_state_dict(averaged)
     try:
         optimizer.load_state_dict(optimizer_state(checkpoint, optimizer))
     except (KeyError, TypeError, ValueError) as error:

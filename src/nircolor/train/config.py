@@ -60,6 +60,7 @@ class NetTrainConfig:
     pretrain_epochs: int = 0  # the first N of the epochs draw their batches from the photos
     photo_side: int = 512  # photos are downscaled to this long side
     pair_side: int = 0  # the training pairs' long side is brought down to this (0: as is)
+    average: float = 0.0  # decay of the weights' moving average, validated and kept (0: off)
     photos: list[str] | None = None  # only these photos (relative paths: a specialist's class)
     photo_cache: str | None = None  # cache of pseudo-NIR images (default ~/.cache/nircolor)
     reverse_model: str | None = None  # pseudo-NIR model folder (default: fitted on fit rows)
@@ -86,6 +87,8 @@ class NetTrainConfig:
                 f"pair_side must be 0 (full size) or {self.patch} (the patch) to "
                 f"{MAX_PAIR_SIDE}, not {self.pair_side}"
             )
+        if not 0 <= self.average < 1:
+            raise ModelError(f"average must be a decay in [0, 1), not {self.average}")
         check_weights(self)
         check_photo_settings(self)
 

@@ -20,6 +20,7 @@ from .checkpoint import CHECKPOINT_FILE, RunState, cpu_tensors
 from .common import TrainResult, machine_description, save_model_folder, store_choice, timestamp
 from .config import NetTrainConfig
 from .task_registry import task_for
+from .tasks import summary_rank
 
 
 def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, info: dict):
@@ -109,7 +110,8 @@ GUIDED_GRID = [(r, eps) for r in (2, 5, 8) for eps in (1e-5, 1e-3, 1e-2)]
 
 def choose_guided(output: Path, cfg: NetTrainConfig) -> list[dict]:
     """Score the net without and with every GUIDED_GRID filter on ``cfg.val_split`` (never the
-    reported split), store the best as the model's default guided filter; return the table."""
+    reported split), store the best (by :func:`.tasks.summary_rank`: what chose the epoch) as
+    the model's default guided filter; return the table."""
     from ..evaluate import evaluate_model
     from ..models import load_model
 
@@ -119,6 +121,6 @@ def choose_guided(output: Path, cfg: NetTrainConfig) -> list[dict]:
     for guided in [False, *GUIDED_GRID]:
         summary = evaluate_model(model, pairs, guided=guided).summary
         table.append({"guided": list(guided) if guided else None, **summary})
-    best = max(table, key=lambda row: row["psnr"])
+    best = min(table, key=lambda row: summary_rank(cfg, row))
     store_choice(output, "guided", best["guided"], "guided_sweep", table)
     return table

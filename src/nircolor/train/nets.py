@@ -26,6 +26,7 @@ no pickle anywhere.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -197,6 +198,29 @@ def learning_rate(step: int, cfg: NetTrainConfig) -> float:
     return low + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - low)
 
 
+# ----------------------------------------------------------------------------- the average
+
+
+def make_average(net, cfg: NetTrainConfig):
+    """A copy of the net whose parameters follow their moving average (``None``: off)."""
+    return copy.deepcopy(net) if cfg.average else None
+
+
+def average_decay(step: int, cfg: NetTrainConfig) -> float:
+    """``cfg.average``, but the plain mean of the weights so far over the first
+    ``1 / (1 − cfg.average)`` steps, so that the average does not linger on the starting
+    weights (a random initialisation)."""
+    return min(cfg.average, step / (step + 1))
+
+
+@torch.no_grad()
+def update_average(average, net, decay: float) -> None:
+    """``mean ← decay · mean + (1 − decay) · weight`` for every parameter; the buffers
+    (BatchNorm statistics) are re-estimated for the averaged weights before validation."""
+    for mean, weight in zip(average.parameters(), net.parameters(), strict=True):
+        mean.lerp_(weight.detach(), 1.0 - decay)
+
+
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -241,12 +265,22 @@ class Reporter:
 
 
 def run_epoch(
-    net, optimizer, train_set, val_set, cfg, device, state: RunState, reporter, adversary=None
+    net,
+    optimizer,
+    train_set,
+    val_set,
+    cfg,
+    device,
+    state: RunState,
+    reporter,
+    adversary=None,
+    average=None,
 ):
     """One epoch: ``steps_per_epoch`` optimizer steps, then validation and keep-best.
 
     With an ``adversary`` (:mod:`.gan`) the discriminator steps first on each batch, then
-    adds its term to the generator's loss.
+    adds its term to the generator's loss. With an ``average`` (:func:`make_average`) it
+    follows every step, and it is what is validated and kept, not the net.
     """
     start = time.perf_counter()
     task = task_for(cfg.arch)
@@ -276,11 +310,14 @@ def run_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if average is not None:
+            update_average(average, net, average_decay(state.step, cfg))
         state.step += 1
         losses.append(loss.item())
         reporter.step(state, losses[-1], lr)
-    recalibrate_batchnorm(net, train_set, cfg, device, state.epoch)
-    metrics = task.validate(net, val_set, cfg, device)
+    kept = net if average is None else average
+    recalibrate_batchnorm(kept, train_set, cfg, device, state.epoch)
+    metrics = task.validate(kept, val_set, cfg, device)
     pretraining = in_pretraining(cfg, state.epoch)  # its weights never saw a real pair
     state.epoch += 1
     score = metrics.get(task.selection(cfg)[0])
@@ -289,7 +326,7 @@ def run_epoch(
     if better:
         state.best = score if score is not None else -math.inf
         state.best_epoch = state.epoch
-        state.best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        state.best_weights = {k: v.detach().clone() for k, v in kept.state_dict().items()}
     state.seconds += time.perf_counter() - start
     record = {"epoch": state.epoch, "loss": float(np.mean(losses)), **metrics, "best": better}
     if adversary is not None:
@@ -332,8 +369,9 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     net = net.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(net, cfg)
     adversary = Adversary(cfg, device) if cfg.gan_weight > 0 else None
+    average = make_average(net, cfg)
     if checkpoint is not None:
-        state = restore(checkpoint, net, optimizer, adversary)
+        state = restore(checkpoint, net, optimizer, adversary, average)
     else:
         state = RunState(rng=np.random.default_rng(cfg.seed))
     info = {
@@ -350,12 +388,14 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     try:
         while state.epoch < cfg.epochs:
             images = photo_set if in_pretraining(cfg, state.epoch) else train_set
-            run_epoch(net, optimizer, images, val_set, cfg, device, state, reporter, adversary)
-            save_checkpoint(output, cfg, net, optimizer, state, adversary)
+            run_epoch(
+                net, optimizer, images, val_set, cfg, device, state, reporter, adversary, average
+            )
+            save_checkpoint(output, cfg, net, optimizer, state, adversary, average)
             reporter.epoch(state.history[-1])
     finally:
         reporter.close()
-    result = write_model_folder(output, net, cfg, state, info)
+    result = write_model_folder(output, net if average is None else average, cfg, state, info)
     if cfg.guided_sweep and task_for(cfg.arch).guided_sweep and cfg.val_split:
         result.info["guided_sweep"] = choose_guided(output, cfg)
     if cfg.val_split:

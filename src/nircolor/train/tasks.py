@@ -118,14 +118,36 @@ def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
         de00s.append(lab_delta_e00(lab_pred, lab_true))
         rows.append(colour_scores(pred, true, lab_pred, lab_true))
     de00, pooled = float(np.mean(de00s)), pooled_scores(rows)
-    ratio = pooled["colourfulness_ratio"]  # nan for grey truths: no shortfall
-    shortfall = max(0.0, COLOURFULNESS_TARGET - ratio)
+    ratio = pooled["colourfulness_ratio"]
     return {
         "val_delta_e00": de00,
         "val_colourfulness_ratio": ratio,
         "val_hue_acc": pooled["hue_acc"],
-        VIVID_SCORE: de00 + SHORTFALL_PENALTY * shortfall,
+        VIVID_SCORE: vivid_score(de00, ratio),
     }
+
+
+def vivid_score(de00: float, ratio: float) -> float:
+    """``de00`` plus :data:`SHORTFALL_PENALTY` per unit of colourfulness ``ratio`` below
+    :data:`COLOURFULNESS_TARGET` (a nan ratio, of grey truths, falls short of nothing)."""
+    return de00 + SHORTFALL_PENALTY * max(0.0, COLOURFULNESS_TARGET - ratio)
+
+
+def summary_rank(cfg, summary: dict) -> float:
+    """Where an evaluation summary of a colorizer ranks (lower is better) by what chooses its
+    epoch (:meth:`ColorizeTask.selection`), for the choices made after training (the guided
+    filter): :func:`vivid_score` with a colourfulness term, the ΔE00 with another colour
+    term, else the PSNR."""
+    if cfg.colour_weight:
+        return vivid_score(summary["de00"], summary["colourfulness_ratio"])
+    return summary["de00"] if colour_terms(cfg) else -summary["psnr"]
+
+
+def rank_name(cfg) -> str:
+    """What :func:`summary_rank` ranks by, in words."""
+    if cfg.colour_weight:
+        return f"ΔE00 at a colour ratio ≥ {COLOURFULNESS_TARGET}"
+    return "ΔE00" if colour_terms(cfg) else "PSNR"
 
 
 COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight")

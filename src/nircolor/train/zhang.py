@@ -27,11 +27,11 @@ from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_his
 from ..nets.zhang_loss import rebalanced_cross_entropy
 from .common import store_choice
 from .tasks import (
-    COLOURFULNESS_TARGET,
     ColorizeTask,
     ImageSet,
     colour_terms,
     predictions,
+    vivid_score,
     vivid_scores,
 )
 
@@ -125,10 +125,6 @@ def choose_temperature(output: Path, cfg) -> list[dict]:
         model.temperature = temperature
         summary = evaluate_model(model, pairs).summary
         table.append({"temperature": temperature, **summary})
-    vivid = [row for row in table if row["colourfulness_ratio"] >= COLOURFULNESS_TARGET]
-    if vivid:
-        best = min(vivid, key=lambda row: row["de00"])
-    else:
-        best = max(table, key=lambda row: row["colourfulness_ratio"])
+    best = min(table, key=lambda row: vivid_score(row["de00"], row["colourfulness_ratio"]))
     store_choice(output, "temperature", best["temperature"], "temperature_sweep", table)
     return table
