@@ -125,6 +125,8 @@ best epoch the lowest holdout ΔE00. "Pairs at 512": the training pairs brought 
 px on the long side (`--pair-side 512`, the colour context's size: the scale the net colorizes
 at), and the epoch chosen on the pictures `nircolor colorize` gives (through the colour
 context; the runs before that change chose on the net's raw output at full size).
+"Averaged": `--average 0.998`, the moving average of the weights (decay 0.998 per step) is
+what is validated, kept and exported, which evens out the noise between epochs.
 
 | candidate | command | wall time |
 |---|---|---:|
