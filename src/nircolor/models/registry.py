@@ -19,7 +19,7 @@ from ..errors import ModelError, error_reason
 from .base import Colorizer
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-ALIASES = {"default": "unet"}
+ALIASES = {"default": "vivid", "faithful": "unet"}
 CONFIG_NAME = "config.json"
 CARD_NAME = "MODEL_CARD.md"
 KIND_MODULES = ("nircolor.models.l3", "nircolor.models.onnx", "nircolor.models.routed")
