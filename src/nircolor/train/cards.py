@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 from ..data import load_dataset
+from ..errors import ModelError
 from ..io import write_bytes_atomic
-from ..models import CARD_NAME, CONFIG_NAME
+from ..models import CARD_NAME, CONFIG_NAME, read_config, resolve_model_path
 from .common import model_card
 from .config import NetTrainConfig
 from .photos import photo_notes
 from .task_registry import task_for
-from .tasks import colour_terms, rank_name
+from .tasks import colour_terms, summary_ranking
 
 NET_DESCRIPTIONS = {
     "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",
@@ -26,9 +27,6 @@ NET_DESCRIPTIONS = {
 
 def base_note(init: str) -> str:
     """The model a fine-tune started from, and how that one was trained."""
-    from ..errors import ModelError
-    from ..models import read_config, resolve_model_path
-
     try:
         training = read_config(resolve_model_path(init)).get("training", {})
     except ModelError:
@@ -44,7 +42,7 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
     notes = []
     if training.get("guided_sweep"):
         chosen = json.loads((output / CONFIG_NAME).read_text()).get("guided")
-        best = f"best {rank_name(cfg)} on {cfg.val_split}"
+        best = f"best {summary_ranking(cfg)[1]} on {cfg.val_split}"
         notes.append(f"default guided filter ({best}): {chosen or 'none'}")
     for row in training.get("guided_sweep", []):
         setting = (

@@ -133,21 +133,21 @@ def vivid_score(de00: float, ratio: float) -> float:
     return de00 + SHORTFALL_PENALTY * max(0.0, COLOURFULNESS_TARGET - ratio)
 
 
-def summary_rank(cfg, summary: dict) -> float:
-    """Where an evaluation summary of a colorizer ranks (lower is better) by what chooses its
-    epoch (:meth:`ColorizeTask.selection`), for the choices made after training (the guided
-    filter): :func:`vivid_score` with a colourfulness term, the ΔE00 with another colour
-    term, else the PSNR."""
-    if cfg.colour_weight:
-        return vivid_score(summary["de00"], summary["colourfulness_ratio"])
-    return summary["de00"] if colour_terms(cfg) else -summary["psnr"]
+SUMMARY_RANKS = {  # the epoch score of colour_selection -> (rank of a summary, its name)
+    VIVID_SCORE: (
+        lambda summary: vivid_score(summary["de00"], summary["colourfulness_ratio"]),
+        f"ΔE00 at a colour ratio ≥ {COLOURFULNESS_TARGET}",
+    ),
+    "val_delta_e00": (lambda summary: summary["de00"], "ΔE00"),
+    "val_psnr": (lambda summary: -summary["psnr"], "PSNR"),
+}
 
 
-def rank_name(cfg) -> str:
-    """What :func:`summary_rank` ranks by, in words."""
-    if cfg.colour_weight:
-        return f"ΔE00 at a colour ratio ≥ {COLOURFULNESS_TARGET}"
-    return "ΔE00" if colour_terms(cfg) else "PSNR"
+def summary_ranking(cfg):
+    """``(rank, name)``: how an evaluation summary of a colorizer ranks (``rank(summary)``,
+    lower is better) by what chooses its epoch (:func:`colour_selection`, else the PSNR),
+    for the choices made after training (the guided filter), and that measure in words."""
+    return SUMMARY_RANKS[(colour_selection(cfg) or ("val_psnr",))[0]]
 
 
 COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight")
