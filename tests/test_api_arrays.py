@@ -106,3 +106,45 @@ def test_library_errors_name_the_keyword_not_a_cli_flag(tmp_path, tiny_model):
             call()
         message = str(error.value)
         assert "overwrite=True" in message and "--" not in message
+
+
+UNACCEPTED_TYPES = [np.int8, np.int16, np.int32, np.int64, np.complex64, object]
+ACCEPTED = r"is not accepted; give floats in \[0, 1\], uint8 or uint16"
+
+
+def _filled(dtype, value) -> np.ndarray:
+    if np.dtype(dtype).kind == "i":
+        value = min(value, np.iinfo(dtype).max)
+    return np.full((16, 16), value, dtype)
+
+
+@pytest.mark.parametrize("dtype", UNACCEPTED_TYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("value", [255, 65536])
+def test_colorize_and_write_image_refuse_other_pixel_types_by_name(
+    tmp_path, tiny_model, dtype, value
+):
+    # int32 255 was read as 16-bit (near black), int32 65536 as "unsupported pixel type".
+    image = _filled(dtype, value)
+    name = np.dtype(dtype).name
+    with pytest.raises(ValueError, match=rf"^NIR image: pixel type {name} {ACCEPTED}"):
+        colorize(image, model=tiny_model)
+    with pytest.raises(ValueError, match=rf"^image: pixel type {name} {ACCEPTED}"):
+        write_image(tmp_path / "bad.png", image)
+    assert not (tmp_path / "bad.png").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_a_model_refuses_integer_samples_it_would_take_as_floats(tiny_model, dtype):
+    # model.predict takes floats in [0, 1]: uint8 255 was colorized as the value 255.0.
+    with pytest.raises(
+        ValueError, match=r"pixel type \w+ is not accepted; give floats in \[0, 1\]"
+    ):
+        get_model(tiny_model).predict(np.full((16, 16), 255, dtype))
+
+
+def test_bool_arrays_stay_accepted_as_black_and_white(tiny_model, tmp_path):
+    mask = np.arange(16 * 16).reshape(16, 16) % 3 == 0
+    assert np.array_equal(
+        colorize(mask, model=tiny_model), colorize(mask.astype(np.float32), model=tiny_model)
+    )
+    assert np.array_equal(read_image(write_image(tmp_path / "mask.png", mask)), mask)

@@ -6,7 +6,18 @@ import tifffile
 from PIL import Image
 
 from nircolor.errors import ImageReadError, ImageWriteError
-from nircolor.io import read_image, read_nir, read_rgb, to_uint, write_image
+from nircolor.io import (
+    decoding,
+    image_size,
+    open_rows,
+    read_image,
+    read_nir,
+    read_rgb,
+    to_uint,
+    write_image,
+)
+
+from .helpers.cli import run_cli
 
 
 def random_rgb(seed=0, shape=(20, 30, 3)):
@@ -162,3 +173,47 @@ def test_tiff_with_codecs_tifffile_lacks_is_read_through_pillow(tmp_path, compre
     assert image.shape == (30, 40, 3)
     if compression == "tiff_lzw":  # lossless
         assert np.array_equal(to_uint(image[:, :, 0]), grey)
+
+
+def _image_file(folder: Path, extension: str, shape=(40, 50)) -> Path:
+    return write_image(folder / f"scene{extension}", random_rgb(3, (*shape, 3)).mean(axis=2))
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".bmp", ".tif"])
+def test_images_between_pillows_limit_and_ours_are_read(tmp_path, monkeypatch, extension):
+    # Pillow refuses images over 2 * MAX_IMAGE_PIXELS (178,956,970 pixels) itself; nircolor's
+    # limit (400 M) is the one that counts, whole and streamed.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400)  # Pillow would refuse 800+ pixels
+    path = _image_file(tmp_path, extension)
+    whole = read_nir(path)
+    rows = open_rows(path)
+    try:
+        assert np.array_equal(rows(0, 40), whole)
+    finally:
+        rows.close()
+    assert whole.shape == (40, 50) and image_size(path) == (40, 50)
+    assert Image.MAX_IMAGE_PIXELS == 400  # Pillow's own setting is left as it was
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".bmp", ".tif"])
+def test_every_format_gives_the_same_size_message(tmp_path, monkeypatch, extension):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400)
+    monkeypatch.setattr(decoding, "MAX_PIXELS", 1000)
+    path = _image_file(tmp_path, extension)
+    expected = f"{path}: image of 50x40 pixels is larger than the limit of 1,000 pixels"
+    for read in (read_nir, open_rows):
+        with pytest.raises(ImageReadError) as error:
+            read(path)
+        assert str(error.value) == expected
+
+
+def test_cli_colorizes_a_streamed_png_over_pillows_limit(tmp_path, monkeypatch, capsys, tiny_model):
+    from nircolor import api
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400)
+    monkeypatch.setattr(api, "STREAM_PIXELS", 1000)  # the path the CLI takes for big files
+    source = _image_file(tmp_path, ".png")
+    target = tmp_path / "out" / "scene.png"
+    code, _, err = run_cli(monkeypatch, capsys, "colorize", source, "-o", target, "-m", tiny_model)
+    assert code == 0, err
+    assert read_image(target).shape == (40, 50, 3)

@@ -28,7 +28,7 @@ from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
 from .io.band_writers import check_output, write_bands
-from .io.samples import check_input_bits, sample_bits
+from .io.samples import check_array_type, check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
 from .models.l3.cfa import check_mosaic_rendering, takes_mosaic
@@ -91,7 +91,9 @@ def colorize(
     ----------
     nir : ndarray
         ``(H, W)`` NIR image, float in [0, 1] (or uint8 / uint16, their full range scaled to
-        [0, 1]); ``(H, W, 3)`` with equal channels is accepted. NaN and infinity are refused.
+        [0, 1]; bool as 0 and 1); ``(H, W, 3)`` with equal channels is accepted. Signed
+        integers and other types are refused (is 255 in an int32 8-bit white or 16-bit
+        black?), and so are NaN and infinity.
         A file is colorized by :func:`colorize_file`, or read by :func:`~nircolor.read_nir`.
     model : str, path or model
         A registered model name (``"default"``, ``"l3"``...), a model folder, or a loaded model.
@@ -124,7 +126,7 @@ def colorize(
     TypeError
         If ``nir`` is a path rather than an array.
     ValueError
-        For a bad array (shape, type, NaN, values outside [0, 1]) or a bad setting.
+        For a bad array (shape, sample type, NaN, values outside [0, 1]) or a bad setting.
     """
     if isinstance(nir, (str, bytes, os.PathLike)):
         raise TypeError(
@@ -356,6 +358,7 @@ def _header_pixels(source: str | os.PathLike) -> int:
 
 def _as_unit_float(image: np.ndarray, input_bits: int | None = None) -> np.ndarray:
     image = np.asarray(image)
+    check_array_type(image, "NIR image")
     if image.size == 0:
         return image.astype(np.float32)  # check_nir names the empty shape
     try:

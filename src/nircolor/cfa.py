@@ -102,7 +102,8 @@ def read_mosaic(path: str | os.PathLike, input_bits: int | None = None) -> np.nd
     """Read a raw sensor mosaic (16-bit single-channel PNG or TIFF) as float32 in [0, 1].
 
     All 16 bits are kept (``input_bits`` as for :func:`~nircolor.io.read_image`: 12 for a
-    12-bit sensor writing values 0..4095).
+    12-bit sensor writing values 0..4095). A TIFF Orientation tag is not applied: the colour
+    filter pattern is laid out on the sensor, as stored.
 
     Raises
     ------
@@ -111,13 +112,13 @@ def read_mosaic(path: str | os.PathLike, input_bits: int | None = None) -> np.nd
         raw mosaic); :class:`DataError` for one smaller than 2×2.
     """
     input_bits = check_input_bits(input_bits)
-    return _decoded_mosaic(decode_file(path), str(path), input_bits)
+    return _decoded_mosaic(decode_file(path, upright=False), str(path), input_bits)
 
 
 def read_mosaic_bytes(data: bytes, name: str = "upload", input_bits: int | None = None):
     """:func:`read_mosaic` for the bytes of a file (an upload, say), ``name`` in messages."""
     input_bits = check_input_bits(input_bits)
-    return _decoded_mosaic(decode_bytes(data, name), name, input_bits)
+    return _decoded_mosaic(decode_bytes(data, name, upright=False), name, input_bits)
 
 
 def _decoded_mosaic(decoded: Decoded, name: str, input_bits: int | None) -> np.ndarray:

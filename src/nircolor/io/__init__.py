@@ -4,6 +4,8 @@ Inside nircolor every image is a float32 array in [0, 1]: ``(H, W)`` for NIR, ``
 for colour. :mod:`.images` reads and writes whole images, :mod:`.atomic` makes every write
 all-or-nothing, :mod:`.samples` scales samples to [0, 1] and back, :mod:`.png` checks PNG
 files before they are decoded, :mod:`.stream` reads and writes huge files by row bands.
+Every reader checks the size in a file's header against :data:`MAX_PIXELS`
+(:mod:`.decoding`) and applies a JPEG's or TIFF's Orientation tag (:mod:`.orientation`).
 """
 
 from .atomic import (
@@ -13,9 +15,9 @@ from .atomic import (
     write_bytes_atomic,
     write_folder_atomic,
 )
+from .decoding import MAX_PIXELS
 from .images import (
     GREY_TOLERANCE,
-    MAX_PIXELS,
     READ_EXTENSIONS,
     TIFF_EXTENSIONS,
     TIFF_MAGIC,

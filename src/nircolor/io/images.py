@@ -11,12 +11,8 @@ replace.
 from __future__ import annotations
 
 import io
-import logging
 import math
 import os
-import threading
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +23,14 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import output_exists, write_bytes_atomic
+from .decoding import check_size, quiet_decoders
+from .orientation import (
+    UPRIGHT,
+    exif_orientation,
+    oriented,
+    pillow_tiff_orientation,
+    tiff_orientation,
+)
 from .png import PNG_SIGNATURE, checked_16bit_colour_png, png_header, unshifted_bits
 from .samples import (
     check_input_bits,
@@ -38,9 +42,6 @@ from .samples import (
 
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 WRITE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-MAX_PIXELS = 400_000_000
-"""Largest image (width × height) nircolor accepts; beyond it an image is taken as absurd."""
-
 GREY_TOLERANCE = 3 / 255
 """Channels closer than this count as equal (JPEG round-off of a grey image saved as RGB)."""
 
@@ -53,11 +54,17 @@ TIFF, whatever the file's name, goes to tifffile (by extension or magic number).
 
 
 class Decoded(NamedTuple):
-    """An image file's samples as stored, and the bits per sample the file declares when
-    fewer than its sample type holds (PNG sBIT, TIFF BitsPerSample / MaxSampleValue)."""
+    """An image file's samples as stored, the bits per sample the file declares when fewer
+    than its sample type holds (PNG sBIT, TIFF BitsPerSample / MaxSampleValue), and its
+    Orientation tag (:mod:`.orientation`; 1 once applied)."""
 
     samples: np.ndarray
     bits: int | None = None
+    orientation: int = UPRIGHT
+
+    def upright(self) -> Decoded:
+        """The samples turned as the file's Orientation tag says: the image as shown."""
+        return Decoded(oriented(self.samples, self.orientation), self.bits)
 
 
 def read_image(path: str | os.PathLike, input_bits: int | None = None) -> np.ndarray:
@@ -67,6 +74,8 @@ def read_image(path: str | os.PathLike, input_bits: int | None = None) -> np.nda
     ----------
     path : str or path-like
         A PNG, JPEG, TIFF or BMP file, 8- or 16-bit, grey or colour (alpha is dropped).
+        A JPEG's EXIF Orientation (or a TIFF's Orientation tag) is applied: the image comes
+        out as viewers show it.
     input_bits : int, optional
         Integer samples of more bits hold ``input_bits``-bit values (12 for a 12-bit camera
         writing 16-bit files): ``2**input_bits - 1`` is white. By default the file's own
@@ -81,8 +90,9 @@ def read_image(path: str | os.PathLike, input_bits: int | None = None) -> np.nda
     Raises
     ------
     ImageReadError
-        If the file is missing, empty, truncated, not an image, of absurd size, or holds
-        samples above ``input_bits`` bits.
+        If the file is missing, empty, truncated, not an image, larger than
+        :data:`~nircolor.io.MAX_PIXELS` pixels (judged from its header), or holds samples
+        above ``input_bits`` bits.
     ValueError
         If ``input_bits`` is not an integer from 1 to 16.
     """
@@ -102,13 +112,14 @@ def decoded_to_float(decoded: Decoded, name, input_bits: int | None = None) -> n
 
 
 def read_raw(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file as stored (uint8, uint16 or float; alpha kept), with the checks
-    and one-line errors of :func:`read_image` but without scaling to float32."""
+    """Decode an image file's samples (uint8, uint16 or float; alpha kept), turned as shown,
+    with the checks and one-line errors of :func:`read_image` but without scaling to float32."""
     return decode_file(path).samples
 
 
-def decode_file(path: str | os.PathLike) -> Decoded:
-    """:func:`read_raw`, with the bits per sample the file declares."""
+def decode_file(path: str | os.PathLike, upright: bool = True) -> Decoded:
+    """:func:`read_raw`, with the bits per sample the file declares; ``upright=False``
+    leaves the samples as stored (a raw sensor mosaic), with the file's orientation."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
@@ -120,8 +131,10 @@ def decode_file(path: str | os.PathLike) -> Decoded:
     except OSError as error:
         raise ImageReadError(f"{path}: cannot read ({error_reason(error)})") from None
     if is_tiff_file(path, header):
-        return _decode_tiff(path, path)
-    return _decode_pillow(path, path, header)
+        decoded = _decode_tiff(path, path)
+    else:
+        decoded = _decode_pillow(path, path, header)
+    return decoded.upright() if upright else decoded
 
 
 def is_tiff_file(path: Path, header: bytes) -> bool:
@@ -160,14 +173,16 @@ def read_image_bytes(
     return decoded_to_float(decode_bytes(data, name), name, input_bits)
 
 
-def decode_bytes(data: bytes, name: str = "upload") -> Decoded:
+def decode_bytes(data: bytes, name: str = "upload", upright: bool = True) -> Decoded:
     """:func:`decode_file` for the bytes of a file (TIFF recognised by its magic number)."""
     data = bytes(data)
     if not data:
         raise ImageReadError(f"{name}: file is empty")
     if data[:4] in TIFF_MAGIC:
-        return _decode_tiff(io.BytesIO(data), name)
-    return _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
+        decoded = _decode_tiff(io.BytesIO(data), name)
+    else:
+        decoded = _decode_pillow(io.BytesIO(data), name, data[:_HEADER_BYTES])
+    return decoded.upright() if upright else decoded
 
 
 def read_nir_bytes(data: bytes, name: str = "upload", input_bits: int | None = None):
@@ -192,42 +207,6 @@ def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image.mean(axis=2, dtype=np.float32)
 
 
-_quiet_lock = threading.Lock()
-_quiet_users = 0
-_opencv_log_level = None
-_tifffile_log = logging.getLogger("tifffile")
-
-
-def _drop_record(record: logging.LogRecord) -> bool:
-    return False
-
-
-@contextmanager
-def quiet_decoders():
-    """Silence what decoding libraries say while the block runs: Python warnings (Pillow,
-    tifffile), tifffile's log (printed on stderr when logging is not set up) and OpenCV's
-    log. libpng, which prints on stderr itself, only ever gets files checked beforehand
-    (:mod:`.png`). A bad file is then one error line, a sloppy one an image.
-    """
-    global _quiet_users, _opencv_log_level
-    with _quiet_lock:
-        _quiet_users += 1
-        if _quiet_users == 1:
-            _tifffile_log.addFilter(_drop_record)
-            _opencv_log_level = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        with _quiet_lock:
-            _quiet_users -= 1
-            if _quiet_users == 0:
-                _tifffile_log.removeFilter(_drop_record)
-                cv2.utils.logging.setLogLevel(_opencv_log_level)
-
-
 def _decode_pillow(
     source: Path | io.BytesIO, name, header: bytes, formats: tuple[str, ...] = _PILLOW_FORMATS
 ) -> Decoded:
@@ -235,21 +214,23 @@ def _decode_pillow(
     png = _png_header(source, name) if header.startswith(PNG_SIGNATURE) else None
     try:
         with quiet_decoders(), Image.open(source, formats=formats) as im:
-            _check_size(im.width, im.height, name)
+            check_size(im.width, im.height, name)
+            orientation = exif_orientation(im)
             if png is not None and png.bit_depth == 16 and png.colour_type in (2, 6):
                 samples = _decode_16bit_colour_png(source, png, name)
             else:
                 im.load()
                 samples = _pillow_to_array(im)
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(f"{name}: image too large ({error})") from None
+            if im.format == "TIFF":
+                orientation = pillow_tiff_orientation(im)
     except UnidentifiedImageError:
         raise ImageReadError(f"{name}: not an image file (or an unsupported format)") from None
     except ImageReadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"{name}: cannot decode image ({error_reason(error)})") from None
-    return Decoded(samples, None if png is None else unshifted_bits(samples, png))
+    bits = None if png is None else unshifted_bits(samples, png)
+    return Decoded(samples, bits, orientation)
 
 
 def _png_header(source: Path | io.BytesIO, name):
@@ -284,12 +265,12 @@ def _pillow_to_array(im: Image.Image) -> np.ndarray:
 def _decode_tiff(source: Path | io.BytesIO, name) -> Decoded:
     """Decode a TIFF's first page with tifffile (Pillow for codecs tifffile lacks, e.g. LZW,
     or packed 12-bit samples)."""
-    bits = None
+    bits, orientation = None, UPRIGHT
     try:
         with quiet_decoders(), tifffile.TiffFile(source) as tif:
             page = tif.pages.first
             check_tiff_page(page, name)
-            bits = tiff_declared_bits(page)
+            bits, orientation = tiff_declared_bits(page), tiff_orientation(page)
             image, axes = page.asarray(), page.axes
     except ImageReadError:
         raise
@@ -297,10 +278,10 @@ def _decode_tiff(source: Path | io.BytesIO, name) -> Decoded:
         if "imagecodecs" in str(error):  # LZW, JPEG... compressed: Pillow's libtiff has them
             if isinstance(source, io.BytesIO):
                 source.seek(0)
-            samples = _decode_pillow(source, name, b"", formats=("TIFF",)).samples
-            return Decoded(samples, bits)
+            decoded = _decode_pillow(source, name, b"", formats=("TIFF",))
+            return Decoded(decoded.samples, bits, decoded.orientation)
         raise ImageReadError(f"{name}: cannot read TIFF ({error_reason(error)})") from None
-    return Decoded(_tiff_samples_last(image, axes, name), bits)
+    return Decoded(_tiff_samples_last(image, axes, name), bits, orientation)
 
 
 def tiff_declared_bits(page) -> int | None:
@@ -315,16 +296,6 @@ def tiff_declared_bits(page) -> int | None:
         if isinstance(most, int) and most > 0:
             bits = min(bits, most.bit_length())
     return bits if 1 <= bits < page.dtype.itemsize * 8 else None
-
-
-def _check_size(width: int, height: int, path: Path) -> None:
-    if width <= 0 or height <= 0:
-        raise ImageReadError(f"{path}: image has zero size ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageReadError(
-            f"{path}: image of {width}x{height} pixels is larger than the limit of "
-            f"{MAX_PIXELS:,} pixels"
-        )
 
 
 def _tiff_samples_last(image: np.ndarray, axes: str, path: Path) -> np.ndarray:
@@ -342,7 +313,7 @@ def check_tiff_page(page, path: Path) -> None:
     A tiny file may claim millions of strips; tifffile would then decode them one by one
     (seconds to minutes, gigabytes of zeros) instead of failing.
     """
-    _check_size(page.imagewidth, page.imagelength, path)
+    check_size(page.imagewidth, page.imagelength, path)
     if int(page.planarconfig) not in (1, 2):  # tifffile would return uninitialised memory
         raise ImageReadError(f"{path}: TIFF is corrupt (planar configuration {page.planarconfig})")
     expected = math.prod(page.chunked)
@@ -392,7 +363,8 @@ def write_image(
         Target file; its extension chooses the format (.png, .jpg, .tif, .bmp).
     image : ndarray
         ``(H, W)`` or ``(H, W, 3)``: floats in [0, 1] (values outside are clipped), or
-        uint8 / uint16 samples, their full range (uint8 written at 16 bits is scaled up).
+        uint8 / uint16 samples, their full range (uint8 written at 16 bits is scaled up);
+        bool as 0 and 1. Signed integers and other types are refused.
     bit_depth : {8, 16}
         Bits per sample; 16 only for PNG and TIFF.
     overwrite : bool
@@ -406,7 +378,8 @@ def write_image(
     Raises
     ------
     ValueError
-        For NaN or infinite values, or samples of another type (nothing is written).
+        For NaN or infinite values, or samples of another type, such as int32 (nothing is
+        written).
     ImageWriteError
         If ``path`` exists (without ``overwrite``) or cannot be written.
     """

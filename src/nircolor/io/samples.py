@@ -17,6 +17,37 @@ from ..errors import ImageReadError, NircolorWarning
 DIM_FRACTION = 1 / 16
 """A 16-bit image whose values all lie below this fraction of its range gets a warning."""
 
+ARRAY_TYPES = "floats in [0, 1], uint8 or uint16 (their full range)"
+"""The sample types nircolor takes in arrays from Python code (bool too: 0 and 1)."""
+
+
+def check_array_type(image: np.ndarray, name: str = "image", integers: bool = True) -> None:
+    """Refuse an array from Python code whose sample type nircolor does not take.
+
+    Signed integers are refused whatever their values: 255 in an int32 could be 8-bit white
+    or 16-bit near-black, and guessing either would colour the image wrongly.
+
+    Parameters
+    ----------
+    image : ndarray
+        The array given.
+    name : str
+        Names the array in the message.
+    integers : bool
+        Whether uint8 / uint16 are taken (as their full range); without, only floats in
+        [0, 1] (and bool) are, as by a model's ``predict``.
+
+    Raises
+    ------
+    ValueError
+        For any other type (int8 to int64, uint32, complex, object...), naming the accepted.
+    """
+    dtype = image.dtype
+    if dtype.kind in "fb" or (integers and dtype in (np.uint8, np.uint16)):
+        return
+    accepted = ARRAY_TYPES if integers else "floats in [0, 1] (uint8 / 255, uint16 / 65535)"
+    raise ValueError(f"{name}: pixel type {dtype} is not accepted; give {accepted}")
+
 
 def check_input_bits(input_bits) -> int | None:
     """Validate ``input_bits``: ``None`` or an integer from 1 to 16."""
@@ -126,7 +157,8 @@ def to_uint(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     Raises
     ------
     ValueError
-        For another ``bit_depth``, NaN or infinite values, or another sample type.
+        For another ``bit_depth``, NaN or infinite values, or another sample type (see
+        :func:`check_array_type`).
     """
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
@@ -137,13 +169,9 @@ def to_uint(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
         if bit_depth == 16:
             return image
         return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    check_array_type(image)
     if image.dtype == bool:
         image = image.astype(np.float32)
-    if image.dtype.kind != "f":
-        raise ValueError(
-            f"cannot write an image of type {image.dtype}: give floats in [0, 1], "
-            "or uint8 / uint16 samples"
-        )
     check_finite(image, "image")
     top = 255 if bit_depth == 8 else 65535
     dtype = np.uint8 if bit_depth == 8 else np.uint16

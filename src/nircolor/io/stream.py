@@ -7,7 +7,8 @@ non-decreasing ``a``. TIFF inputs are read as follows:
   from the file at their offset;
 * any other single-plane TIFF (compressed strips or tiles): ``TiffPage.segments`` decodes
   the strips / tiles lazily, in order, and only about one band of rows is kept;
-* anything else (planar RGB, odd sample types) falls back to reading the whole image.
+* anything else (planar RGB, odd sample types, an Orientation tag other than 1) falls back
+  to reading the whole image.
 
 PNG, JPEG and BMP inputs are decoded whole, but kept in their file's integer type (1 byte per
 pixel for 8-bit grey), never as float32. Writing by bands is :mod:`nircolor.io.band_writers`.
@@ -24,16 +25,17 @@ import tifffile
 from PIL import Image
 
 from ..errors import ImageReadError, NircolorError, error_reason
+from .decoding import quiet_decoders
 from .images import (
     TIFF_EXTENSIONS,
     as_grey,
     check_tiff_page,
     decode_file,
     is_tiff_file,
-    quiet_decoders,
     read_image,
     tiff_declared_bits,
 )
+from .orientation import UPRIGHT, exif_orientation, swaps_sides, tiff_orientation
 from .samples import check_input_bits, sample_bits, samples_to_float, warn_if_dim
 
 _READ_BUFFER = 16 * 2**20
@@ -43,7 +45,8 @@ _READ_BUFFER = 16 * 2**20
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """Return ``(height, width)`` of an image file from its header, without decoding it.
+    """Return ``(height, width)`` of an image file from its header, without decoding it: the
+    size it is shown at (a JPEG or TIFF turned by its Orientation tag has its sides swapped).
 
     Raises
     ------
@@ -64,16 +67,16 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def _header_size(path: Path) -> tuple[int, int]:
+    """``(height, width)`` as shown (run under :func:`quiet_decoders`: no Pillow guard)."""
     if path.suffix.lower() in TIFF_EXTENSIONS:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages.first
-            return int(page.imagelength), int(page.imagewidth)
-    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
+            size = int(page.imagelength), int(page.imagewidth)
+            orientation = tiff_orientation(page)
+    else:
         with Image.open(path) as im:
-            return int(im.height), int(im.width)
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+            size, orientation = (int(im.height), int(im.width)), exif_orientation(im)
+    return size[::-1] if swaps_sides(orientation) else size
 
 
 def raw_to_nir(raw: np.ndarray, name: str, bits: int | None = None) -> np.ndarray:
@@ -250,7 +253,7 @@ def _open_tiff_rows(path: Path, input_bits: int | None) -> _TiffSource | None:
         with quiet_decoders():
             page = tif.pages.first
             check_tiff_page(page, path)
-            if _TiffSource.streamable(page):
+            if _TiffSource.streamable(page) and tiff_orientation(page) == UPRIGHT:
                 return _TiffSource(tif, page, str(path), input_bits)
     except ImageReadError:
         tif.close()

@@ -14,19 +14,23 @@ import numpy as np
 from ..context import ColourContext
 from ..errors import ModelError
 from ..filters import GuidedFilter
+from ..io.samples import check_array_type
 
 __all__ = ["Colorizer", "ColorizerBase", "SceneClassifier", "check_nir"]
 
 
 def check_nir(nir) -> np.ndarray:
-    """Validate an NIR image array: ``(H, W)`` (or ``(H, W, 1)``), non-empty; float32 copy-free.
+    """Validate an NIR image array: ``(H, W)`` (or ``(H, W, 1)``), non-empty, floats in
+    [0, 1] (or bool); float32 copy-free.
 
     Raises
     ------
     ValueError
-        If it is not a non-empty 2-D image.
+        If it is not a non-empty 2-D image, or its samples are not floats: integers would be
+        taken as their values (255 as 255.0), so :func:`nircolor.colorize` scales them.
     """
     nir = np.asarray(nir)
+    check_array_type(nir, "NIR image", integers=False)
     if nir.ndim == 3 and nir.shape[2] == 1:
         nir = nir[:, :, 0]
     if nir.ndim != 2 or nir.shape[0] == 0 or nir.shape[1] == 0:

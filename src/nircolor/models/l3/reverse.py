@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ...errors import ModelError, error_reason
+from ...io.samples import check_array_type
 from ..registry import CONFIG_NAME
 from .config import L3Config
 from .fit import (
@@ -51,8 +52,10 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def check_rgb(rgb) -> np.ndarray:
-    """An ``(H, W, 3)`` float32 image with finite values, or a ValueError."""
+    """An ``(H, W, 3)`` float32 image with finite values, or a ValueError (for integer
+    samples too: floats in [0, 1] are expected)."""
     rgb = np.asarray(rgb)
+    check_array_type(rgb, "colour image", integers=False)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ValueError(f"expected an (H, W, 3) colour image, got shape {rgb.shape}")
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
