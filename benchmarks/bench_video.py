@@ -12,12 +12,12 @@ noise-free scene: smoothing must remove flicker without shifting colours.
 
     python benchmarks/bench_video.py [--frames 40] [--size 96x128]
 
-Prints a markdown table.
+Prints a markdown table and writes the section "Video flicker" of BENCHMARKS.md
+(``--no-write``: print only).
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from fractions import Fraction
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import Run, base_parser, markdown_table, publish
 from nircolor.api import colorize
 from nircolor.examples import synthetic_pair as synthetic_scene
 from nircolor.io import write_image
@@ -33,6 +34,24 @@ from nircolor.train import train_l3
 from nircolor.video import ChromaSmoother, colorize_video, flicker, read_frames, read_rgb_frames
 
 ALPHAS = (1.0, 0.7, 0.5, 0.3, 0.15)
+
+HEADING = "## Video flicker"
+
+
+def table_row(row: dict) -> list[str]:
+    """One row of the table: the noise, ALPHA and what was measured with them."""
+    off = row["alpha"] == 1.0
+    return [
+        f"{row['noise']:g}",
+        "off" if off else f"{row['alpha']:g}",
+        f"{row['de00']:.3f}",
+        f"{row['de76']:.3f}",
+        "—" if off else f"{-row['drop']:+.0f} %",
+        f"{row['h264']:.3f}",
+        "—" if off else f"{-row['drop_h264']:+.0f} %",
+        f"{row['bias']:.3f}",
+        f"{row['fps']:.0f}",
+    ]
 
 
 def train_model(folder: Path) -> Path:
@@ -67,11 +86,12 @@ def write_noisy_video(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = base_parser(__doc__)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--size", default="96x128", help="HxW")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.01, 0.02])
     args = parser.parse_args()
+    run = Run()
     height, width = map(int, args.size.lower().split("x"))
 
     rows = []
@@ -109,24 +129,19 @@ def main() -> None:
                 row["drop_h264"] = 100 * (1 - row["h264"] / baseline["h264"])
                 rows.append(row)
 
-    print(
-        f"Static {height}x{width} scene, {args.frames} frames, Gaussian sensor noise σ "
-        "(NIR in [0, 1]); flicker = mean frame-to-frame ΔE.\n"
+    header = ["noise σ", "ALPHA", "flicker ΔE00", "ΔE76", "change", "ΔE00 after H.264"]
+    header += ["change after H.264", "bias ΔE00", "frames/s"]
+    body = (
+        f"Static {height}×{width} synthetic scene, {args.frames} frames, Gaussian sensor noise "
+        "σ on the NIR (in [0, 1]); a small L3 model; flicker = mean frame-to-frame ΔE; ALPHA = "
+        "weight of the current frame in the moving average of CIELAB a*, b* (off: no "
+        "smoothing); after H.264: the decoded output of `colorize_video` (CRF 18); bias: ΔE00 "
+        "between the last frame and the colorized noise-free scene.\n\n"
+        + markdown_table(header, [table_row(row) for row in rows], numeric_from=2)
+        + "\n\nThe flicker left is mostly brightness noise: L* is kept from the current frame "
+        "on purpose."
     )
-    print(
-        "| noise σ | ALPHA | flicker ΔE00 | ΔE76 | change | flicker ΔE00 after H.264 | change "
-        "| bias ΔE00 | frames/s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        off = r["alpha"] == 1.0
-        label = "off" if off else f"{r['alpha']:g}"
-        change = "—" if off else f"{-r['drop']:+.0f} %"
-        change_h264 = "—" if off else f"{-r['drop_h264']:+.0f} %"
-        print(
-            f"| {r['noise']:g} | {label} | {r['de00']:.3f} | {r['de76']:.3f} | {change} | "
-            f"{r['h264']:.3f} | {change_h264} | {r['bias']:.3f} | {r['fps']:.0f} |"
-        )
+    publish(run, {HEADING: body}, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,13 @@ from nircolor.io import read_image, read_raw, to_uint, write_image
 
 from .helpers.cli import run_cli as run
 from .helpers.data import write_manifest
+from .helpers.vines import hue_distance_deg, mean_hue_deg, true_vine_hue, vine_mask
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data"
+TRUE_VINE_HUE_DEG = 123.4
+"""CIELAB hue of the bundled example's vines in the true EPFL photo, measured by
+``PYTHONPATH=src python -m tests.helpers.vines ../shared/data``."""
 
 
 @pytest.fixture
@@ -271,13 +275,27 @@ def test_default_model_colorizes_the_bundled_example(monkeypatch, capsys, tmp_pa
     rgb = read_image(target)
     assert rgb.shape == (256, 384, 3)
     assert np.ptp(rgb, axis=2).mean() > 0.05  # colour, not grey
-    # The NIR-bright vines: yellow-green, not grey or blue (the true photo's are a pale green,
-    # G − R ≈ 0.02; the default paints them olive, R ≈ G).
-    nir = read_image(EXAMPLE_NIR)
-    vines = rgb[128:][nir[128:] > np.median(nir[128:])].mean(axis=0)
-    assert vines[1] > vines[2] + 0.05 and vines[0] > vines[2] + 0.05
+    # The NIR-bright vines: the true photo's mean hue within 30° (orange or brown is not).
+    vines = mean_hue_deg(rgb, vine_mask(read_image(EXAMPLE_NIR)))
+    assert hue_distance_deg(vines, TRUE_VINE_HUE_DEG) <= 30.0, vines
     sky = rgb[:20, :120].reshape(-1, 3).mean(axis=0)
     assert sky[2] > sky[0] + 0.01  # bluish sky
+
+
+def test_the_vine_hue_check_tells_green_from_orange_and_brown():
+    from nircolor.examples import EXAMPLE_NIR
+
+    mask = vine_mask(read_image(EXAMPLE_NIR))
+    painted = np.full((*mask.shape, 3), 0.5, dtype=np.float32)
+    for colour, passes in (
+        ((0.55, 0.65, 0.45), True),
+        ((0.9, 0.55, 0.1), False),
+        ((0.45, 0.3, 0.15), False),
+    ):
+        painted[mask] = colour
+        assert (hue_distance_deg(mean_hue_deg(painted, mask), TRUE_VINE_HUE_DEG) <= 30.0) == passes
+    if (REAL_DATA / "MANIFEST.csv").is_file():  # the constant is what the command measures
+        assert true_vine_hue(REAL_DATA) == pytest.approx(TRUE_VINE_HUE_DEG, abs=0.05)
 
 
 def test_bundled_example_is_a_small_real_epfl_train_image():
