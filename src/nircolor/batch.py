@@ -294,11 +294,12 @@ def _check_writable(folder: Path) -> None:
         raise NircolorError(f"{existing}: no permission to write there")
 
 
-def clean_stale_parts(jobs: Sequence[Job], started: float) -> int:
+def clean_stale_parts(jobs: Sequence[Job], started: float) -> list[Path]:
     """Remove the temporary files that killed runs left in the output folders: those named
-    like ours and older than ``started`` (this run's ``time.time()``). Returns how many."""
+    like ours, older than ``started`` (this run's ``time.time()``) and whose writing process
+    has ended. Returns the removed files."""
     folders = {job.target.parent for job in jobs}
-    return sum(remove_stale_parts(folder, started) for folder in sorted(folders))
+    return [path for folder in sorted(folders) for path in remove_stale_parts(folder, started)]
 
 
 # ---------------------------------------------------------------- running

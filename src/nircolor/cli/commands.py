@@ -113,6 +113,7 @@ def colorize(
     interrupted.
     """
     from ..batch import Options, check_outputs, clean_stale_parts, plan_batch, run_batch
+    from ..io.atomic import writer_pid
 
     started = time.time()
     options = Options(
@@ -149,11 +150,12 @@ def colorize(
             "(ID_rgb or ID_rgb_reg beside an ID_nir input)",
             highlight=False,
         )
-    removed = clean_stale_parts(jobs, started)
-    if removed:
+    for path in clean_stale_parts(jobs, started):
         console.print(
-            f"removed {_count(removed, 'stale partial file')} (.NAME.*.part) left by killed runs",
+            f"removed {escape(str(path))} (a partial file left by a killed run, "
+            f"process {writer_pid(path)})",
             highlight=False,
+            soft_wrap=True,
         )
     finished = 0
     with progress_bar() as progress:
