@@ -260,3 +260,26 @@ def test_options_are_validated():
         Options(bit_depth=12)
     with pytest.raises(NircolorError, match="ALPHA"):
         Options(temporal_smoothing=0.0)
+
+
+def test_every_run_ends_with_its_summary_line_even_one_failed_input(
+    monkeypatch, capsys, tmp_path, tiny_model
+):
+    inputs = make_batch(tmp_path / "in", n=3, broken={0: "text", 1: "empty", 2: "truncated"})
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", inputs / "000.png", "-o", tmp_path / "o.png", "-m",
+        tiny_model,
+    )  # fmt: skip
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error") and "not an image" in lines[0]
+    assert lines[1:] == ["0 done, 0 skipped, 1 failed"]
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", inputs, "-o", tmp_path / "o", "-m", tiny_model
+    )
+    assert code == 1 and summary_block(err)[0] == "0 done, 0 skipped, 3 failed"
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", tmp_path / "empty", "-o", tmp_path / "o2", "-m", tiny_model
+    )
+    assert code == 1 and err.strip() == "error: no input images found"

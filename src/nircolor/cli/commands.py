@@ -195,9 +195,8 @@ def colorize(
             )
             raise typer.Exit(130) from None
     failures = summary.failures
-    if len(jobs) > 1 or not failures:  # one failed input: its error line says it all
-        console.print(summary.line(), highlight=False)
-    if failures and len(jobs) > 1:
+    console.print(summary.line(), highlight=False)
+    if failures and len(jobs) > 1:  # one failed input: its error line is just above
         console.print("failed:", highlight=False)
         for outcome in failures[:MAX_LISTED_FAILURES]:
             console.print(f"  {escape(outcome.message)}", highlight=False, soft_wrap=True)
