@@ -80,12 +80,12 @@ def test_output_created_during_the_run_is_not_replaced(monkeypatch, tmp_path, ti
     jobs = plan([folder], out)
     original = image_io.encode_image
 
-    def someone_else_writes_first(image, extension, bit_depth=8):
+    def someone_else_writes_first(image, extension, *args):
         # Runs after the existence checks and before the publish.
         target = out / "a.png"
         if not target.exists():
             target.write_bytes(b"theirs")
-        return original(image, extension, bit_depth)
+        return original(image, extension, *args)
 
     monkeypatch.setattr(image_io, "encode_image", someone_else_writes_first)
     summary = run_batch(jobs, str(tiny_model), Options())
@@ -138,9 +138,9 @@ def test_two_runs_into_one_folder_never_both_publish_a_file(monkeypatch, tmp_pat
     original = image_io.encode_image
     published = []
 
-    def rival_run_publishes_first(image, extension, bit_depth=8):
+    def rival_run_publishes_first(image, extension, *args):
         # The rival run, started at the same time, publishes its file just before ours.
-        data = original(image, extension, bit_depth)
+        data = original(image, extension, *args)
         target = out / f"{len(published):02d}.png"
         write_bytes_atomic(target, b"rival", replace=False)
         published.append(target)

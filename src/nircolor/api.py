@@ -28,6 +28,7 @@ from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
 from .io.band_writers import check_output, write_bands
+from .io.marks import COLORIZED_BY
 from .io.samples import check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
@@ -202,7 +203,7 @@ def colorize_file(
     if takes_mosaic(loaded := get_model(model)):
         raw = read_mosaic(source, input_bits)
         rgb = colorize(raw, model=loaded, guided=guided, tile=tile, context=context)
-        return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
+        return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
         return colorize_large_file(
@@ -218,7 +219,7 @@ def colorize_file(
         )
     nir = read_nir(source, input_bits)
     rgb = colorize(nir, model=model, guided=guided, context=context)
-    return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
+    return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
 
 
 def colorize_large_file(
@@ -293,7 +294,9 @@ def colorize_large_file(
             reader, reader.shape, model, tile, overlap, guided, coefficients=coefficients
         )
         quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
-        write_bands(target, quantised, reader.shape, bit_depth, compression, overwrite)
+        write_bands(
+            target, quantised, reader.shape, bit_depth, compression, overwrite, COLORIZED_BY
+        )
     finally:
         reader.close()
     return target

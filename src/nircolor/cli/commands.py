@@ -108,7 +108,8 @@ def colorize(
 
     X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), and ID_nir.ext becomes
     OUT/ID_rgb.png, keeping the sub-folders of a folder input; the RGB halves of NIR/RGB pairs
-    are left out. OUT is the output file itself for one input. No output may be an input.
+    are left out, and so are earlier outputs (files in OUT, images nircolor colorized). OUT
+    is the output file itself for one input. No output may be an input.
     Ends with 'N done, N skipped, N failed'; exit code 1 if anything failed, 130 if
     interrupted.
     """
@@ -148,6 +149,12 @@ def colorize(
         console.print(
             f"skipped {_count(len(batch.partners), 'RGB pair partner')} "
             "(ID_rgb or ID_rgb_reg beside an ID_nir input)",
+            highlight=False,
+        )
+    if batch.earlier_outputs:
+        console.print(
+            f"skipped {_count(len(batch.earlier_outputs), 'earlier output')} "
+            "(files in the output folder, or images nircolor colorized)",
             highlight=False,
         )
     for path in clean_stale_parts(jobs, started):

@@ -3,7 +3,8 @@
 Inside nircolor every image is a float32 array in [0, 1]: ``(H, W)`` for NIR, ``(H, W, 3)``
 for colour. :mod:`.images` reads and writes whole images, :mod:`.atomic` makes every write
 all-or-nothing, :mod:`.samples` scales samples to [0, 1] and back, :mod:`.png` checks PNG
-files before they are decoded, :mod:`.stream` reads and writes huge files by row bands.
+files before they are decoded, :mod:`.stream` reads and writes huge files by row bands,
+:mod:`.marks` marks colorized files as nircolor's, :mod:`.quiet` silences the decoders.
 """
 
 from .atomic import (

@@ -11,12 +11,8 @@ replace.
 from __future__ import annotations
 
 import io
-import logging
 import math
 import os
-import threading
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +23,9 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import output_exists, write_bytes_atomic
+from .marks import with_software
 from .png import PNG_SIGNATURE, checked_16bit_colour_png, png_header, unshifted_bits
+from .quiet import quiet_decoders
 from .samples import (
     check_input_bits,
     sample_bits,
@@ -192,42 +190,6 @@ def as_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image.mean(axis=2, dtype=np.float32)
 
 
-_quiet_lock = threading.Lock()
-_quiet_users = 0
-_opencv_log_level = None
-_tifffile_log = logging.getLogger("tifffile")
-
-
-def _drop_record(record: logging.LogRecord) -> bool:
-    return False
-
-
-@contextmanager
-def quiet_decoders():
-    """Silence what decoding libraries say while the block runs: Python warnings (Pillow,
-    tifffile), tifffile's log (printed on stderr when logging is not set up) and OpenCV's
-    log. libpng, which prints on stderr itself, only ever gets files checked beforehand
-    (:mod:`.png`). A bad file is then one error line, a sloppy one an image.
-    """
-    global _quiet_users, _opencv_log_level
-    with _quiet_lock:
-        _quiet_users += 1
-        if _quiet_users == 1:
-            _tifffile_log.addFilter(_drop_record)
-            _opencv_log_level = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        with _quiet_lock:
-            _quiet_users -= 1
-            if _quiet_users == 0:
-                _tifffile_log.removeFilter(_drop_record)
-                cv2.utils.logging.setLogLevel(_opencv_log_level)
-
-
 def _decode_pillow(
     source: Path | io.BytesIO, name, header: bytes, formats: tuple[str, ...] = _PILLOW_FORMATS
 ) -> Decoded:
@@ -353,9 +315,12 @@ def check_tiff_page(page, path: Path) -> None:
         )
 
 
-def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes:
+def encode_image(
+    image: np.ndarray, extension: str, bit_depth: int = 8, software: str | None = None
+) -> bytes:
     """Encode an image to the bytes of a file of the given extension: floats in [0, 1],
-    or uint8 / uint16 samples (their full range); see :func:`to_uint`."""
+    or uint8 / uint16 samples (their full range); see :func:`to_uint`. ``software`` names
+    the program that wrote it (PNG, TIFF and JPEG keep it; :mod:`.marks`)."""
     extension = extension.lower()
     if extension not in WRITE_EXTENSIONS:
         raise ImageWriteError(
@@ -367,7 +332,9 @@ def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes
     if extension in TIFF_EXTENSIONS:
         buffer = io.BytesIO()
         photometric = "rgb" if pixels.ndim == 3 else "minisblack"
-        tifffile.imwrite(buffer, pixels, photometric=photometric, compression="zlib")
+        tifffile.imwrite(
+            buffer, pixels, photometric=photometric, compression="zlib", software=software
+        )
         return buffer.getvalue()
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -375,7 +342,7 @@ def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes
     ok, buffer = cv2.imencode(extension, pixels, params)
     if not ok:
         raise ImageWriteError(f"could not encode image as {extension}")
-    return buffer.tobytes()
+    return with_software(buffer.tobytes(), software)
 
 
 def write_image(
@@ -383,6 +350,7 @@ def write_image(
     image: np.ndarray,
     bit_depth: int = 8,
     overwrite: bool = False,
+    software: str | None = None,
 ) -> Path:
     """Write an image atomically.
 
@@ -397,6 +365,8 @@ def write_image(
         Bits per sample; 16 only for PNG and TIFF.
     overwrite : bool
         Replace an existing file. Without it an existing file is an error and stays as it is.
+    software : str, optional
+        The program that wrote it, kept in the file's header (not in BMP files).
 
     Returns
     -------
@@ -413,6 +383,6 @@ def write_image(
     path = Path(path)
     if output_exists(path) and not overwrite:
         raise already_exists(path)
-    data = encode_image(image, path.suffix, bit_depth)
+    data = encode_image(image, path.suffix, bit_depth, software)
     write_bytes_atomic(path, data, replace=overwrite)
     return path
