@@ -378,7 +378,7 @@ def run_batch(
     model,
     options: Options | None = None,
     on_result: Callable[[Outcome], object] | None = None,
-    frame_progress: Callable[[Job, int, int | None], object] | None = None,
+    job_progress: Callable[[Job, int, int | None], object] | None = None,
     cluster: str | None = None,
     workers: int | None = None,
 ) -> Summary:
@@ -394,8 +394,9 @@ def run_batch(
         Guided filter, bit depth, overwrite / skip-existing, temporal smoothing.
     on_result : callable, optional
         Called with each :class:`Outcome` as soon as it is known (for progress display).
-    frame_progress : callable, optional
-        ``frame_progress(job, frames_done, frames_total)`` during videos (local runs only).
+    job_progress : callable, optional
+        ``job_progress(job, done, total)`` within a job (local runs only): the frames of a
+        video, the rows of an image streamed by row bands (a large one, or ``tile``).
     cluster : str, optional
         Address of a Dask scheduler (``tcp://host:8786``) to distribute the jobs over.
     workers : int, optional
@@ -413,10 +414,10 @@ def run_batch(
     outcomes = []
     for job in jobs:
         progress = None
-        if frame_progress is not None and is_video(job.source):
+        if job_progress is not None:
 
             def progress(done: int, total: int | None, job: Job = job) -> None:
-                frame_progress(job, done, total)
+                job_progress(job, done, total)
 
         outcome = process_job(job, model, options, progress)
         outcomes.append(outcome)

@@ -115,6 +115,7 @@ def colorize(
     """
     from ..batch import Options, check_outputs, clean_stale_parts, plan_batch, run_batch
     from ..io.atomic import writer_pid
+    from ..video import is_video
 
     started = time.time()
     options = Options(
@@ -167,7 +168,7 @@ def colorize(
     finished = 0
     with progress_bar() as progress:
         task = progress.add_task("colorizing", total=len(jobs))
-        frames_task = None
+        within_task, within_job = None, None
 
         def report(outcome) -> None:
             nonlocal finished
@@ -176,13 +177,17 @@ def colorize(
                 print_error(outcome.message)
             progress.advance(task)
 
-        def frames(job, done: int, total: int | None) -> None:
-            nonlocal frames_task
-            if frames_task is None:
-                frames_task = progress.add_task("frames", total=total)
-            if done == 1:
-                progress.reset(frames_task, total=total, description=f"frames of {job.source.name}")
-            progress.update(frames_task, completed=done)
+        def within(job, done: int, total: int | None) -> None:
+            """The frames of a video, the row bands of a streamed image."""
+            nonlocal within_task, within_job
+            if within_task is None:
+                within_task = progress.add_task("", total=total)
+            if job != within_job:
+                within_job = job
+                unit = "frames" if is_video(job.source) else "rows"
+                description = f"{unit} of {job.source.name}"
+                progress.reset(within_task, total=total, description=escape(description))
+            progress.update(within_task, completed=done)
 
         try:
             summary = run_batch(
@@ -190,7 +195,7 @@ def colorize(
                 loaded,
                 options,
                 on_result=report,
-                frame_progress=frames,
+                job_progress=within,
                 cluster=cluster,
                 workers=workers,
             )
