@@ -260,3 +260,67 @@ def test_options_are_validated():
         Options(bit_depth=12)
     with pytest.raises(NircolorError, match="ALPHA"):
         Options(temporal_smoothing=0.0)
+
+
+def test_every_run_ends_with_its_summary_line_even_one_failed_input(
+    monkeypatch, capsys, tmp_path, tiny_model
+):
+    inputs = make_batch(tmp_path / "in", n=3, broken={0: "text", 1: "empty", 2: "truncated"})
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", inputs / "000.png", "-o", tmp_path / "o.png", "-m",
+        tiny_model,
+    )  # fmt: skip
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error") and "not an image" in lines[0]
+    assert lines[1:] == ["0 done, 0 skipped, 1 failed"]
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", inputs, "-o", tmp_path / "o", "-m", tiny_model
+    )
+    assert code == 1 and summary_block(err)[0] == "0 done, 0 skipped, 3 failed"
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", tmp_path / "empty", "-o", tmp_path / "o2", "-m", tiny_model
+    )
+    assert code == 1 and err.strip() == "error: no input images found"
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_an_input(
+    monkeypatch, capsys, tmp_path, tiny_model, predict_calls
+):
+    nest = make_batch(tmp_path / "nest", n=3, broken={})
+    (nest / "000.png").rename(nest / "img000_nir.png")  # its output is named img000_rgb.png
+    names = ["001.png", "002.png", "img000_rgb.png"]
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nest, "-o", f"{nest}/out/", "-m", tiny_model
+    )
+    assert code == 0 and summary_block(err) == ["3 done, 0 skipped, 0 failed"], err
+    assert sorted(p.name for p in (nest / "out").iterdir()) == names
+    # Resume: what the first run wrote is neither an input nor an output that is one.
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nest, "-o", f"{nest}/out/", "-m", tiny_model,
+        "--skip-existing",
+    )  # fmt: skip
+    assert code == 0 and summary_block(err) == ["0 done, 3 skipped, 0 failed"], err
+    assert "skipped 3 earlier outputs" in err
+    # Another output folder: the first run's colour images are not taken as NIR inputs.
+    predict_calls.clear()
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nest, "-o", f"{nest}/out2/", "-m", tiny_model
+    )
+    assert code == 0 and summary_block(err) == ["3 done, 0 skipped, 0 failed"], err
+    assert sorted(p.name for p in (nest / "out2").iterdir()) == names and len(predict_calls) == 3
+    # The same through a glob; a colour output named as such is still refused as NIR.
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", str(nest / "**" / "*.png"), "-o", tmp_path / "o3",
+        "-m", tiny_model,
+    )  # fmt: skip
+    assert code == 0 and summary_block(err) == ["3 done, 0 skipped, 0 failed"], err
+    code, _, err = run(
+        monkeypatch, capsys, "colorize", nest / "out" / "001.png", "-o", tmp_path / "x.png",
+        "-m", tiny_model,
+    )  # fmt: skip
+    assert code == 1 and "colour image" in err.splitlines()[0]
+    # A folder of nothing but earlier outputs has no inputs, and says why.
+    code, _, err = run(monkeypatch, capsys, "colorize", nest / "out", "-o", tmp_path / "o4")
+    assert code == 1 and "no input images found (3 earlier outputs left out" in err

@@ -217,3 +217,37 @@ def test_cli_colorizes_a_streamed_png_over_pillows_limit(tmp_path, monkeypatch, 
     code, _, err = run_cli(monkeypatch, capsys, "colorize", source, "-o", target, "-m", tiny_model)
     assert code == 0, err
     assert read_image(target).shape == (40, 50, 3)
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".tif", ".bmp"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_colorized_files_carry_nircolors_mark(tmp_path, tiny_model, extension, streamed):
+    from nircolor.api import colorize_file
+    from nircolor.io.marks import COLORIZED_BY, is_colorized, software_of
+
+    nir = write_image(tmp_path / "nir.png", random_rgb(2, (40, 24, 1))[..., 0])
+    target = tmp_path / f"rgb{extension}"
+    colorize_file(nir, target, model=str(tiny_model), tile=16 if streamed else None)
+    assert not is_colorized(nir)
+    # BMP has nowhere to keep a mark; the other formats keep it.
+    assert software_of(target) == (None if extension == ".bmp" else COLORIZED_BY)
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".tif", ".bmp"])
+def test_a_mark_changes_nothing_else_and_odd_files_are_unmarked(tmp_path, extension):
+    from nircolor.io.marks import software_of
+
+    image = random_rgb()
+    marked = write_image(tmp_path / f"a{extension}", image, software="someone")
+    plain = write_image(tmp_path / f"b{extension}", image)
+    assert software_of(marked) == (None if extension == ".bmp" else "someone")
+    assert software_of(plain) in (None, "tifffile.py")  # tifffile names itself
+    assert np.array_equal(read_image(marked), read_image(plain))
+    for name, content in [
+        ("t.png", marked.read_bytes()[:30]),
+        ("e.jpg", b""),
+        ("x.tif", b"II*\0junk"),
+    ]:
+        (tmp_path / name).write_bytes(content)
+        assert software_of(tmp_path / name) is None
+    assert software_of(tmp_path / "missing.png") is None

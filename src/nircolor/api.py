@@ -28,6 +28,7 @@ from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id
 from .io.band_writers import check_output, write_bands
+from .io.marks import COLORIZED_BY
 from .io.samples import check_array_type, check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
 from .models import Colorizer, check_nir, load_model
@@ -189,6 +190,7 @@ def colorize_file(
     tile: int | None = None,
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
+    progress: RowProgress | None = None,
 ) -> Path:
     """Read an NIR file, colorize it and write the colour image atomically to ``target``.
 
@@ -197,14 +199,15 @@ def colorize_file(
     (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
     (12 for a 12-bit camera's 16-bit files), ``context`` as for :func:`colorize`.
     ``target`` may not be ``source`` (nor a link to it). A raw-mosaic (CFA) model reads
-    ``source`` whole as a 16-bit raw mosaic (:func:`~nircolor.cfa.read_mosaic`).
+    ``source`` whole as a 16-bit raw mosaic (:func:`~nircolor.cfa.read_mosaic`). A streamed
+    file calls ``progress(rows_done, rows_total)`` after each band.
     """
     check_not_input(source, target)
     input_bits = check_input_bits(input_bits)
     if takes_mosaic(loaded := get_model(model)):
         raw = read_mosaic(source, input_bits)
         rgb = colorize(raw, model=loaded, guided=guided, tile=tile, context=context)
-        return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
+        return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
         loaded = get_model(model)
         return colorize_large_file(
@@ -217,10 +220,11 @@ def colorize_file(
             tile=STREAM_TILE if tile is None else tile,
             input_bits=input_bits,
             context=context,
+            progress=progress,
         )
     nir = read_nir(source, input_bits)
     rgb = colorize(nir, model=model, guided=guided, context=context)
-    return write_image(target, rgb, bit_depth=bit_depth, overwrite=overwrite)
+    return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
 
 
 def colorize_large_file(
@@ -235,6 +239,7 @@ def colorize_large_file(
     compression: str | None = "zlib",
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
+    progress: RowProgress | None = None,
 ) -> Path:
     """Colorize an image file of any size into another file, in bounded memory.
 
@@ -263,6 +268,8 @@ def colorize_large_file(
     context : ColourContext or int, optional
         As for :func:`colorize`. When it applies, the file is read twice: once for its
         context copy, once to colour it band by band (no tiles, so no tile borders).
+    progress : callable, optional
+        ``progress(rows_done, rows_total)``, called as each band is coloured.
 
     Returns
     -------
@@ -294,11 +301,25 @@ def colorize_large_file(
         bands = colorize_bands(
             reader, reader.shape, model, tile, overlap, guided, coefficients=coefficients
         )
-        quantised = (to_uint(rgb, bit_depth) for _, _, rgb in bands)
-        write_bands(target, quantised, reader.shape, bit_depth, compression, overwrite)
+        quantised = (to_uint(rgb, bit_depth) for rgb in _reported(bands, reader.shape, progress))
+        write_bands(
+            target, quantised, reader.shape, bit_depth, compression, overwrite, COLORIZED_BY
+        )
     finally:
         reader.close()
     return target
+
+
+RowProgress = Callable[[int, int], object]
+"""``progress(rows_done, rows_total)`` of a file colorized by row bands."""
+
+
+def _reported(bands, shape, progress: RowProgress | None):
+    """The colour rows of ``bands``, calling ``progress`` as each band comes."""
+    for top, _, rgb in bands:
+        if progress is not None:
+            progress(top + len(rgb), shape[0])
+        yield rgb
 
 
 def _file_context(source: Path, input_bits, model, context: ColourContext) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 ``nircolor colorize`` is a thin layer over this module:
 
-1. :func:`expand_inputs` turns files, globs and folders (recursive) into input files, each with
-   its path relative to its input root; :func:`pair_partners` finds the RGB halves of
+1. :func:`scan_inputs` turns files, globs and folders (recursive) into input files, each with
+   its path relative to its input root, leaving out earlier outputs (what lies in the output
+   folder, and images a colorization wrote); :func:`pair_partners` finds the RGB halves of
    NIR/RGB pairs among them, which are left out;
 2. :func:`plan_outputs` maps them to output files (OUT keeps the folder structure; an image
    becomes ``.png``, a video ``.mp4``, ``<id>_nir`` becomes ``<id>_rgb``; OUT is the output
@@ -27,7 +28,7 @@ import glob
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .api import NIR_SUFFIX, output_name
@@ -35,6 +36,7 @@ from .data import RGB_SUFFIXES
 from .errors import NircolorError, already_exists, is_an_input
 from .io import READ_EXTENSIONS, WRITE_EXTENSIONS
 from .io.atomic import file_id, output_exists, remove_stale_parts
+from .io.marks import is_colorized
 from .jobs import DONE, FAILED, SKIPPED, Job, Options, Outcome, Summary, process_job
 from .video import VIDEO_EXTENSIONS, VIDEO_OUTPUT_SUFFIX, VIDEO_WRITE_FORMATS, is_video
 
@@ -46,6 +48,7 @@ __all__ = [
     "Options",
     "Outcome",
     "Plan",
+    "Scan",
     "Summary",
     "check_outputs",
     "clean_stale_parts",
@@ -56,6 +59,7 @@ __all__ = [
     "plan_outputs",
     "process_job",
     "run_batch",
+    "scan_inputs",
 ]
 
 IMAGE_OUTPUT_SUFFIX = ".png"
@@ -70,16 +74,28 @@ MEDIA_SUFFIXES = frozenset(
 # ---------------------------------------------------------------- planning
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
-    """Expand files, globs and folders into ``(file, path relative to its input root)``.
+@dataclass(frozen=True)
+class Scan:
+    """The input files found (each with its path relative to its input root), and the earlier
+    outputs that folders and globs held, left out."""
 
-    A folder is searched recursively for images and videos (hidden files are left out) and
-    its files keep their path below it; a glob's matches keep their path below the glob's
-    first folder without wildcards (``in/**/*.png`` keeps the sub-folders of ``in``); a file
-    is relative to its own folder. The same file named twice is taken once.
+    found: list[tuple[Path, Path]]
+    earlier_outputs: list[Path]
+
+
+def scan_inputs(
+    inputs: Sequence[str | os.PathLike], output: str | os.PathLike | None = None
+) -> Scan:
+    """Expand files, globs and folders into input files; see :func:`expand_inputs`.
+
+    What a folder or glob yields leaves out earlier outputs: files below ``output`` when it
+    is a folder inside the folder searched, and images that a colorization by nircolor
+    wrote (:func:`nircolor.io.marks.is_colorized`). A file named as such is always taken (a
+    colour image given as NIR then fails with its own error).
     """
     extensions = READ_EXTENSIONS + VIDEO_EXTENSIONS
     found: list[tuple[Path, Path]] = []
+    searched: list[tuple[Path, Path]] = []
     for item in inputs:
         text = os.fspath(item)
         path = Path(text)
@@ -91,7 +107,8 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]
                 and p.suffix.lower() in extensions
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
-            found.extend((p, p.relative_to(path)) for p in files)
+            searched.extend((p, p.relative_to(path)) for p in files)
+            found.extend(_left_in(files, path, output))
         elif path.exists():
             found.append((path, Path(path.name)))
         elif glob.has_magic(text):
@@ -99,18 +116,65 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]
             if not matches:
                 raise NircolorError(f"{text}: no file matches")
             root = _glob_root(text)
-            for match in matches:
-                if match.is_file():
-                    try:
-                        relative = match.relative_to(root)
-                    except ValueError:
-                        relative = Path(match.name)
-                    found.append((match, relative))
+            files = [match for match in matches if match.is_file()]
+            searched.extend((match, _relative(match, root)) for match in files)
+            found.extend(_left_in(files, root, output))
         else:
             raise NircolorError(f"{text}: no such file or folder")
+    kept = {path for path, _ in found}
+    earlier = [path for path, _ in searched if path not in kept]
     if not found:
-        raise NircolorError("no input images found")
-    return found
+        raise NircolorError("no input images found" + _left_out_note(earlier))
+    return Scan(found, earlier)
+
+
+def expand_inputs(
+    inputs: Sequence[str | os.PathLike], output: str | os.PathLike | None = None
+) -> list[tuple[Path, Path]]:
+    """Expand files, globs and folders into ``(file, path relative to its input root)``.
+
+    A folder is searched recursively for images and videos (hidden files are left out) and
+    its files keep their path below it; a glob's matches keep their path below the glob's
+    first folder without wildcards (``in/**/*.png`` keeps the sub-folders of ``in``); a file
+    is relative to its own folder. The same file named twice is taken once. Folders and
+    globs leave out the earlier outputs of :func:`scan_inputs`.
+    """
+    return scan_inputs(inputs, output).found
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return Path(path.name)
+
+
+def _left_in(
+    files: Sequence[Path], root: Path, output: str | os.PathLike | None
+) -> list[tuple[Path, Path]]:
+    """``files`` found below ``root`` that are not earlier outputs, with their relative paths."""
+    inside = _folder_inside(output, root)
+    return [
+        (path, _relative(path, root))
+        for path in files
+        if not (inside is not None and path.resolve().is_relative_to(inside))
+        and not is_colorized(path)
+    ]
+
+
+def _folder_inside(output: str | os.PathLike | None, root: Path) -> Path | None:
+    """``output`` resolved, when it lies strictly inside the folder ``root``; else ``None``
+    (an output folder that is the input folder itself is refused later, by name)."""
+    if output is None:
+        return None
+    folder, root = Path(output).resolve(), root.resolve()
+    return folder if folder != root and folder.is_relative_to(root) else None
+
+
+def _left_out_note(earlier: Sequence[Path]) -> str:
+    if not earlier:
+        return ""
+    return f" ({len(earlier)} earlier outputs left out: files in the output folder or colorized)"
 
 
 def _glob_root(pattern: str) -> Path:
@@ -125,10 +189,12 @@ def _glob_root(pattern: str) -> Path:
 
 @dataclass(frozen=True)
 class Plan:
-    """The jobs of a batch, and the RGB halves of NIR/RGB pairs left out of it."""
+    """The jobs of a batch, and what was left out of it: the RGB halves of NIR/RGB pairs,
+    and earlier outputs (:func:`scan_inputs`)."""
 
     jobs: list[Job]
     partners: list[Path]
+    earlier_outputs: list[Path] = field(default_factory=list)
 
 
 def pair_partners(found: Sequence[tuple[Path, Path]]) -> list[Path]:
@@ -248,13 +314,15 @@ def _folder_jobs(inputs: Sequence[tuple[Path, Path]], output: Path) -> list[Job]
 
 
 def plan_batch(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> Plan:
-    """:func:`expand_inputs`, leave out the :func:`pair_partners`, then :func:`plan_outputs`."""
-    found = expand_inputs(inputs)
+    """:func:`scan_inputs`, leave out the :func:`pair_partners`, then :func:`plan_outputs`."""
+    scan = scan_inputs(inputs, output)
+    found = scan.found
     partners = pair_partners(found)
     left_out = set(partners)
     kept = [(path, relative) for path, relative in found if path not in left_out]
     one_named_file = len(inputs) == 1 and Path(inputs[0]).is_file()
-    return Plan(plan_outputs(kept, output, one_named_file, protected=partners), partners)
+    jobs = plan_outputs(kept, output, one_named_file, protected=partners)
+    return Plan(jobs, partners, scan.earlier_outputs)
 
 
 def plan(inputs: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[Job]:
@@ -294,11 +362,12 @@ def _check_writable(folder: Path) -> None:
         raise NircolorError(f"{existing}: no permission to write there")
 
 
-def clean_stale_parts(jobs: Sequence[Job], started: float) -> int:
+def clean_stale_parts(jobs: Sequence[Job], started: float) -> list[Path]:
     """Remove the temporary files that killed runs left in the output folders: those named
-    like ours and older than ``started`` (this run's ``time.time()``). Returns how many."""
+    like ours, older than ``started`` (this run's ``time.time()``) and whose writing process
+    has ended. Returns the removed files."""
     folders = {job.target.parent for job in jobs}
-    return sum(remove_stale_parts(folder, started) for folder in sorted(folders))
+    return [path for folder in sorted(folders) for path in remove_stale_parts(folder, started)]
 
 
 # ---------------------------------------------------------------- running
@@ -309,7 +378,7 @@ def run_batch(
     model,
     options: Options | None = None,
     on_result: Callable[[Outcome], object] | None = None,
-    frame_progress: Callable[[Job, int, int | None], object] | None = None,
+    job_progress: Callable[[Job, int, int | None], object] | None = None,
     cluster: str | None = None,
     workers: int | None = None,
 ) -> Summary:
@@ -325,8 +394,9 @@ def run_batch(
         Guided filter, bit depth, overwrite / skip-existing, temporal smoothing.
     on_result : callable, optional
         Called with each :class:`Outcome` as soon as it is known (for progress display).
-    frame_progress : callable, optional
-        ``frame_progress(job, frames_done, frames_total)`` during videos (local runs only).
+    job_progress : callable, optional
+        ``job_progress(job, done, total)`` within a job (local runs only): the frames of a
+        video, the rows of an image streamed by row bands (a large one, or ``tile``).
     cluster : str, optional
         Address of a Dask scheduler (``tcp://host:8786``) to distribute the jobs over.
     workers : int, optional
@@ -344,10 +414,10 @@ def run_batch(
     outcomes = []
     for job in jobs:
         progress = None
-        if frame_progress is not None and is_video(job.source):
+        if job_progress is not None:
 
             def progress(done: int, total: int | None, job: Job = job) -> None:
-                frame_progress(job, done, total)
+                job_progress(job, done, total)
 
         outcome = process_job(job, model, options, progress)
         outcomes.append(outcome)

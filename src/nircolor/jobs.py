@@ -109,12 +109,13 @@ def process_job(
     job: Job,
     model,
     options: Options,
-    frame_progress: Callable[[int, int | None], object] | None = None,
+    progress: Callable[[int, int | None], object] | None = None,
 ) -> Outcome:
     """Colorize one job and say what happened; never raises for a bad file.
 
     Runs wherever the batch runs (here, or in a Dask worker): ``model`` is a loaded model or
     a name / folder that :func:`nircolor.api.get_model` loads once per process.
+    ``progress(done, total)`` follows the frames of a video, the rows of a streamed image.
     """
     from .api import colorize_file, get_model, with_temperature
 
@@ -137,7 +138,7 @@ def process_job(
                 guided=options.guided,
                 overwrite=options.overwrite,
                 temporal_smoothing=options.temporal_smoothing,
-                progress=frame_progress,
+                progress=progress,
             )
         else:
             colorize_file(
@@ -150,6 +151,7 @@ def process_job(
                 tile=options.tile,
                 input_bits=options.input_bits,
                 context=options.context,
+                progress=progress,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, one_line(str(error)), time.perf_counter() - start)

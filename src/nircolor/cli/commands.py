@@ -108,11 +108,14 @@ def colorize(
 
     X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), and ID_nir.ext becomes
     OUT/ID_rgb.png, keeping the sub-folders of a folder input; the RGB halves of NIR/RGB pairs
-    are left out. OUT is the output file itself for one input. No output may be an input.
+    are left out, and so are earlier outputs (files in OUT, images nircolor colorized). OUT
+    is the output file itself for one input. No output may be an input.
     Ends with 'N done, N skipped, N failed'; exit code 1 if anything failed, 130 if
     interrupted.
     """
     from ..batch import Options, check_outputs, clean_stale_parts, plan_batch, run_batch
+    from ..io.atomic import writer_pid
+    from ..video import is_video
 
     started = time.time()
     options = Options(
@@ -149,16 +152,23 @@ def colorize(
             "(ID_rgb or ID_rgb_reg beside an ID_nir input)",
             highlight=False,
         )
-    removed = clean_stale_parts(jobs, started)
-    if removed:
+    if batch.earlier_outputs:
         console.print(
-            f"removed {_count(removed, 'stale partial file')} (.NAME.*.part) left by killed runs",
+            f"skipped {_count(len(batch.earlier_outputs), 'earlier output')} "
+            "(files in the output folder, or images nircolor colorized)",
             highlight=False,
+        )
+    for path in clean_stale_parts(jobs, started):
+        console.print(
+            f"removed {escape(str(path))} (a partial file left by a killed run, "
+            f"process {writer_pid(path)})",
+            highlight=False,
+            soft_wrap=True,
         )
     finished = 0
     with progress_bar() as progress:
         task = progress.add_task("colorizing", total=len(jobs))
-        frames_task = None
+        within_task, within_job = None, None
 
         def report(outcome) -> None:
             nonlocal finished
@@ -167,13 +177,17 @@ def colorize(
                 print_error(outcome.message)
             progress.advance(task)
 
-        def frames(job, done: int, total: int | None) -> None:
-            nonlocal frames_task
-            if frames_task is None:
-                frames_task = progress.add_task("frames", total=total)
-            if done == 1:
-                progress.reset(frames_task, total=total, description=f"frames of {job.source.name}")
-            progress.update(frames_task, completed=done)
+        def within(job, done: int, total: int | None) -> None:
+            """The frames of a video, the row bands of a streamed image."""
+            nonlocal within_task, within_job
+            if within_task is None:
+                within_task = progress.add_task("", total=total)
+            if job != within_job:
+                within_job = job
+                unit = "frames" if is_video(job.source) else "rows"
+                description = f"{unit} of {job.source.name}"
+                progress.reset(within_task, total=total, description=escape(description))
+            progress.update(within_task, completed=done)
 
         try:
             summary = run_batch(
@@ -181,7 +195,7 @@ def colorize(
                 loaded,
                 options,
                 on_result=report,
-                frame_progress=frames,
+                job_progress=within,
                 cluster=cluster,
                 workers=workers,
             )
@@ -193,9 +207,8 @@ def colorize(
             )
             raise typer.Exit(130) from None
     failures = summary.failures
-    if len(jobs) > 1 or not failures:  # one failed input: its error line says it all
-        console.print(summary.line(), highlight=False)
-    if failures and len(jobs) > 1:
+    console.print(summary.line(), highlight=False)
+    if failures and len(jobs) > 1:  # one failed input: its error line is just above
         console.print("failed:", highlight=False)
         for outcome in failures[:MAX_LISTED_FAILURES]:
             console.print(f"  {escape(outcome.message)}", highlight=False, soft_wrap=True)

@@ -10,15 +10,9 @@ import warnings
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
+
+from .progress import LineProgress, Progress, progress_display
 
 app = typer.Typer(
     add_completion=False,
@@ -64,18 +58,9 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 _python_show_warning = warnings.showwarning
 
 
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-        disable=not console.is_terminal,
-    )
+def progress_bar() -> Progress | LineProgress:
+    """The progress of a long command on stderr: a bar in a terminal, else plain lines."""
+    return progress_display(console)
 
 
 def guided_option(text: str | None):

@@ -1,7 +1,8 @@
 """The terminal progress of ``nircolor train``: the rich front end of the training loop.
 
-The CLI's other commands draw their bars with :func:`nircolor.cli.common.progress_bar`; a
-training run reports through the loop's plain :class:`~nircolor.train.nets.Reporter`
+Like the CLI's other commands it shows its progress with
+:func:`nircolor.cli.progress.progress_display` (a bar in a terminal, plain lines elsewhere);
+a training run reports through the loop's plain :class:`~nircolor.train.nets.Reporter`
 interface, drawn here.
 Training itself never imports this module: the CLI passes a :class:`RichReporter` in.
 """
@@ -14,28 +15,13 @@ from ..train.nets import Reporter
 
 
 class RichReporter(Reporter):
-    """A rich progress bar with the running loss, and one line per epoch with the metrics."""
+    """A progress bar with the running loss, and one line per epoch with the metrics."""
 
     def __init__(self, console) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from .progress import progress_display
 
         self.console = console
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        )
+        self.progress = progress_display(console)
         self.task = None
         self.losses: list[float] = []
         self.stages: dict[str, object] = {}  # a bar per preparation step

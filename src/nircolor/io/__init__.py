@@ -3,9 +3,10 @@
 Inside nircolor every image is a float32 array in [0, 1]: ``(H, W)`` for NIR, ``(H, W, 3)``
 for colour. :mod:`.images` reads and writes whole images, :mod:`.atomic` makes every write
 all-or-nothing, :mod:`.samples` scales samples to [0, 1] and back, :mod:`.png` checks PNG
-files before they are decoded, :mod:`.stream` reads and writes huge files by row bands.
-Every reader checks the size in a file's header against :data:`MAX_PIXELS`
-(:mod:`.decoding`) and applies a JPEG's or TIFF's Orientation tag (:mod:`.orientation`).
+files before they are decoded, :mod:`.stream` reads and writes huge files by row bands,
+:mod:`.marks` marks colorized files as nircolor's. Every reader checks the size in a file's
+header against :data:`MAX_PIXELS` and silences the decoders (:mod:`.decoding`), and applies
+a JPEG's or TIFF's Orientation tag (:mod:`.orientation`).
 """
 
 from .atomic import (

@@ -1,6 +1,6 @@
 """Atomic writes: a file or folder appears complete, or not at all.
 
-Everything is written into a temporary sibling of the target (``.NAME.XXXXXXXX.part``) and
+Everything is written into a temporary sibling of the target (``.NAME.pPID.XXXXXXXX.part``) and
 published only when complete, so a failed run never leaves a partial file and never touches a
 file it was not asked to replace: without ``replace`` a file is published with a hard link,
 which fails if anything (a file, a dangling symlink) took the name meanwhile. A run killed
@@ -23,9 +23,10 @@ from ..errors import ImageWriteError, error_reason
 PART_SUFFIX = ".part"
 """The suffix (before any extension the writer needs) of temporary files being written."""
 
-_PART_NAME = re.compile(r"\..+?(?:\.p(?P<pid>\d+))?\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?")
+_PART_NAME = re.compile(r"\..+?\.p(?P<pid>\d+)\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?")
 """``.NAME.`` + ``pPID.`` of the writing process + mkstemp's 8 random characters +
-``.part`` (+ ``.ext`` for videos); names without the pid are from before it was added."""
+``.part`` (+ ``.ext`` for videos). Only such names are ours: a ``.X.YYYYYYYY.part`` without
+the pid may be a user's file (``.thesis.backup01.part``) and is never removed."""
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
 """Errors of ``os.link`` that mean "not on this file system", not "the name is taken"."""
@@ -157,12 +158,14 @@ def is_part_file(path: Path) -> bool:
     return _PART_NAME.fullmatch(path.name) is not None
 
 
-def _writer_alive(path: Path) -> bool:
-    """Whether the process named in a temporary file's name is still running (here)."""
+def writer_pid(path: Path) -> int | None:
+    """The process id in the name of one of our temporary files; ``None`` for other names."""
     match = _PART_NAME.fullmatch(path.name)
-    if match is None or match["pid"] is None:
-        return False
-    pid = int(match["pid"])
+    return None if match is None else int(match["pid"])
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is still running (here); when unsure, it is."""
     if pid == os.getpid():
         return True
     try:
@@ -174,22 +177,24 @@ def _writer_alive(path: Path) -> bool:
     return True
 
 
-def remove_stale_parts(folder: Path, older_than: float) -> int:
-    """Remove the temporary files of killed runs from ``folder``: files named like ours
-    (not recursively) last modified before ``older_than`` (a ``time.time()``) whose writing
-    process is no longer running, so a concurrent run's file in progress stays. Returns how
-    many were removed; a folder that cannot be listed has none."""
-    removed = 0
+def remove_stale_parts(folder: Path, older_than: float) -> list[Path]:
+    """Remove the temporary files of killed runs from ``folder``: files named like ours,
+    with the writer's pid (not recursively), last modified before ``older_than`` (a
+    ``time.time()``) whose writing process is no longer running, so a concurrent run's file
+    in progress stays. Returns the removed files; a folder that cannot be listed has none."""
+    removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
-        return 0
+        return []
     for entry in entries:
+        path = Path(entry.path)
+        pid = writer_pid(path)
         try:
             stale = entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than
-            if stale and is_part_file(Path(entry.path)) and not _writer_alive(Path(entry.path)):
-                os.unlink(entry.path)
-                removed += 1
+            if stale and pid is not None and not _process_alive(pid):
+                os.unlink(path)
+                removed.append(path)
         except OSError:
             continue  # gone meanwhile, or not ours to remove
     return removed

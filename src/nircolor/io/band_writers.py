@@ -23,6 +23,7 @@ import tifffile
 from ..errors import ImageWriteError, already_exists, error_reason
 from .atomic import atomic_path, output_exists, write_bytes_atomic
 from .images import TIFF_EXTENSIONS, WRITE_EXTENSIONS
+from .marks import png_software_chunk, with_software
 from .png import PNG_SIGNATURE, write_png_chunk
 
 __all__ = ["check_output", "write_bands"]
@@ -88,6 +89,7 @@ def _write_tiff_stream(
     bit_depth: int,
     compression: str | None,
     replace: bool,
+    software: str | None,
 ) -> None:
     height, width = shape
     dtype = np.dtype("<u1") if bit_depth == 8 else np.dtype("<u2")
@@ -111,6 +113,7 @@ def _write_tiff_stream(
             byteorder="<",
             bigtiff=bigtiff,
             metadata=None,
+            software=software,
         )
 
 
@@ -133,7 +136,12 @@ def _png_filtered_rows(band: np.ndarray, bit_depth: int) -> np.ndarray:
 
 
 def _write_png_stream(
-    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, replace: bool
+    target: Path,
+    bands: Iterator[np.ndarray],
+    shape,
+    bit_depth: int,
+    replace: bool,
+    software: str | None,
 ) -> None:
     height, width = shape
     header = struct.pack(">IIBBBBB", width, height, bit_depth, _PNG_COLOUR_RGB, 0, 0, 0)
@@ -142,6 +150,8 @@ def _write_png_stream(
     with atomic_path(target, replace=replace) as temp, open(temp, "wb") as f:
         f.write(PNG_SIGNATURE)
         write_png_chunk(f, b"IHDR", header)
+        if software is not None:
+            f.write(png_software_chunk(software))
         pending = bytearray()
         for band in bands:
             written += len(band)
@@ -159,7 +169,12 @@ def _write_png_stream(
 
 
 def _write_other(
-    target: Path, bands: Iterator[np.ndarray], shape, bit_depth: int, replace: bool
+    target: Path,
+    bands: Iterator[np.ndarray],
+    shape,
+    bit_depth: int,
+    replace: bool,
+    software: str | None,
 ) -> None:
     height, width = shape
     dtype = np.uint8 if bit_depth == 8 else np.uint16
@@ -177,7 +192,7 @@ def _write_other(
     del pixels
     if not ok:
         raise ImageWriteError(f"{target}: could not encode image as {extension}")
-    write_bytes_atomic(target, buffer.tobytes(), replace=replace)
+    write_bytes_atomic(target, with_software(buffer.tobytes(), software), replace=replace)
 
 
 def check_output(target: Path, bit_depth, overwrite: bool, compression) -> None:
@@ -203,17 +218,18 @@ def write_bands(
     bit_depth: int,
     compression: str | None,
     replace: bool = True,
+    software: str | None = None,
 ) -> None:
     """Write integer RGB row bands covering ``shape`` to ``target`` atomically.
 
     TIFF and PNG are written as the bands come (memory: about one band); JPEG and BMP are
     assembled whole first. Without ``replace``, a ``target`` that appeared meanwhile is left
-    as it is (an error).
+    as it is (an error). ``software`` names the program that wrote it (not in BMP files).
     """
     extension = target.suffix.lower()
     if extension in TIFF_EXTENSIONS:
-        _write_tiff_stream(target, bands, shape, bit_depth, compression, replace)
+        _write_tiff_stream(target, bands, shape, bit_depth, compression, replace, software)
     elif extension == ".png":
-        _write_png_stream(target, bands, shape, bit_depth, replace)
+        _write_png_stream(target, bands, shape, bit_depth, replace, software)
     else:
-        _write_other(target, bands, shape, bit_depth, replace)
+        _write_other(target, bands, shape, bit_depth, replace, software)

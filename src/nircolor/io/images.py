@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import output_exists, write_bytes_atomic
 from .decoding import check_size, quiet_decoders
+from .marks import with_software
 from .orientation import (
     UPRIGHT,
     exif_orientation,
@@ -324,9 +325,12 @@ def check_tiff_page(page, path: Path) -> None:
         )
 
 
-def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes:
+def encode_image(
+    image: np.ndarray, extension: str, bit_depth: int = 8, software: str | None = None
+) -> bytes:
     """Encode an image to the bytes of a file of the given extension: floats in [0, 1],
-    or uint8 / uint16 samples (their full range); see :func:`to_uint`."""
+    or uint8 / uint16 samples (their full range); see :func:`to_uint`. ``software`` names
+    the program that wrote it (PNG, TIFF and JPEG keep it; :mod:`.marks`)."""
     extension = extension.lower()
     if extension not in WRITE_EXTENSIONS:
         raise ImageWriteError(
@@ -338,7 +342,9 @@ def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes
     if extension in TIFF_EXTENSIONS:
         buffer = io.BytesIO()
         photometric = "rgb" if pixels.ndim == 3 else "minisblack"
-        tifffile.imwrite(buffer, pixels, photometric=photometric, compression="zlib")
+        tifffile.imwrite(
+            buffer, pixels, photometric=photometric, compression="zlib", software=software
+        )
         return buffer.getvalue()
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -346,7 +352,7 @@ def encode_image(image: np.ndarray, extension: str, bit_depth: int = 8) -> bytes
     ok, buffer = cv2.imencode(extension, pixels, params)
     if not ok:
         raise ImageWriteError(f"could not encode image as {extension}")
-    return buffer.tobytes()
+    return with_software(buffer.tobytes(), software)
 
 
 def write_image(
@@ -354,6 +360,7 @@ def write_image(
     image: np.ndarray,
     bit_depth: int = 8,
     overwrite: bool = False,
+    software: str | None = None,
 ) -> Path:
     """Write an image atomically.
 
@@ -369,6 +376,8 @@ def write_image(
         Bits per sample; 16 only for PNG and TIFF.
     overwrite : bool
         Replace an existing file. Without it an existing file is an error and stays as it is.
+    software : str, optional
+        The program that wrote it, kept in the file's header (not in BMP files).
 
     Returns
     -------
@@ -386,6 +395,6 @@ def write_image(
     path = Path(path)
     if output_exists(path) and not overwrite:
         raise already_exists(path)
-    data = encode_image(image, path.suffix, bit_depth)
+    data = encode_image(image, path.suffix, bit_depth, software)
     write_bytes_atomic(path, data, replace=overwrite)
     return path
