@@ -116,7 +116,7 @@ def process_job(
     Runs wherever the batch runs (here, or in a Dask worker): ``model`` is a loaded model or
     a name / folder that :func:`nircolor.api.get_model` loads once per process.
     """
-    from .api import colorize_file, get_model, with_temperature
+    from .api import colorize_file, with_temperature
 
     start = time.perf_counter()
     source, target = job.source, job.target
@@ -126,7 +126,7 @@ def process_job(
         if not options.overwrite:
             return Outcome(job, FAILED, str(already_exists(target, skip_existing=True)))
     try:
-        loaded = with_temperature(get_model(model), options.temperature)
+        loaded = with_temperature(model, options.temperature)
         if is_video(source):
             from .video import colorize_video
 
