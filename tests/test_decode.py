@@ -278,7 +278,7 @@ def test_input_bits_leaves_8bit_files_at_their_full_range(tmp_path):
 def test_dim_16bit_image_without_bit_metadata_warns(tmp_path):
     path = tmp_path / "dim.tif"
     tifffile.imwrite(path, _ramp(4000))
-    with pytest.warns(NircolorWarning, match=r"dim.tif.*up to 4000.*12") as caught:
+    with pytest.warns(NircolorWarning, match=r"dim.tif.*up to 4000.*input_bits=12") as caught:
         read_nir(path)
     assert len(caught) == 1
     bright = tmp_path / "bright.tif"
@@ -338,4 +338,4 @@ def test_cli_prints_the_dim_image_warning_on_one_line(tmp_path, tiny_model, monk
     assert code == 0
     warning_lines = [line for line in err.splitlines() if "warning" in line]
     assert len(warning_lines) == 1 and warning_lines[0].startswith("warning: ")
-    assert "up to 3000" in warning_lines[0] and "input_bits=12" in warning_lines[0]
+    assert "up to 3000" in warning_lines[0] and "--input-bits 12" in warning_lines[0]

@@ -8,17 +8,23 @@ Quick start::
     nircolor.write_image("scene_rgb.png", rgb)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .api import colorize, colorize_file
 from .errors import NircolorError
 from .io import read_image, read_nir, read_rgb, write_image
 from .models import list_models, load_model
 
-try:  # written once, in pyproject.toml
-    __version__ = version("nircolor")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # written once, in pyproject.toml
+        return version("nircolor")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
+del _installed_version  # the package's names are its API: __version__ only
 
 __all__ = [
     "NircolorError",

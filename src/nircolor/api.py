@@ -31,7 +31,7 @@ from .io.band_writers import check_output, write_bands
 from .io.marks import COLORIZED_BY
 from .io.samples import check_array_type, check_input_bits, sample_bits
 from .io.stream import image_size, open_rows
-from .models import Colorizer, check_nir, load_model
+from .models import Colorizer, check_nir, load_model, refuse_classifier, shown_model
 from .models.l3.cfa import check_mosaic_rendering, takes_mosaic
 from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
 from .tiling import (
@@ -53,29 +53,41 @@ def _cached_model(model: str, threads: int | None) -> Colorizer:
 
 
 def get_model(model: str | os.PathLike | Colorizer, threads: int | None = None) -> Colorizer:
-    """Return a loaded model from a name, a folder path or an already loaded model.
+    """Return a loaded colorizer from a name, a folder path or an already loaded model.
 
     Models loaded by name or path are cached per ``threads`` (``None``: the model's default).
-    """
-    if isinstance(model, (str, os.PathLike)):
-        return _cached_model(str(model), threads)
-    return model
-
-
-def with_temperature(model: Colorizer, temperature: float | None) -> Colorizer:
-    """``model`` decoding at another annealed-mean temperature (``zhang`` models; lower is
-    more vivid); ``None``: ``model`` as it is.
+    Every colorizing path loads its model here, so a scene classifier is refused here, once
+    (:func:`~nircolor.load_model` loads one for classifying).
 
     Raises
     ------
     ModelError
-        If the model has no temperature, or ``temperature`` is not in [0.01, 10].
+        For an unknown or invalid model, or a scene classifier.
     """
+    loaded = _cached_model(str(model), threads) if isinstance(model, (str, os.PathLike)) else model
+    refuse_classifier(loaded.kind, model)
+    return loaded
+
+
+def with_temperature(model: str | os.PathLike | Colorizer, temperature: float | None) -> Colorizer:
+    """``model`` (as :func:`get_model` takes it) decoding at another annealed-mean
+    temperature (``zhang`` models; lower is more vivid); ``None``: ``model`` as it is.
+
+    Raises
+    ------
+    ModelError
+        If the model has no temperature, or ``temperature`` is not in [0.01, 10]; the
+        message names ``model`` as given (``default``, not the folder it stands for).
+    """
+    loaded = get_model(model)
     if temperature is None:
-        return model
-    if not hasattr(model, "with_temperature"):
-        raise ModelError(f"{model!r} has no temperature (zhang models have)")
-    return model.with_temperature(temperature)
+        return loaded
+    try:
+        if not hasattr(loaded, "with_temperature"):
+            raise ModelError(f"a {loaded.kind} model has no temperature (zhang models have)")
+        return loaded.with_temperature(temperature)
+    except ModelError as error:
+        raise ModelError(f"{shown_model(model)}: {error}") from None
 
 
 def colorize(

@@ -243,9 +243,11 @@ def plan_outputs(
     Raises
     ------
     NircolorError
-        For an OUT that fits neither a file nor a folder, two inputs with one output, or
-        an output that is one of the inputs or ``protected`` files.
+        For an empty OUT, an OUT that fits neither a file nor a folder, two inputs with one
+        output, or an output that is one of the inputs or ``protected`` files.
     """
+    if not os.fspath(output):  # Path("") is the current folder: never what was meant
+        raise NircolorError("the output path is empty; name an output file or folder")
     file_output = _output_file(inputs, output, one_named_file)
     if file_output is not None:
         jobs = [Job(inputs[0][0], file_output)]

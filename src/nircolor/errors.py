@@ -33,6 +33,11 @@ class NircolorWarning(UserWarning):
     """Something about an input that is likely a mistake but not an error (a 16-bit image
     that uses only a sliver of its range, say); the CLI prints it as one line."""
 
+    def for_command_line(self) -> str:
+        """The text the CLI prints: the same, unless the warning names a setting, which the
+        command line spells as an option (``--input-bits 12``, not ``input_bits=12``)."""
+        return str(self)
+
 
 def error_reason(error: BaseException, empty: str | None = None) -> str:
     """The first line of an exception's message; when it has none, ``empty`` (default: the

@@ -117,7 +117,7 @@ def process_job(
     a name / folder that :func:`nircolor.api.get_model` loads once per process.
     ``progress(done, total)`` follows the frames of a video, the rows of a streamed image.
     """
-    from .api import colorize_file, get_model, with_temperature
+    from .api import colorize_file, with_temperature
 
     start = time.perf_counter()
     source, target = job.source, job.target
@@ -127,7 +127,7 @@ def process_job(
         if not options.overwrite:
             return Outcome(job, FAILED, str(already_exists(target, skip_existing=True)))
     try:
-        loaded = with_temperature(get_model(model), options.temperature)
+        loaded = with_temperature(model, options.temperature)
         if is_video(source):
             from .video import colorize_video
 

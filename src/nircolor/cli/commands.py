@@ -26,17 +26,22 @@ from .common import (
 @app.command()
 def colorize(
     inputs: Annotated[
-        list[str], typer.Argument(help="NIR images or videos, folders (recursive) or globs.")
+        list[str],
+        typer.Argument(metavar="INPUT", help="NIR images or videos, folders (recursive) or globs."),
     ],
     output: Annotated[
         str,
         typer.Option(
-            "-o", "--output", help="Output folder (or file); end with / for a new folder."
+            "-o",
+            "--output",
+            metavar="OUT",
+            help="Output folder (or file); end with / for a new folder.",
         ),
     ],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")] = "default",
     guided: Annotated[
-        str | None, typer.Option(help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'.")
+        str | None,
+        typer.Option(metavar="R,EPS", help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'."),
     ] = None,
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="8 or 16 (PNG/TIFF).")] = 8,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
@@ -137,15 +142,15 @@ def colorize(
     jobs = batch.jobs
     check_outputs(jobs, options)
     if cluster is not None or workers is not None:
-        from ..models import resolve_model_path
+        from ..models import colorizer_path
 
-        resolve_model_path(model)  # a bad model is one error here, not one per file
+        colorizer_path(model)  # a bad model is one error here, not one per file
         loaded = model
     else:
         from ..api import get_model, with_temperature
 
         loaded = get_model(model)
-        with_temperature(loaded, temperature)  # a model without one is one error here
+        with_temperature(model, temperature)  # a model without one is one error here
     if batch.partners:
         console.print(
             f"skipped {_count(len(batch.partners), 'RGB pair partner')} "
@@ -233,11 +238,11 @@ def _count(n: int, thing: str) -> str:
 def list_models_command() -> None:
     """List the registered colorizers (name, kind, size, model card), then the scene
     classifiers (used by routed models and 'nircolor classify', never to colorize)."""
-    from ..models import ALIASES, list_models
+    from ..models import ALIASES, CLASSIFIER_KIND, list_models
 
     infos = list_models()
-    colorizers = [info for info in infos if info.kind != "classifier"]
-    classifiers = [info for info in infos if info.kind == "classifier"]
+    colorizers = [info for info in infos if info.kind != CLASSIFIER_KIND]
+    classifiers = [info for info in infos if info.kind == CLASSIFIER_KIND]
     table = _models_table("nircolor models", colorizers)
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
@@ -334,21 +339,23 @@ def serve(
 
 @app.command()
 def classify(
-    inputs: Annotated[list[str], typer.Argument(help="NIR images, folders or globs.")],
+    inputs: Annotated[
+        list[str], typer.Argument(metavar="INPUT", help="NIR images, folders or globs.")
+    ],
     model: Annotated[
         str, typer.Option("--model", "-m", help="Classifier model name or folder.")
     ] = "classifier",
 ) -> None:
     """Recognise the scene of NIR images: prints 'IMAGE<TAB>CATEGORY<TAB>CONFIDENCE' per image."""
-    from ..api import get_model
     from ..batch import expand_inputs
     from ..io import READ_EXTENSIONS, read_nir
+    from ..models import CLASSIFIER_KIND, load_model
 
     sources = [s for s, _ in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
     if not sources:
         raise NircolorError("no input images found")
-    loaded = get_model(model)
-    if loaded.kind != "classifier":
+    loaded = load_model(model)
+    if loaded.kind != CLASSIFIER_KIND:
         raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")
     failures = 0
     for source in sources:

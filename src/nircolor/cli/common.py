@@ -6,22 +6,88 @@ from __future__ import annotations
 import shlex
 import sys
 import warnings
+from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .progress import LineProgress, Progress, progress_display
 
+PYTHON_TYPES = {"<bool>", "<str>", "<list[str]>"}
+"""The placeholders typer (0.2x) writes in --help from the parameters' Python types."""
+
+
+def name_placeholders(params: list, ctx) -> list:
+    """Replace typer's Python-type placeholders in ``params``' help: a flag gets none, a
+    text option its name in capitals (unless it has a metavar), an argument only its name.
+
+    Older typers write TEXT (not a Python type) and lack ``display_type_rich``: untouched.
+    """
+    for param in params:
+        display_type = getattr(param, "display_type_rich", None)
+        if display_type is None or display_type(ctx=ctx) not in PYTHON_TYPES:
+            continue
+        if param.param_type_name == "argument":
+            param.display_type_rich = _no_type  # the name column already says what it takes
+        elif getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = param.name.upper()
+    return params
+
+
+def _no_type(ctx=None) -> None:
+    return None
+
+
+class CommandGroup(typer.core.TyperGroup):
+    """A group whose commands' --help goes through :func:`name_placeholders`."""
+
+    def get_params(self, ctx) -> list:
+        return name_placeholders(super().get_params(ctx), ctx)
+
+    def get_command(self, ctx, cmd_name: str):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            name_placeholders(command.get_params(ctx), ctx)
+        return command
+
+
 app = typer.Typer(
+    cls=CommandGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Colorize near-infrared images; train and evaluate NIR colorizers.",
 )
-train_app = typer.Typer(no_args_is_help=True, help="Train a model on registered NIR/RGB pairs.")
+train_app = typer.Typer(
+    cls=CommandGroup, no_args_is_help=True, help="Train a model on registered NIR/RGB pairs."
+)
 app.add_typer(train_app, name="train")
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from .. import __version__
+
+        typer.echo(f"nircolor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options that come before a command."""
+
 
 console = Console(stderr=True)
 stdout = Console()
@@ -48,8 +114,9 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     from ..errors import NircolorWarning
 
     if issubclass(category, NircolorWarning):
+        text = message.for_command_line() if isinstance(message, NircolorWarning) else message
         console.print(
-            f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True
+            f"[yellow]warning:[/yellow] {escape(str(text))}", highlight=False, soft_wrap=True
         )
     else:
         _python_show_warning(message, category, filename, lineno, file, line)

@@ -26,6 +26,14 @@ SPLIT_HELP = (
     "Default: val when the manifest has a split column, else all."
 )
 MANIFEST_HELP = "MANIFEST.csv describing the pairs (default: the one in --data, if any)."
+LimitOption = Annotated[int | None, typer.Option(metavar="N", help="Score the first N pairs only.")]
+
+
+def check_at_least_one(**options: int | None) -> None:
+    """Refuse an option given below 1 (``--limit``, ``--threads``), naming it."""
+    for name, value in options.items():
+        if value is not None and value < 1:
+            raise NircolorError(f"--{name} must be at least 1, not {value}")
 
 
 def _select_pairs(data: Path, split, categories, seed: int, manifest: Path | None):
@@ -46,21 +54,25 @@ def evaluate(
     split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
     manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
     categories: Annotated[str | None, typer.Option(help="Comma-separated categories.")] = None,
-    guided: Annotated[str | None, typer.Option(help="Guided filter 'R,EPS', or 'off'.")] = None,
+    guided: Annotated[
+        str | None, typer.Option(metavar="R,EPS", help="Guided filter 'R,EPS', or 'off'.")
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
     save_images: Annotated[
         Path | None, typer.Option("--save-images", help="Folder for the predictions.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
+    limit: LimitOption = None,
 ) -> None:
     """Score a model per category and overall: PSNR, SSIM, AE, ΔE, colour ratio, hue acc."""
     from ..api import get_model
     from ..evaluate import evaluate_model
 
     guided_args = guided_option(guided)
+    check_at_least_one(limit=limit)
     loaded = get_model(model)
     selection = _select_pairs(data, split, categories, seed, manifest)
-    pairs = selection.pairs
+    pairs = selection.pairs[:limit]
     with progress_bar() as progress:
         task = progress.add_task(f"evaluating {model}", total=len(pairs))
         result = evaluate_model(
@@ -80,15 +92,16 @@ def evaluate(
 @app.command()
 def report(
     models: Annotated[
-        str, typer.Option("--models", "-m", help="Comma-separated model names or folders.")
+        str,
+        typer.Option(
+            "--models", "-m", metavar="MODEL,...", help="Comma-separated model names or folders."
+        ),
     ],
     data: Annotated[Path, typer.Option(help="Folder of NIR/RGB pairs.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")],
     split: Annotated[str | None, typer.Option(help=SPLIT_HELP, show_default=False)] = None,
     manifest: Annotated[Path | None, typer.Option(help=MANIFEST_HELP)] = None,
-    limit: Annotated[
-        int | None, typer.Option(metavar="N", help="Score the first N pairs only.")
-    ] = None,
+    limit: LimitOption = None,
     threads: Annotated[
         int | None,
         typer.Option(metavar="N", help="CPU threads of the models (default: each model's)."),
@@ -105,9 +118,7 @@ def report(
     names = parse_list(models)
     if not names:
         raise NircolorError("--models: give at least one model")
-    for option, value in (("--limit", limit), ("--threads", threads)):
-        if value is not None and value < 1:
-            raise NircolorError(f"{option} must be at least 1, not {value}")
+    check_at_least_one(limit=limit, threads=threads)
     selection = _select_pairs(data, split, None, seed, manifest)
     pairs = selection.pairs[:limit]
     with progress_bar() as progress:

@@ -8,10 +8,12 @@ import typer
 
 from ..errors import DataError
 from ..extras import require_extra
-from .common import app, console, parse_list, progress_bar
+from .common import CommandGroup, app, console, parse_list, progress_bar
 
 simulate_app = typer.Typer(
-    no_args_is_help=True, help="Simulate NIR/RGB camera pairs from spectral scenes."
+    cls=CommandGroup,
+    no_args_is_help=True,
+    help="Simulate NIR/RGB camera pairs from spectral scenes.",
 )
 app.add_typer(simulate_app, name="simulate")
 

@@ -145,7 +145,8 @@ def _train_net_command(arch: str):
             typer.Option(help="Global branch from this classifier, frozen.", hidden=not is_fusion),
         ] = None,
         guided: Annotated[
-            str | None, typer.Option(help="Default guided filter of the model, 'R,EPS'.")
+            str | None,
+            typer.Option(metavar="R,EPS", help="Default guided filter of the model, 'R,EPS'."),
         ] = None,
         split: Annotated[
             str, typer.Option(help=f"{SPLIT_HELP} (fit: train less a scene holdout).")
@@ -214,7 +215,9 @@ def _train_net_command(arch: str):
         ] = class_weight_default,
         init: Annotated[
             str | None,
-            typer.Option(help="Fine-tune this model (a name or a folder) of the same arch."),
+            typer.Option(
+                metavar="MODEL", help="Fine-tune this model (a name or a folder) of the same arch."
+            ),
         ] = None,
         pair_side: Annotated[
             int,
@@ -315,10 +318,14 @@ def train_specialists_command(
     data: Annotated[Path, typer.Option(help=DATA_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Routed model folder to write.")],
     general: Annotated[
-        str, typer.Option(help="The learned model to fine-tune (a name or a folder).")
+        str,
+        typer.Option(metavar="MODEL", help="The learned model to fine-tune (a name or a folder)."),
     ],
     classifier: Annotated[
-        str, typer.Option(help="Scene classifier that routes images (a name or a folder).")
+        str,
+        typer.Option(
+            metavar="MODEL", help="Scene classifier that routes images (a name or a folder)."
+        ),
     ] = "classifier",
     categories: Annotated[
         str | None, typer.Option(help="Comma-separated categories (default: the classifier's).")

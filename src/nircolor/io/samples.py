@@ -140,13 +140,24 @@ def warn_if_dim(image: np.ndarray, dtype, name) -> None:
         return
     peak = round(float(image.max()) * 65535)
     if 0 < peak < 65536 * DIM_FRACTION:
-        bits = peak.bit_length()
-        warnings.warn(
-            f"{name}: this 16-bit image uses only values up to {peak} (under 1/16 of its "
-            f"range) and will look almost black; if it holds {bits}-bit samples, read it "
-            f"with input_bits={bits}",
-            NircolorWarning,
-            stacklevel=3,
+        warnings.warn(DimImageWarning(name, peak), stacklevel=3)
+
+
+class DimImageWarning(NircolorWarning):
+    """A 16-bit image whose samples stay under 1/16 of its range (``peak`` at most)."""
+
+    def __init__(self, name, peak: int) -> None:
+        self.name, self.peak, self.bits = name, peak, peak.bit_length()
+        super().__init__(self._text(f"input_bits={self.bits}"))
+
+    def for_command_line(self) -> str:
+        return self._text(f"--input-bits {self.bits}")
+
+    def _text(self, setting: str) -> str:
+        return (
+            f"{self.name}: this 16-bit image uses only values up to {self.peak} (under 1/16 "
+            f"of its range) and will look almost black; if it holds {self.bits}-bit samples, "
+            f"read it with {setting}"
         )
 
 

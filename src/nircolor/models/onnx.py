@@ -207,9 +207,7 @@ class OnnxColorizer(OnnxNet):
     def with_temperature(self, temperature: float) -> OnnxColorizer:
         """A copy decoding at another annealed-mean temperature (lower: more vivid)."""
         if self.temperature is None:
-            raise ModelError(
-                f"{self.folder}: a {self.arch} model has no temperature (zhang models have)"
-            )
+            raise ModelError(f"a {self.arch} model has no temperature (zhang models have)")
         try:
             value = check_temperature(temperature)
         except ValueError as error:
@@ -289,7 +287,7 @@ class OnnxClassifier(OnnxNet):
 
     def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """Refused with a clear error: a classifier given where a colorizer belongs."""
-        raise ModelError(f"{self.folder}: a scene classifier cannot colorize")
+        raise ModelError("a scene classifier cannot colorize")
 
     def save(self, folder: str | os.PathLike) -> None:
         raise ModelError("ONNX models are written by 'nircolor train'; copy the folder instead")

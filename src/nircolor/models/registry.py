@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 ALIASES = {"default": "vivid", "faithful": "unet"}
 CONFIG_NAME = "config.json"
 CARD_NAME = "MODEL_CARD.md"
+CLASSIFIER_KIND = "classifier"
+"""The kind of the scene classifier: shipped beside the colorizers, never one of them."""
 KIND_MODULES = ("nircolor.models.l3", "nircolor.models.onnx", "nircolor.models.routed")
 """Modules that register model kinds (``onnx`` registers ``onnx`` and ``classifier``)."""
 
@@ -54,6 +57,33 @@ def shipped_names() -> list[str]:
     return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
 
 
+def colorizer_names() -> list[str]:
+    """The names a colorizer may be given by: the shipped colorizers and the aliases."""
+    shipped = [n for n in shipped_names() if _kind(WEIGHTS_DIR / n) != CLASSIFIER_KIND]
+    return sorted(shipped + list(ALIASES))
+
+
+def refuse_classifier(kind: str, model: object) -> None:
+    """The one refusal of a scene classifier given where a colorizer belongs, naming
+    ``model`` as the caller gave it (a name, a path or an object)."""
+    if kind == CLASSIFIER_KIND:
+        raise ModelError(f"{shown_model(model)}: a scene classifier cannot colorize")
+
+
+def shown_model(model: object) -> str:
+    """A model as messages name it: the name or path as given (``default``, not the folder
+    it stands for), or a loaded model's repr."""
+    return str(model) if isinstance(model, (str, os.PathLike)) else repr(model)
+
+
+def colorizer_path(model: str | os.PathLike) -> Path:
+    """:func:`resolve_model_path` for a colorizer: a scene classifier is refused from its
+    config, without loading it."""
+    folder = resolve_model_path(model)
+    refuse_classifier(_kind(folder), model)
+    return folder
+
+
 def resolve_model_path(model: str | Path) -> Path:
     """Turn a registered name, an alias or a user path into a model folder, validating it."""
     text = str(model)
@@ -62,7 +92,7 @@ def resolve_model_path(model: str | Path) -> Path:
     name = ALIASES.get(text, text)
     if name in shipped_names():
         return WEIGHTS_DIR / name
-    known = ", ".join(sorted(shipped_names() + list(ALIASES)))
+    known = ", ".join(colorizer_names())
     try:  # a name too long, "~nosuchuser", an unreadable folder: not a usable path
         path = Path(text).expanduser()
         if path.is_file() and path.name == CONFIG_NAME:
@@ -79,6 +109,10 @@ def resolve_model_path(model: str | Path) -> Path:
     if not is_model:
         raise ModelError(f"{path}: not a model folder (it needs a {CONFIG_NAME})")
     return path
+
+
+def _kind(folder: Path) -> str:
+    return read_config(folder)["kind"]
 
 
 def read_config(folder: Path) -> dict:

@@ -11,7 +11,8 @@ Endpoints
     and ``guided`` (``"RADIUS,EPS"`` such as ``"5,1e-5"``). Answers ``image/png`` (8-bit sRGB).
 ``GET /models``
     JSON list of the colorizers this server offers (the scene classifier is not one);
-    ``"default": true`` marks the one used when the form names none.
+    ``"default": true`` marks the one used when the form names none, ``"label"`` is what
+    the web page's menu shows (``default (vivid)``).
 ``GET /health``
     JSON status, limits and load; it answers while colorizations run.
 

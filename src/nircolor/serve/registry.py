@@ -8,10 +8,14 @@ from typing import Any
 
 from ..api import get_model
 from ..errors import ModelError
-from ..models import ALIASES, Colorizer, list_models, read_config, resolve_model_path
-
-CLASSIFIER_KIND = "classifier"
-"""The kind of the scene classifier: shipped beside the colorizers, never offered as one."""
+from ..models import (
+    ALIASES,
+    CLASSIFIER_KIND,
+    Colorizer,
+    list_models,
+    read_config,
+    resolve_model_path,
+)
 
 
 @dataclass
@@ -31,9 +35,8 @@ class ModelRegistry:
     """
 
     def __init__(self, model: str | os.PathLike | Colorizer) -> None:
-        self.default: Colorizer = get_model(model)  # fails here, at start-up, when unknown
-        if self.default.kind == CLASSIFIER_KIND:
-            raise ModelError(f"{_shown(model)}: a scene classifier cannot colorize")
+        # fails here, at start-up, for an unknown model or a scene classifier
+        self.default: Colorizer = get_model(model)
         self.entries: dict[str, ModelEntry] = {}
         for info in list_models():
             if info.kind != CLASSIFIER_KIND:
@@ -83,13 +86,18 @@ class ModelRegistry:
                 "size_bytes": e.size_bytes,
                 "alias_of": e.alias_of,
                 "default": e.name == self.default_name,
+                "label": self._label(e),
             }
             for e in sorted(self.entries.values(), key=self._order)
         ]
 
+    def _label(self, entry: ModelEntry) -> str:
+        """The web menu's text: ``default (vivid)``, ``faithful (unet)``; a server default not
+        named ``default`` says so once (``l3 — server default``)."""
+        label = f"{entry.name} ({entry.alias_of})" if entry.alias_of else entry.name
+        if entry.name == self.default_name and entry.name != "default":
+            label += " \u2014 server default"
+        return label
+
     def _order(self, entry: ModelEntry) -> tuple[bool, str]:
         return entry.name != self.default_name, entry.name
-
-
-def _shown(model) -> str:
-    return str(model) if isinstance(model, (str, os.PathLike)) else repr(model)

@@ -9,7 +9,7 @@ from ..data import load_dataset
 from ..errors import ModelError
 from ..io import write_bytes_atomic
 from ..models import CARD_NAME, CONFIG_NAME, read_config, resolve_model_path
-from .common import model_card
+from .common import model_card, portable_command, portable_path
 from .config import NetTrainConfig
 from .photos import photo_notes
 from .task_registry import task_for
@@ -30,10 +30,11 @@ def base_note(init: str) -> str:
     try:
         training = read_config(resolve_model_path(init)).get("training", {})
     except ModelError:
-        return f"fine-tuned from `{init}` (no longer readable)"
+        return f"fine-tuned from `{portable_path(init)}` (no longer readable)"
     minutes = training.get("wall_seconds")
     took = f", {minutes / 60:.1f} min" if isinstance(minutes, (int, float)) else ""
-    return f"fine-tuned from `{init}`, trained by `{training.get('command') or '?'}`{took}"
+    command = portable_command(training["command"]) if training.get("command") else "?"
+    return f"fine-tuned from `{portable_path(init)}`, trained by `{command}`{took}"
 
 
 def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,12 +75,47 @@ def metrics_markdown(rows: dict[str, dict]) -> str:
     return metrics_table(rows).markdown()
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as a card gives it, without this machine's folders: a relative path as typed;
+    an absolute one relative to the current folder, or under ``~`` when it is in the home
+    folder and the current folder is not above it."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        return text
+    absolute, here, home = Path(text), Path.cwd(), Path.home()
+    if not absolute.is_relative_to(here) and absolute.is_relative_to(home):
+        return str(Path("~") / absolute.relative_to(home))
+    return os.path.relpath(absolute, here)
+
+
+def portable_command(command: str) -> str:
+    """A recorded command line as a card gives it: every absolute path in it (an argument,
+    or the value of ``--option=PATH``) made :func:`portable_path`, so anyone can run it."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not a command line this package recorded
+        return command
+    return shlex.join(_portable_word(word) for word in words)
+
+
+def _portable_word(word: str) -> str:
+    option, equals, value = word.partition("=")
+    if word.startswith("-") and equals:
+        return f"{option}={portable_path(value)}"
+    return portable_path(word)
+
+
 def model_card(title: str, description: str, info: dict, evaluation=None) -> str:
-    """The text of ``MODEL_CARD.md``: what the model is, how it was trained, how it scores."""
+    """The text of ``MODEL_CARD.md``: what the model is, how it was trained, how it scores.
+
+    Paths in ``info``'s data and command are written :func:`portable_path`.
+    """
+    data = portable_path(info["data"]) if info.get("data") else info.get("data")
+    command = portable_command(info["command"]) if info.get("command") else info.get("command")
     training = [
-        f"- data: `{info.get('data')}`, rows with `split == {info.get('split')}` "
+        f"- data: `{data}`, rows with `split == {info.get('split')}` "
         f"({info.get('n_pairs')} pairs; categories: {', '.join(info.get('categories', []))})",
-        f"- command: `{info.get('command')}`",
+        f"- command: `{command}`",
         f"- seed: {info.get('seed')}",
         f"- wall time: {info.get('seconds')} s on {info.get('machine')}",
         f"- date: {info.get('date')}",

@@ -40,6 +40,7 @@ from ..io import as_grey, read_image, read_nir, to_uint, write_image
 from ..io.images import READ_EXTENSIONS
 from ..models.l3 import L3Config, ReverseL3, fit_reverse_l3
 from ..models.registry import CONFIG_NAME
+from .common import portable_path
 from .tasks import ImageSet
 
 PHOTO_NIR = ("grey", "pseudo")
@@ -310,16 +311,17 @@ def photo_notes(training: dict) -> list[str]:
     else:
         reverse = info.get("reverse", {})
         fitted = f", fitted in {reverse['fit_seconds']} s" if reverse.get("fit_seconds") else ""
+        model = portable_path(reverse["model"]) if reverse.get("model") else None
         stand_in = (
-            f"pseudo-NIR of the reverse L3 model (RGB patch → NIR) `{reverse.get('model')}` "
+            f"pseudo-NIR of the reverse L3 model (RGB patch → NIR) `{model}` "
             f"trained on the `{reverse.get('split', 'given')}` rows{fitted}"
         )
     unreadable = info["skipped_unreadable"]
     named = f" ({', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''})"
     return [
         f"pre-trained for epochs 1–{pretrain} of {epochs} on {info['used']} colour photographs "
-        f"of `{info['folder']}` (NIR stand-in: {stand_in}); then fine-tuned on the pairs; the "
-        f"best epoch chosen among epochs {pretrain + 1}–{epochs} only",
+        f"of `{portable_path(info['folder'])}` (NIR stand-in: {stand_in}); then fine-tuned on "
+        f"the pairs; the best epoch chosen among epochs {pretrain + 1}–{epochs} only",
         f"photos: long side at most {info['side']} px ({info['downscaled']} downscaled); "
         f"{skipped_summary(info)}{named if unreadable else ''}",
     ]
