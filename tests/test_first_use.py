@@ -11,7 +11,7 @@ import pytest
 
 import nircolor
 from nircolor.api import colorize, colorize_file
-from nircolor.errors import ModelError
+from nircolor.errors import ImageWriteError, ModelError
 from nircolor.io import write_image
 from nircolor.models import CARD_NAME, WEIGHTS_DIR
 
@@ -98,6 +98,13 @@ def test_an_empty_output_path_says_so(monkeypatch, capsys, nir_file):
     one_line_error(code, err, "output path is empty")
     assert "one of the inputs" not in err
     assert nir_file.read_bytes() == before
+
+
+def test_the_python_api_refuses_an_empty_output_path(monkeypatch, nir_file):
+    monkeypatch.chdir(nir_file.parent)
+    for write in (lambda: colorize_file(nir_file, ""), lambda: write_image("", np.zeros((4, 4)))):
+        with pytest.raises(ImageWriteError, match="the output path is empty"):
+            write()
 
 
 def test_temperature_on_a_shipped_model_names_it_as_typed(monkeypatch, capsys, nir_file):

@@ -26,7 +26,7 @@ from .data import RGB_SUFFIXES
 from .errors import ImageReadError, ModelError, is_an_input
 from .filters import GuidedFilter, apply_guided
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
-from .io.atomic import file_id
+from .io.atomic import file_id, output_path
 from .io.band_writers import check_output, write_bands
 from .io.marks import COLORIZED_BY
 from .io.samples import check_array_type, check_input_bits, sample_bits
@@ -375,8 +375,9 @@ def output_name(name: str, suffix: str = ".png", tag: str = "") -> str:
 
 
 def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Refuse a ``target`` that is the file ``source`` (same path, symlink or hard link)."""
-    target_id = file_id(target)
+    """Refuse an empty ``target`` or one that is the file ``source`` (same path, symlink or
+    hard link)."""
+    target_id = file_id(output_path(target))
     if target_id is not None and target_id == file_id(source):
         raise is_an_input(target)
 

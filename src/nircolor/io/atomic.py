@@ -73,6 +73,13 @@ def default_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, refusing the empty one (``Path("")`` would be the current folder)."""
+    if os.fspath(path) == "":
+        raise ImageWriteError("the output path is empty; name an output file")
+    return Path(path)
+
+
 def output_exists(path: str | os.PathLike) -> bool:
     """Whether anything, a dangling symlink included, holds the name ``path``."""
     return os.path.lexists(path)

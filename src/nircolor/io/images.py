@@ -22,7 +22,7 @@ import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
-from .atomic import output_exists, write_bytes_atomic
+from .atomic import output_exists, output_path, write_bytes_atomic
 from .decoding import check_size, quiet_decoders
 from .marks import with_software
 from .orientation import (
@@ -390,9 +390,9 @@ def write_image(
         For NaN or infinite values, or samples of another type, such as int32 (nothing is
         written).
     ImageWriteError
-        If ``path`` exists (without ``overwrite``) or cannot be written.
+        If ``path`` is empty, exists (without ``overwrite``) or cannot be written.
     """
-    path = Path(path)
+    path = output_path(path)
     if output_exists(path) and not overwrite:
         raise already_exists(path)
     data = encode_image(image, path.suffix, bit_depth, software)
