@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
+from PIL import Image
 
 import nircolor
 from nircolor.examples import EXAMPLE_NIR, synthetic_pair
@@ -32,7 +34,7 @@ from .helpers.data import write_manifest
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARK = re.compile(r"^<!-- (?:runnable(?: needs=(?P<needs>[\w,]+))?|not run: (?P<reason>.+)) -->$")
-COMMANDS = ("colorize", "models", "classify", "evaluate", "report", "train", "simulate", "serve")
+COMMANDS = ("colorize", "models", "classify", "train", "evaluate", "report", "simulate", "serve")
 
 
 @dataclass
@@ -146,9 +148,6 @@ def make_workspace(root: Path) -> Path:
     write_image(work / "shots" / "a_nir.png", synthetic_pair(1, 64, 96)[0])
     write_image(work / "shots" / "day" / "b.png", synthetic_pair(2, 64, 96)[0])
     write_image(work / "more" / "c.tif", synthetic_pair(3, 64, 96)[0])
-    import tifffile
-    from PIL import Image
-
     tifffile.imwrite(work / "cam12.tif", np.rint(nir * 4095).astype(np.uint16))  # 12-bit data
     Image.fromarray(np.rint(nir * 65535).astype(np.uint16)).save(work / "raw.png")  # a mosaic
     if not missing_modules("video"):
@@ -249,11 +248,12 @@ def test_the_readme_first_command_colorizes_the_bundled_example(tmp_path):
     readme = (REPO / "README.md").read_text()
     first = readme.split("```bash\n", 1)[1].splitlines()[0]
     colorize = first.rsplit("&&", 1)[1].strip()  # the install part is CI's job
-    example = tmp_path / "src" / "nircolor" / "examples" / "example_nir.png"
+    checkout = tmp_path / "checkout"  # the command names the example by its path in the repository
+    example = checkout / "src" / "nircolor" / "examples" / "example_nir.png"
     example.parent.mkdir(parents=True)
     shutil.copy(EXAMPLE_NIR, example)
-    run_block(colorize + "\n", "bash", tmp_path, environment(tmp_path), "README.md:first line")
-    rgb = read_image(tmp_path / outputs_of(colorize)[0])
+    run_block(colorize + "\n", "bash", checkout, environment(tmp_path), "README.md:first line")
+    rgb = read_image(checkout / outputs_of(colorize)[0])
     assert rgb.shape == (256, 384, 3)
     assert np.ptp(rgb, axis=2).mean() > 0.05  # colour, not grey
 
