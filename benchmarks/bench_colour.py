@@ -13,7 +13,7 @@ it; among those, the lowest ΔE00. The PSNR-best candidate is named too.
 Pictures: a grid of six val images (NIR | each candidate | truth), written to
 ``--pictures`` (default ``out/colour_grid.png``, outside git: val images are dataset files),
 and a grid of the bundled example (NIR | each candidate; no truth ships) written to
-``docs/images/candidates_example.jpg`` for the README.
+``docs/images/candidates_example.jpg`` for docs/models.md.
 
 Scores are cached in ``out/bench_colour_cache.json`` (keyed by the model's path, its config's
 modification time and the split), so adding a candidate scores only that one. They also go
