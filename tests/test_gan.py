@@ -11,6 +11,7 @@ import pytest
 from nircolor.colorspace import from_srgb, to_srgb
 from nircolor.examples import synthetic_pair
 from nircolor.models import load_model
+from nircolor.train.common import portable_path
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
@@ -177,9 +178,8 @@ def test_fine_tuning_adversarially_with_init(runs, tmp_path):
     assert weights(tuned).keys() == weights(runs["plain"]).keys()
     assert not same(weights(tuned), weights(runs["plain"]))
     assert json.loads((tuned.model_path / "config.json").read_text())["net"]["width"] == 4
-    assert (
-        f"fine-tuned from `{base}`, trained by" in (tuned.model_path / "MODEL_CARD.md").read_text()
-    )
+    card = (tuned.model_path / "MODEL_CARD.md").read_text()
+    assert f"fine-tuned from `{portable_path(base)}`, trained by" in card
 
 
 # ----------------------------------------------------------------------------- settings, CLI
