@@ -21,6 +21,9 @@ The metrics are the ones the NIR colorization literature reports:
     Colour as a person sees it (:mod:`nircolor.colour_metrics`): how colourful the
     prediction is next to the truth, and the fraction of chromatic pixels whose hue is right.
     Over a set they are pooled (ratios of sums), not averaged per image.
+``detail_ratio``, ``gmsd``
+    Structure (:mod:`nircolor.structure_metrics`): how sharp the prediction's lightness is
+    next to the truth's (pooled over a set), and how far its edges are from the true ones.
 
 Image-sized intermediates of SSIM and the Lab conversion are float32 (about four times
 faster than float64 and accurate to about 1e-6 in SSIM and 1e-4 in ΔE); every mean is
@@ -35,15 +38,18 @@ import numpy as np
 from skimage.color import deltaE_cie76, deltaE_ciede2000, rgb2lab
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
-from .colour_metrics import POOLED_FROM, colour_scores, colourfulness, hue_hits, pooled_scores
+from . import colour_metrics, structure_metrics
+from .colour_metrics import colour_scores, colourfulness, hue_hits, pooled_scores
 
 # Names, labels and formats of the metrics live with the tables that show them.
 from .metric_tables import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES
+from .structure_metrics import detail_scores, gms_deviation
 
 __all__ = [
     "HIGHER_IS_BETTER",
     "METRIC_LABELS",
     "METRIC_NAMES",
+    "POOLED_FROM",
     "SSIM_MIN_SIZE",
     "angular_error",
     "colourfulness",
@@ -51,6 +57,8 @@ __all__ = [
     "delta_e00",
     "delta_e00_map",
     "delta_e76",
+    "detail_ratio",
+    "gmsd",
     "hue_hits",
     "mean_metrics",
     "mse",
@@ -63,6 +71,12 @@ SSIM_SIGMA = 1.5
 
 SSIM_MIN_SIZE = 11
 """Smallest image side SSIM accepts: the side of its Gaussian window (radius 3.5 sigma)."""
+
+POOLED_FROM: dict[str, tuple[str, str]] = {
+    **colour_metrics.POOLED_FROM,
+    **structure_metrics.POOLED_FROM,
+}
+"""For each metric pooled over a set, the per-image (numerator, denominator) it sums."""
 
 
 def _check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +354,56 @@ def delta_e00_map(pred, true) -> np.ndarray:
     return _delta_e00_pixels(srgb_to_lab(pred), srgb_to_lab(true)).astype(np.float32)
 
 
+def detail_ratio(pred, true) -> float:
+    """RMS of the high-pass of L* (σ = 1.5 px) of ``pred`` over that of ``true``.
+
+    See :func:`nircolor.structure_metrics.detail_rms`; Lab as :func:`delta_e00` converts.
+
+    Parameters
+    ----------
+    pred, true : (H, W, 3) ndarray of float
+        Predicted and true sRGB images, values in [0, 1].
+
+    Returns
+    -------
+    detail_ratio : float
+        1 as sharp as the truth, below 1 blurred, above 1 noisier; ``nan`` for a flat truth.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`mse`.
+    """
+    pred, true = _check_pair(pred, true)
+    return detail_scores(srgb_to_lab(pred), srgb_to_lab(true))["detail_ratio"]
+
+
+def gmsd(pred, true) -> float:
+    """Gradient magnitude similarity deviation (Xue et al. 2014); 0 for identical images.
+
+    See :func:`nircolor.structure_metrics.gms_deviation`.
+
+    Parameters
+    ----------
+    pred, true : (H, W, 3) ndarray of float
+        Predicted and true sRGB images, values in [0, 1], at least 2x2 pixels.
+
+    Returns
+    -------
+    gmsd : float
+        In [0, 1); lower is better.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`mse`, and if a side is shorter than 2 pixels.
+    """
+    pred, true = _check_pair(pred, true)
+    if min(pred.shape[:2]) < 2:
+        raise ValueError(f"GMSD needs images of at least 2x2 pixels, got {pred.shape[:2]}")
+    return gms_deviation(pred, true)
+
+
 def compute_metrics(pred, true) -> dict[str, float]:
     """Every metric of a (prediction, truth) pair, each image converted to Lab only once.
 
@@ -357,7 +421,9 @@ def compute_metrics(pred, true) -> dict[str, float]:
         ``hue_acc`` of the image (``nan`` where the truth has no colour, or no chromatic
         pixel) and the sums a set pools them from: ``colourfulness`` and
         ``colourfulness_true`` (M of the prediction and of the truth), ``hue_hits`` and
-        ``hue_pixels`` (see :func:`nircolor.colour_metrics.colour_scores`).
+        ``hue_pixels`` (see :func:`nircolor.colour_metrics.colour_scores`); ``gmsd``, and
+        ``detail_ratio`` with its sums ``detail`` and ``detail_true``
+        (:func:`nircolor.structure_metrics.detail_scores`).
 
     Raises
     ------
@@ -375,6 +441,8 @@ def compute_metrics(pred, true) -> dict[str, float]:
         "de00": lab_delta_e00(lab_pred, lab_true),
         "mse": _mse(pred, true),
         **colour_scores(pred, true, lab_pred, lab_true),
+        **detail_scores(lab_pred, lab_true),
+        "gmsd": gms_deviation(pred, true),
     }
 
 
@@ -392,8 +460,9 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
     -------
     means : dict of str to float
         For each metric present, in the order of :data:`METRIC_NAMES`, the mean of its
-        per-image values; for ``colourfulness_ratio`` and ``hue_acc``, the ratio of the
-        sums of their per-image numerators and denominators (``nan`` if that is 0/0).
+        per-image values; for the pooled metrics (:data:`POOLED_FROM`: ``colourfulness_ratio``,
+        ``hue_acc``, ``detail_ratio``), the ratio of the sums of their per-image numerators
+        and denominators (``nan`` if that is 0/0).
 
     Raises
     ------
@@ -421,7 +490,7 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
                 f"every row must hold the same metrics: row 0 has {names}, "
                 f"row {index} has {row_names}"
             )
-    pooled = pooled_scores(rows)
+    pooled = pooled_scores(rows, POOLED_FROM)
     means = {}
     for name in names:
         if name in POOLED_FROM:
