@@ -42,8 +42,9 @@ from . import colour_metrics, structure_metrics
 from .colour_metrics import colour_scores, colourfulness, hue_hits, pooled_scores
 
 # Names, labels and formats of the metrics live with the tables that show them.
+from .metric_inputs import check_pair
 from .metric_tables import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES
-from .structure_metrics import detail_scores, gms_deviation
+from .structure_metrics import detail_ratio, detail_scores, gms_deviation, gmsd
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -77,30 +78,6 @@ POOLED_FROM: dict[str, tuple[str, str]] = {
     **structure_metrics.POOLED_FROM,
 }
 """For each metric pooled over a set, the per-image (numerator, denominator) it sums."""
-
-
-def _check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a (prediction, truth) pair of sRGB images and return them as arrays."""
-    pred = np.asarray(pred)
-    true = np.asarray(true)
-    for name, image in (("pred", pred), ("true", true)):
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(f"{name} must be an RGB image of shape (H, W, 3), got {image.shape}")
-        if not np.issubdtype(image.dtype, np.floating):
-            raise ValueError(
-                f"{name} must be a floating-point image with values in [0, 1], "
-                f"got dtype {image.dtype} (divide 8-bit images by 255)"
-            )
-    if pred.shape != true.shape:
-        raise ValueError(
-            f"pred and true must have the same shape, got {pred.shape} and {true.shape}"
-        )
-    if pred.shape[0] == 0 or pred.shape[1] == 0:
-        raise ValueError(f"images must not be empty, got shape {pred.shape}")
-    for name, image in (("pred", pred), ("true", true)):
-        if not np.isfinite(image).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
-    return pred, true
 
 
 def _mse(pred: np.ndarray, true: np.ndarray) -> float:
@@ -190,7 +167,7 @@ def mse(pred, true) -> float:
         If the images are not floating-point ``(H, W, 3)`` arrays of the same shape, are
         empty, or hold NaN or infinite values.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _mse(pred, true)
 
 
@@ -213,7 +190,7 @@ def psnr(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _psnr(pred, true)
 
 
@@ -242,7 +219,7 @@ def ssim(pred, true) -> float:
         (:data:`SSIM_MIN_SIZE`). The window is never shrunk to fit: an SSIM over a smaller
         window is a different metric, not comparable with published values.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _ssim(pred, true)
 
 
@@ -277,7 +254,7 @@ def angular_error(pred, true) -> float:
     or against any grey is therefore 0°, and black against pure red is 54.74°, the angle
     between grey and red. Every other pixel is computed exactly, without any epsilon.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _angular_error(pred, true)
 
 
@@ -302,7 +279,7 @@ def delta_e76(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return lab_delta_e76(srgb_to_lab(pred), srgb_to_lab(true))
 
 
@@ -328,7 +305,7 @@ def delta_e00(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return lab_delta_e00(srgb_to_lab(pred), srgb_to_lab(true))
 
 
@@ -350,58 +327,8 @@ def delta_e00_map(pred, true) -> np.ndarray:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _delta_e00_pixels(srgb_to_lab(pred), srgb_to_lab(true)).astype(np.float32)
-
-
-def detail_ratio(pred, true) -> float:
-    """RMS of the high-pass of L* (σ = 1.5 px) of ``pred`` over that of ``true``.
-
-    See :func:`nircolor.structure_metrics.detail_rms`; Lab as :func:`delta_e00` converts.
-
-    Parameters
-    ----------
-    pred, true : (H, W, 3) ndarray of float
-        Predicted and true sRGB images, values in [0, 1].
-
-    Returns
-    -------
-    detail_ratio : float
-        1 as sharp as the truth, below 1 blurred, above 1 noisier; ``nan`` for a flat truth.
-
-    Raises
-    ------
-    ValueError
-        As for :func:`mse`.
-    """
-    pred, true = _check_pair(pred, true)
-    return detail_scores(srgb_to_lab(pred), srgb_to_lab(true))["detail_ratio"]
-
-
-def gmsd(pred, true) -> float:
-    """Gradient magnitude similarity deviation (Xue et al. 2014); 0 for identical images.
-
-    See :func:`nircolor.structure_metrics.gms_deviation`.
-
-    Parameters
-    ----------
-    pred, true : (H, W, 3) ndarray of float
-        Predicted and true sRGB images, values in [0, 1], at least 2x2 pixels.
-
-    Returns
-    -------
-    gmsd : float
-        In [0, 1); lower is better.
-
-    Raises
-    ------
-    ValueError
-        As for :func:`mse`, and if a side is shorter than 2 pixels.
-    """
-    pred, true = _check_pair(pred, true)
-    if min(pred.shape[:2]) < 2:
-        raise ValueError(f"GMSD needs images of at least 2x2 pixels, got {pred.shape[:2]}")
-    return gms_deviation(pred, true)
 
 
 def compute_metrics(pred, true) -> dict[str, float]:
@@ -430,7 +357,7 @@ def compute_metrics(pred, true) -> dict[str, float]:
     ValueError
         As for :func:`ssim`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     lab_pred = srgb_to_lab(pred)
     lab_true = srgb_to_lab(true)
     return {

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.color import rgb2lab
+
+from .metric_inputs import check_pair
 
 __all__ = [
     "DETAIL_SIGMA",
@@ -29,9 +32,11 @@ __all__ = [
     "LUMA_WEIGHTS",
     "POOLED_FROM",
     "PREWITT_X",
+    "detail_ratio",
     "detail_rms",
     "detail_scores",
     "gms_deviation",
+    "gmsd",
     "gradient_magnitude",
     "half_luma",
 ]
@@ -127,3 +132,57 @@ def gms_deviation(pred: np.ndarray, true: np.ndarray) -> float:
     m_pred = gradient_magnitude(half_luma(pred))
     similarity = (2 * m_true * m_pred + GMSD_C) / (m_true**2 + m_pred**2 + GMSD_C)
     return float(similarity.std())
+
+
+def detail_ratio(pred, true) -> float:
+    """RMS of the high-pass of L* (σ = 1.5 px) of ``pred`` over that of ``true``.
+
+    L* is CIELAB lightness as :func:`nircolor.metrics.delta_e00` converts it
+    (:func:`skimage.color.rgb2lab`, D65, 2°, float32); see :func:`detail_rms`.
+
+    Parameters
+    ----------
+    pred, true : (H, W, 3) ndarray of float
+        Predicted and true sRGB images, values in [0, 1].
+
+    Returns
+    -------
+    detail_ratio : float
+        1 as sharp as the truth, below 1 blurred, above 1 noisier; ``nan`` for a flat truth.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`nircolor.metrics.mse`.
+    """
+    pred, true = check_pair(pred, true)
+    lab_pred, lab_true = (
+        rgb2lab(image.astype(np.float32), illuminant="D65", observer="2") for image in (pred, true)
+    )
+    return detail_scores(lab_pred, lab_true)["detail_ratio"]
+
+
+def gmsd(pred, true) -> float:
+    """Gradient magnitude similarity deviation (Xue et al. 2014); 0 for identical images.
+
+    See :func:`gms_deviation`.
+
+    Parameters
+    ----------
+    pred, true : (H, W, 3) ndarray of float
+        Predicted and true sRGB images, values in [0, 1], at least 2x2 pixels.
+
+    Returns
+    -------
+    gmsd : float
+        In [0, 1); lower is better.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`nircolor.metrics.mse`, and if a side is shorter than 2 pixels.
+    """
+    pred, true = check_pair(pred, true)
+    if min(pred.shape[:2]) < 2:
+        raise ValueError(f"GMSD needs images of at least 2x2 pixels, got {pred.shape[:2]}")
+    return gms_deviation(pred, true)
