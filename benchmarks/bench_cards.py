@@ -19,6 +19,7 @@ way)::
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from _common import (
@@ -35,6 +36,12 @@ from nircolor.evaluate import Evaluation, evaluate_grey
 from nircolor.metric_tables import METRIC_NAMES, metrics_table
 from nircolor.models import CARD_NAME, resolve_model_path
 from nircolor.train.common import VALIDATION_HEADING, validation_section
+
+RESCORED = (
+    " Rescored on {date} by `python benchmarks/bench_cards.py`: the model as it ships (its "
+    "default guided filter and colour context), which may differ from the model the "
+    "training run scored."
+)
 
 
 def table_cells(section: str) -> dict[tuple[str, str], str]:
@@ -81,7 +88,9 @@ def rescore(name: str, val, grey: Evaluation, write: bool) -> Evaluation:
     evaluation.model, evaluation.grey = name, grey
     path = Path(resolve_model_path(name)) / CARD_NAME
     card = path.read_text(encoding="utf-8")
-    section = "\n".join(validation_section(evaluation)[2:])
+    lines = validation_section(evaluation)[2:]
+    lines[0] += RESCORED.format(date=time.strftime("%Y-%m-%d", time.gmtime()))
+    section = "\n".join(lines)
     changes = changed_cells(validation_text(card), section)
     print(f"\n{path}: {len(changes)} cell(s) of the old tables differ")
     for change in changes:
