@@ -241,6 +241,7 @@ def test_evaluate_prints_table_and_writes_json(
     assert code == 0, err
     assert "PSNR" in out and "country" in out
     assert "Colour ratio" in out and "Hue acc" in out
+    assert "Detail ratio" in out and "GMSD" in out and "NIR shown as grey" in out
     result = json.loads(json_path.read_text())
     assert set(result["summary"]) >= {"psnr", "ssim", "ae", "de76", "de00", "mse", "n"}
     assert 0 < result["summary"]["colourfulness_ratio"] and 0 <= result["summary"]["hue_acc"] <= 1
@@ -248,6 +249,12 @@ def test_evaluate_prints_table_and_writes_json(
         result["images"][0]
     )
     assert result["summary"]["n"] == len(result["images"]) > 0
+    grey = result["nir_as_grey"]  # the floor, scored on the same pairs
+    assert grey["model"] == "NIR shown as grey" and grey["summary"]["n"] == result["summary"]["n"]
+    assert [r["image"] for r in grey["images"]] == [r["image"] for r in result["images"]]
+    assert grey["summary"]["colourfulness_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 < result["summary"]["detail_ratio"] and 0 <= result["summary"]["gmsd"] < 0.5
+    assert {"detail", "detail_true"} <= set(result["images"][0])
     assert {"image", "category", "psnr"} <= set(result["images"][0])
     assert len(list(images.rglob("*.png"))) == result["summary"]["n"]
     # The synthetic RGB is a smooth function of the NIR: L3 must learn it well.

@@ -101,6 +101,7 @@ def test_compute_metrics_keys_and_agreement_with_single_metrics():
     scores = compute_metrics(pred, true)
     assert list(scores)[:6] == ["psnr", "ssim", "ae", "de76", "de00", "mse"]
     sums = {"colourfulness", "colourfulness_true", "hue_hits", "hue_pixels"}
+    sums |= {"detail", "detail_true"}
     assert set(scores) - sums == set(METRIC_NAMES) == set(HIGHER_IS_BETTER)
     assert all(isinstance(value, float) for value in scores.values())
     assert scores["psnr"] == psnr(pred, true)
@@ -348,7 +349,7 @@ def test_empty_images_raise():
 def test_metric_tables_are_consistent():
     assert METRIC_NAMES == (
         *("psnr", "ssim", "ae", "de00", "de76", "mse"),
-        *("colourfulness_ratio", "hue_acc"),
+        *("colourfulness_ratio", "hue_acc", "detail_ratio", "gmsd"),
     )
     assert HIGHER_IS_BETTER == {
         "psnr": True,
@@ -359,6 +360,8 @@ def test_metric_tables_are_consistent():
         "mse": False,
         "colourfulness_ratio": True,
         "hue_acc": True,
+        "detail_ratio": True,  # with a target of 1: best_flags picks the nearest
+        "gmsd": False,
     }
 
 

@@ -15,13 +15,15 @@ import pytest
 
 import nircolor
 from nircolor.data import discover_pairs, load_pair
-from nircolor.metrics import compute_metrics, delta_e00, delta_e00_map
+from nircolor.metrics import compute_metrics, delta_e00, delta_e00_map, detail_ratio, gmsd
 
 from .helpers.cli import run_cli as run
 
-TOLERANCE = {"psnr": 0.05, "ssim": 0.005, "ae": 0.05, "de00": 0.05, "de76": 0.05}
+TOLERANCE = {"psnr": 0.05, "ssim": 0.005, "ae": 0.05, "de00": 0.05, "de76": 0.05, "gmsd": 1e-4}
 COLOUR_TOLERANCE = {"colourfulness": 0.01, "colourfulness_true": 0.01}
-POOLED_TOLERANCE = {"colourfulness_ratio": 1e-3, "hue_acc": 2e-3}
+DETAIL_TOLERANCE = {"detail": 1e-3, "detail_true": 1e-3}
+"""RMS of the high-pass of L* (0–100): float32 Lab moves it by about 1e-5."""
+POOLED_TOLERANCE = {"colourfulness_ratio": 1e-3, "hue_acc": 2e-3, "detail_ratio": 1e-4}
 """Hue hits may differ by a few pixels whose hue or chroma sits on a threshold (float32 Lab)."""
 
 # ------------------------------------------------------------------ reference implementation
@@ -36,6 +38,7 @@ def ref_psnr(pred, true):
 
 
 def ref_gaussian_window(sigma=1.5, truncate=3.5):
+    """Sampled Gaussian weights of radius ``int(truncate·σ + ½)``, summing to 1."""
     radius = int(truncate * sigma + 0.5)
     k = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-(k**2) / (2 * sigma**2))
@@ -166,8 +169,10 @@ def ref_hue_hits(lab_pred, lab_true):
 
 
 def ref_pooled(references):
-    """The set's colourfulness ratio and hue accuracy: ratios of sums."""
+    """The set's colourfulness ratio, hue accuracy and detail ratio: ratios of sums."""
     return {
+        "detail_ratio": sum(r["detail"] for r in references)
+        / sum(r["detail_true"] for r in references),
         "colourfulness_ratio": sum(r["colourfulness"] for r in references)
         / sum(r["colourfulness_true"] for r in references),
         "hue_acc": sum(r["hue_hits"] for r in references)
@@ -175,10 +180,48 @@ def ref_pooled(references):
     }
 
 
+def ref_detail(lightness):
+    """RMS of L* less its Gaussian blur (σ = 1.5 px, radius 6, mirrored borders)."""
+    high_pass = lightness - ref_filter(lightness, ref_gaussian_window(1.5, truncate=4.0))
+    return math.sqrt(np.mean(high_pass**2))
+
+
+def ref_half_luma(rgb):
+    """Luma on 0–255, the mean of each 2×2 block from the top-left (an odd edge dropped)."""
+    y = 255.0 * (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])
+    y = np.float64(y)[: y.shape[0] // 2 * 2, : y.shape[1] // 2 * 2]
+    return (y[::2, ::2] + y[1::2, ::2] + y[::2, 1::2] + y[1::2, 1::2]) / 4
+
+
+def ref_gradient_magnitude(y):
+    """Prewitt / 3 with replicated edges, written out as differences of neighbours."""
+    p = np.pad(y, 1, mode="edge")
+    height, width = y.shape
+    column = [p[i : i + height, :] for i in range(3)]  # rows above, at and below
+    rows = sum(column) / 3  # vertical mean: the horizontal kernel's rows
+    gx = rows[:, 0:width] - rows[:, 2 : width + 2]
+    across = [p[:, j : j + width] for j in range(3)]
+    cols = sum(across) / 3
+    gy = cols[0:height, :] - cols[2 : height + 2, :]
+    return np.sqrt(gx**2 + gy**2)
+
+
+def ref_gmsd(pred, true):
+    m_p, m_t = (
+        ref_gradient_magnitude(ref_half_luma(pred)),
+        ref_gradient_magnitude(ref_half_luma(true)),
+    )
+    gms = (2 * m_t * m_p + 170) / (m_t**2 + m_p**2 + 170)
+    return float(np.sqrt(np.mean((gms - gms.mean()) ** 2)))
+
+
 def ref_metrics(pred, true):
     lab_true, lab_pred = ref_lab(true), ref_lab(pred)
     hits, pixels = ref_hue_hits(lab_pred, lab_true)
     return {
+        "detail": ref_detail(lab_pred[..., 0]),
+        "detail_true": ref_detail(lab_true[..., 0]),
+        "gmsd": ref_gmsd(pred, true),
         "colourfulness": ref_colourfulness(pred),
         "colourfulness_true": ref_colourfulness(true),
         "hue_hits": hits,
@@ -289,6 +332,45 @@ def test_reference_hue_accuracy_closed_form():
     assert ref_hue_hits(turned, lab) == (0, pixels)
 
 
+def test_reference_gmsd_of_a_hand_made_pair():
+    # 6 × 8 greys (R = G = B, so luma = 255·v). Halved: the truth is a ramp 0, 1, 2, 3 (times
+    # 51) down every column; the prediction is flat but for one bright block.
+    true = np.repeat(np.repeat(np.arange(3)[:, None] * np.ones(4), 2, 0), 2, 1) * 0.2
+    pred = np.full((6, 8), 0.2)
+    pred[2:4, 4:6] = 1.0
+    true, pred = (np.repeat(v[..., None], 3, -1) for v in (true, pred))
+    assert ref_half_luma(true)[:, 0] == pytest.approx([0, 51, 102])
+    # Truth: gx = 0, gy = row above − row below: 102 inside, 51 where an edge is replicated.
+    assert ref_gradient_magnitude(ref_half_luma(true))[:, 0] == pytest.approx([51, 102, 51])
+    # Prediction: a bump of 204 at (1, 2) of the halved image; row 0 sees it a third at a time
+    # (gx ∓ 68 beside it, gy 68 above it), the bump itself sees no slope.
+    m_p = ref_gradient_magnitude(ref_half_luma(pred))
+    assert m_p[0] == pytest.approx([0, 68 * math.sqrt(2), 68, 68 * math.sqrt(2)])
+    assert m_p[1, 2] == 0
+    m_t = np.array([[51] * 4, [102] * 4, [51] * 4])
+    gms = (2 * m_t * m_p + 170) / (m_t**2 + m_p**2 + 170)
+    assert ref_gmsd(pred, true) == pytest.approx(gms.std(), rel=1e-12)
+    assert gmsd(pred, true) == pytest.approx(ref_gmsd(pred, true), rel=1e-12)
+    assert ref_gmsd(true, true) == 0.0
+
+
+def test_reference_detail_of_a_flat_image_is_zero_and_of_a_cosine_closed_form():
+    assert ref_detail(np.full((12, 12), 37.0)) == 0.0
+    # A cos(ω(x + ½)), ω = π·3/W, is mirror-symmetric about both edges: the mirrored border
+    # extends it into an endless cosine, which the blur scales by H = Σ_k w_k cos(ω k).
+    width, amplitude = 40, 7.0
+    omega = math.pi * 3 / width
+    wave = amplitude * np.cos(omega * (np.arange(width) + 0.5)) * np.ones((9, 1))
+    weights = ref_gaussian_window(1.5, truncate=4.0)
+    blur_gain = sum(w * math.cos(omega * (k - 6)) for k, w in enumerate(weights))
+    assert ref_detail(wave) == pytest.approx(amplitude * (1 - blur_gain) / math.sqrt(2))
+    # Two grey boards: the L* of each takes two values, so their ratio is that of the swings.
+    board = np.tile([[1.0, 0.0], [0.0, 1.0]], (8, 8))[..., None] * np.ones(3)
+    soft, hard = 0.45 + 0.1 * board, 0.3 + 0.4 * board
+    swings = [np.ptp(ref_lab(image)[..., 0]) for image in (soft, hard)]
+    assert detail_ratio(soft, hard) == pytest.approx(swings[0] / swings[1], rel=1e-4)
+
+
 @pytest.mark.parametrize("row", SHARMA_2005)
 def test_reference_ciede2000_matches_sharma_table(row):
     lab1, lab2, expected = np.array(row[1:4]), np.array(row[4:7]), row[7]
@@ -306,6 +388,9 @@ def test_reference_matches_nircolor_on_random_images():
         assert theirs[name] == pytest.approx(ours[name], abs=tolerance / 10), name
     for name in ("colourfulness", "colourfulness_true"):
         assert theirs[name] == pytest.approx(ours[name], rel=1e-9), name
+    for name, tolerance in DETAIL_TOLERANCE.items():
+        assert theirs[name] == pytest.approx(ours[name], abs=tolerance), name
+    assert theirs["detail_ratio"] == pytest.approx(ref_pooled([ours])["detail_ratio"], abs=1e-4)
     assert abs(theirs["hue_hits"] - ours["hue_hits"]) <= 2
     assert abs(theirs["hue_pixels"] - ours["hue_pixels"]) <= 2
     assert theirs["colourfulness_ratio"] == pytest.approx(ref_pooled([ours])["colourfulness_ratio"])
@@ -329,22 +414,42 @@ def check_against_evaluate(monkeypatch, capsys, tmp_path, model, data, split):
     assert code == 0, err
     evaluated = json.loads(json_path.read_text())
     pairs = {pair.id: pair for pair in discover_pairs(data)}
+
+    def colorized(nir):
+        return nircolor.colorize(nir, model=str(model))
+
+    def grey(nir):  # the reference row: the NIR image shown as grey, R = G = B = NIR
+        return np.repeat(nir[..., None], 3, axis=-1)
+
+    check_document(evaluated, pairs, colorized)
+    # The hue of a grey pixel is that of rounding noise in a* and b* (float32 Lab against
+    # float64 here): of the grey reference, every metric but the hue accuracy is compared.
+    check_document(evaluated["nir_as_grey"], pairs, grey, hues=False)
+    assert evaluated["nir_as_grey"]["model"] == "NIR shown as grey"
+    return evaluated
+
+
+def check_document(document, pairs, predict, hues=True):
+    """Every image row of an ``evaluate --json`` document, and its summary, against the
+    reference computed on ``predict(nir)`` (the hue accuracy too if ``hues``)."""
     references = []
-    for row in evaluated["images"]:
+    for row in document["images"]:
         nir, rgb = load_pair(pairs[row["image"]])
-        reference = ref_metrics(nircolor.colorize(nir, model=str(model)), rgb)
-        for name, tolerance in {**TOLERANCE, **COLOUR_TOLERANCE}.items():
+        reference = ref_metrics(predict(nir), rgb)
+        for name, tolerance in {**TOLERANCE, **COLOUR_TOLERANCE, **DETAIL_TOLERANCE}.items():
             assert row[name] == pytest.approx(reference[name], abs=tolerance), (row["image"], name)
-        assert abs(row["hue_hits"] - reference["hue_hits"]) <= 2e-3 * reference["hue_pixels"] + 2
         assert abs(row["hue_pixels"] - reference["hue_pixels"]) <= 2e-3 * row["hue_pixels"] + 2
+        if hues:
+            hits = reference["hue_hits"]
+            assert abs(row["hue_hits"] - hits) <= 2e-3 * reference["hue_pixels"] + 2
         references.append(reference)
     for name, tolerance in TOLERANCE.items():  # the set's value: the mean of per-image values
         mean = np.mean([r[name] for r in references])
-        assert evaluated["summary"][name] == pytest.approx(mean, abs=tolerance), name
-    pooled = ref_pooled(references)  # except colour as seen: pooled over the set
+        assert document["summary"][name] == pytest.approx(mean, abs=tolerance), name
+    pooled = ref_pooled(references)  # except colour as seen and detail: pooled over the set
     for name, tolerance in POOLED_TOLERANCE.items():
-        assert evaluated["summary"][name] == pytest.approx(pooled[name], abs=tolerance), name
-    return evaluated
+        if hues or name != "hue_acc":
+            assert document["summary"][name] == pytest.approx(pooled[name], abs=tolerance), name
 
 
 def test_evaluate_json_matches_the_reference(monkeypatch, capsys, tmp_path, pair_tree, tiny_model):

@@ -231,6 +231,7 @@ def test_training_is_deterministic_and_writes_a_model_folder(tmp_path):
     assert (config["training"]["split"], config["training"]["val_split"]) == ("fit", "holdout")
     card = (first.model_path / "MODEL_CARD.md").read_text()
     assert "chosen on holdout" in card and "## Validation" in card and "seed: 0" in card
+    assert "| Detail ratio | GMSD |" in card and "\n| NIR shown as grey | " in card
     nir = synthetic_pair(99, 45, 70)[0]
     rgb = load_model(first.model_path).predict(nir)
     assert rgb.shape == (45, 70, 3) and rgb.dtype == np.float32

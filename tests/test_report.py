@@ -115,6 +115,11 @@ def test_report_writes_documents_whose_numbers_are_evaluates(
         assert "Colour ratio" in text and "Hue acc" in text
         assert f"{summary['colourfulness_ratio']:.2f}" in text
         assert f"{summary['hue_acc']:.3f}" in text
+        assert "Detail ratio" in text and f"{summary['gmsd']:.3f}" in text
+        grey = document["nir_as_grey"]["summary"]
+        assert "NIR shown as grey" in text and f"{grey['gmsd']:.3f}" in text
+    # The grey reference is evaluate's, on the report's 7 pairs.
+    assert document["nir_as_grey"]["images"] == evaluated["nir_as_grey"]["images"][:7]
 
 
 @REPORT

@@ -111,14 +111,19 @@ def colour_scores(pred, true, lab_pred: np.ndarray, lab_true: np.ndarray) -> dic
     return scores
 
 
-def pooled_scores(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+def pooled_scores(
+    rows: Sequence[Mapping[str, float]],
+    pooled_from: Mapping[str, tuple[str, str]] = POOLED_FROM,
+) -> dict[str, float]:
     """The pooled metrics of a set of per-image rows: ``Σ numerator / Σ denominator``.
 
-    A metric is left out when a row lacks its sums; it is ``nan`` when the pooled
-    denominator is 0 (no colour in the truth, or no chromatic pixel).
+    ``pooled_from`` names each metric's (numerator, denominator) sums (by default the
+    colour metrics'; :data:`nircolor.metrics.POOLED_FROM` adds the detail ratio). A metric
+    is left out when a row lacks its sums; it is ``nan`` when the pooled denominator is 0
+    (no colour in the truth, no chromatic pixel, no detail).
     """
     pooled = {}
-    for name, (top, bottom) in POOLED_FROM.items():
+    for name, (top, bottom) in pooled_from.items():
         if not rows or any(top not in row or bottom not in row for row in rows):
             continue
         numerator = sum(float(row[top]) for row in rows)

@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from .api import colorize, get_model
-from .colour_metrics import POOLED_FROM
 from .data import Pair, load_pair
 from .errors import DataError
 from .filters import GuidedFilter
 from .io import write_bytes_atomic, write_image
-from .metrics import METRIC_NAMES, compute_metrics, mean_metrics
+from .metrics import METRIC_NAMES, POOLED_FROM, compute_metrics, mean_metrics
 from .models import Colorizer
 from .models.l3.cfa import takes_mosaic
+
+GREY = "NIR shown as grey"
+"""Name of the reference every colorizer must beat: the NIR image as grey (R = G = B = NIR)."""
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Evaluation:
 
     model: str
     images: list[dict] = field(default_factory=list)
+    grey: Evaluation | None = None
+    """The same pairs scored with the NIR image shown as grey (:data:`GREY`), if asked for."""
 
     @property
     def summary(self) -> dict:
@@ -51,16 +55,18 @@ class Evaluation:
         }
 
     def to_json(self) -> dict:
-        """Summary, groups and images as JSON-ready data (NaN, a ratio of nothing, is None)."""
-        return _nan_to_none(
-            {
-                "model": self.model,
-                "summary": self.summary,
-                "categories": self.by_category(),
-                "collections": self.by_collection(),
-                "images": self.images,
-            }
-        )
+        """Summary, groups and images as JSON-ready data (NaN, a ratio of nothing, is None);
+        with a grey reference, its own summary, groups and images under ``nir_as_grey``."""
+        document = {
+            "model": self.model,
+            "summary": self.summary,
+            "categories": self.by_category(),
+            "collections": self.by_collection(),
+            "images": self.images,
+        }
+        if self.grey is not None:
+            document["nir_as_grey"] = self.grey.to_json()
+        return _nan_to_none(document)
 
     def write_json(self, path: str | os.PathLike) -> None:
         text = json.dumps(self.to_json(), indent=2, allow_nan=False, default=float)
@@ -83,6 +89,23 @@ def _nan_to_none(value):
     return value
 
 
+def nir_as_grey(nir: np.ndarray) -> np.ndarray:
+    """The NIR image shown as grey: ``(H, W, 3)`` with R = G = B = NIR."""
+    return np.repeat(np.asarray(nir, dtype=np.float32)[:, :, None], 3, axis=2)
+
+
+def score_row(pair: Pair, prediction: np.ndarray, rgb: np.ndarray) -> dict:
+    """One image's row: ``image, category, collection``, the metrics and the pooled sums."""
+    try:
+        scores = compute_metrics(prediction, rgb)
+    except ValueError as error:
+        raise DataError(f"{pair.id}: cannot score ({error})") from None
+    scores["psnr"] = min(scores["psnr"], 100.0)
+    row = {"image": pair.id, "category": pair.category, "collection": pair.collection}
+    row.update({name: float(scores[name]) for name in (*METRIC_NAMES, *POOLED_SUMS)})
+    return row
+
+
 def evaluate_model(
     model: str | os.PathLike | Colorizer,
     pairs: Sequence[Pair],
@@ -90,6 +113,7 @@ def evaluate_model(
     save_images: str | os.PathLike | None = None,
     progress: Callable[[Pair], None] | None = None,
     on_prediction: Callable[[Pair, np.ndarray, np.ndarray], None] | None = None,
+    grey: bool = False,
 ) -> Evaluation:
     """Colorize every pair's NIR image with ``model`` and score it against its RGB image.
 
@@ -107,6 +131,9 @@ def evaluate_model(
         Called as ``on_prediction(pair, prediction, rgb)`` with each scored prediction and
         its true RGB image (float32 ``(H, W, 3)``), outside the timed part; for callers that
         need the images themselves (plots of :mod:`nircolor.report`).
+    grey : bool
+        Also score the NIR image shown as grey on the same pairs (:func:`evaluate_grey`),
+        kept as :attr:`Evaluation.grey`.
 
     Returns
     -------
@@ -122,19 +149,29 @@ def evaluate_model(
         start = time.perf_counter()
         prediction = colorize(nir, model=loaded, guided=guided)
         elapsed_ms = (time.perf_counter() - start) * 1000
-        try:
-            scores = compute_metrics(prediction, rgb)
-        except ValueError as error:
-            raise DataError(f"{pair.id}: cannot score ({error})") from None
-        scores["psnr"] = min(scores["psnr"], 100.0)
-        row = {"image": pair.id, "category": pair.category, "collection": pair.collection}
-        row.update({name: float(scores[name]) for name in (*METRIC_NAMES, *POOLED_SUMS)})
+        row = score_row(pair, prediction, rgb)
         row["ms"] = elapsed_ms
         evaluation.images.append(row)
         if save_images is not None:
             write_image(Path(save_images) / f"{pair.id}.png", prediction, overwrite=True)
         if on_prediction is not None:
             on_prediction(pair, prediction, rgb)
+        if progress is not None:
+            progress(pair)
+    if grey:
+        evaluation.grey = evaluate_grey(pairs)
+    return evaluation
+
+
+def evaluate_grey(
+    pairs: Sequence[Pair], progress: Callable[[Pair], None] | None = None
+) -> Evaluation:
+    """Score the NIR image shown as grey (R = G = B = NIR) against each pair's RGB image: the
+    reference every colorizer must beat, named :data:`GREY`; ``progress(pair)`` after each."""
+    evaluation = Evaluation(model=GREY)
+    for pair in pairs:
+        nir, rgb = load_pair(pair)
+        evaluation.images.append(score_row(pair, nir_as_grey(nir), rgb))
         if progress is not None:
             progress(pair)
     return evaluation

@@ -44,6 +44,8 @@ class Metric:
     spec: str
     """Format spec of a value, as :func:`format` takes it (``".2f"``)."""
     higher_is_better: bool
+    target: float | None = None
+    """The best value, for a ratio whose ideal is 1 (the best of a column is the nearest)."""
 
     def format(self, value: float | None, signed: bool = False) -> str:
         """``value`` as a table cell (with a sign if ``signed``); ``None`` or NaN is a dash."""
@@ -63,6 +65,8 @@ METRICS: dict[str, Metric] = {
         Metric("mse", "MSE", ".5f", False),
         Metric("colourfulness_ratio", "Colour ratio", ".2f", True),
         Metric("hue_acc", "Hue acc", ".3f", True),
+        Metric("detail_ratio", "Detail ratio", ".2f", True, target=1.0),
+        Metric("gmsd", "GMSD", ".3f", False),
     )
 }
 """Every metric nircolor reports, in the order it reports them."""
@@ -88,13 +92,17 @@ def format_metric(name: str, value: float | None, signed: bool = False) -> str:
     return METRICS[name].format(value, signed)
 
 
-def best_flags(values: Sequence[float], higher: bool) -> list[bool]:
-    """Which of ``values`` are the best (all ties); none when there are fewer than two."""
+def best_flags(values: Sequence[float], higher: bool, target: float | None = None) -> list[bool]:
+    """Which of ``values`` are the best (all ties): the largest if ``higher``, else the
+    smallest, or with a ``target``, the nearest to it; none when there are fewer than two."""
     known = [v for v in values if v is not None and v == v]
     if len(values) < 2 or not known:
         return [False] * len(values)
-    target = max(known) if higher else min(known)
-    return [v == target for v in values]
+    if target is not None:
+        nearest = min(abs(v - target) for v in known)
+        return [v is not None and v == v and abs(v - target) == nearest for v in values]
+    best = max(known) if higher else min(known)
+    return [v == best for v in values]
 
 
 @dataclass
@@ -102,9 +110,10 @@ class Table:
     """A table of text cells, rendered as Markdown or as a :class:`rich.table.Table`.
 
     ``numeric[j]`` right-aligns column ``j``; ``best[i][j]`` marks a cell as the best of its
-    row or column (bold in Markdown and HTML); ``total`` makes the last row a total (bold);
-    ``sections`` holds the indices of the rows that start a new section (a rule on the
-    terminal).
+    row or column (bold in Markdown and HTML); ``total`` makes the last row a total (bold),
+    or the last but ``after_total`` rows (references shown below the total, such as the NIR
+    shown as grey); ``sections`` holds the indices of the rows that start a new section (a
+    rule on the terminal).
     """
 
     headers: list[str]
@@ -114,6 +123,7 @@ class Table:
     total: bool = False
     sections: list[int] = field(default_factory=list)
     title: str | None = None
+    after_total: int = 0
 
     def __post_init__(self) -> None:
         self.headers = [str(h) for h in self.headers]
@@ -134,7 +144,7 @@ class Table:
 
     def is_total(self, index: int) -> bool:
         """Whether row ``index`` is the total row."""
-        return self.total and index == len(self.rows) - 1
+        return self.total and index == len(self.rows) - 1 - self.after_total
 
     def markdown_lines(self, escape: Callable[[str], str] | None = None) -> list[str]:
         """The table as GitHub Markdown lines; ``escape(text)``, if given, escapes each cell."""
@@ -190,7 +200,7 @@ def metrics_table(
     headers = [first, *(["n"] if count else []), *(m.label for m in columns)]
     table = Table(headers, title=title)
     flags = {
-        m.name: best_flags([g[m.name] for g in groups.values()], m.higher_is_better)
+        m.name: best_flags([g[m.name] for g in groups.values()], m.higher_is_better, m.target)
         if best
         else [False] * len(groups)
         for m in columns
@@ -207,10 +217,11 @@ def metrics_table(
 
 
 def evaluation_table(evaluation, title: str | None = None) -> Table:
-    """One model's metrics per category, then per collection (if several), then the total.
+    """One model's metrics per category, then per collection (if several), then the total,
+    then, if the evaluation scored it, the NIR shown as grey on the same pairs.
 
     ``evaluation`` is an :class:`~nircolor.evaluate.Evaluation` (or anything with
-    ``by_category()``, ``by_collection()``, ``summary`` and ``images``).
+    ``by_category()``, ``by_collection()``, ``summary``, ``images`` and ``grey``).
     """
     categories = evaluation.by_category()
     table = metrics_table(categories, title=title)
@@ -223,4 +234,9 @@ def evaluation_table(evaluation, title: str | None = None) -> Table:
         for row in metrics_table(part).rows:
             table.add_row(row)
     table.total = True
+    grey = getattr(evaluation, "grey", None)
+    if grey is not None:
+        table.add_section()
+        table.add_row(metrics_table({grey.model: grey.summary}).rows[0])
+        table.after_total = 1
     return table

@@ -21,6 +21,9 @@ The metrics are the ones the NIR colorization literature reports:
     Colour as a person sees it (:mod:`nircolor.colour_metrics`): how colourful the
     prediction is next to the truth, and the fraction of chromatic pixels whose hue is right.
     Over a set they are pooled (ratios of sums), not averaged per image.
+``detail_ratio``, ``gmsd``
+    Structure (:mod:`nircolor.structure_metrics`): how sharp the prediction's lightness is
+    next to the truth's (pooled over a set), and how far its edges are from the true ones.
 
 Image-sized intermediates of SSIM and the Lab conversion are float32 (about four times
 faster than float64 and accurate to about 1e-6 in SSIM and 1e-4 in ΔE); every mean is
@@ -35,15 +38,19 @@ import numpy as np
 from skimage.color import deltaE_cie76, deltaE_ciede2000, rgb2lab
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
-from .colour_metrics import POOLED_FROM, colour_scores, colourfulness, hue_hits, pooled_scores
+from . import colour_metrics, structure_metrics
+from .colour_metrics import colour_scores, colourfulness, hue_hits, pooled_scores
 
 # Names, labels and formats of the metrics live with the tables that show them.
+from .metric_inputs import check_pair
 from .metric_tables import HIGHER_IS_BETTER, METRIC_LABELS, METRIC_NAMES
+from .structure_metrics import detail_ratio, detail_scores, gms_deviation, gmsd
 
 __all__ = [
     "HIGHER_IS_BETTER",
     "METRIC_LABELS",
     "METRIC_NAMES",
+    "POOLED_FROM",
     "SSIM_MIN_SIZE",
     "angular_error",
     "colourfulness",
@@ -51,6 +58,8 @@ __all__ = [
     "delta_e00",
     "delta_e00_map",
     "delta_e76",
+    "detail_ratio",
+    "gmsd",
     "hue_hits",
     "mean_metrics",
     "mse",
@@ -64,29 +73,11 @@ SSIM_SIGMA = 1.5
 SSIM_MIN_SIZE = 11
 """Smallest image side SSIM accepts: the side of its Gaussian window (radius 3.5 sigma)."""
 
-
-def _check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a (prediction, truth) pair of sRGB images and return them as arrays."""
-    pred = np.asarray(pred)
-    true = np.asarray(true)
-    for name, image in (("pred", pred), ("true", true)):
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(f"{name} must be an RGB image of shape (H, W, 3), got {image.shape}")
-        if not np.issubdtype(image.dtype, np.floating):
-            raise ValueError(
-                f"{name} must be a floating-point image with values in [0, 1], "
-                f"got dtype {image.dtype} (divide 8-bit images by 255)"
-            )
-    if pred.shape != true.shape:
-        raise ValueError(
-            f"pred and true must have the same shape, got {pred.shape} and {true.shape}"
-        )
-    if pred.shape[0] == 0 or pred.shape[1] == 0:
-        raise ValueError(f"images must not be empty, got shape {pred.shape}")
-    for name, image in (("pred", pred), ("true", true)):
-        if not np.isfinite(image).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
-    return pred, true
+POOLED_FROM: dict[str, tuple[str, str]] = {
+    **colour_metrics.POOLED_FROM,
+    **structure_metrics.POOLED_FROM,
+}
+"""For each metric pooled over a set, the per-image (numerator, denominator) it sums."""
 
 
 def _mse(pred: np.ndarray, true: np.ndarray) -> float:
@@ -176,7 +167,7 @@ def mse(pred, true) -> float:
         If the images are not floating-point ``(H, W, 3)`` arrays of the same shape, are
         empty, or hold NaN or infinite values.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _mse(pred, true)
 
 
@@ -199,7 +190,7 @@ def psnr(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _psnr(pred, true)
 
 
@@ -228,7 +219,7 @@ def ssim(pred, true) -> float:
         (:data:`SSIM_MIN_SIZE`). The window is never shrunk to fit: an SSIM over a smaller
         window is a different metric, not comparable with published values.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _ssim(pred, true)
 
 
@@ -263,7 +254,7 @@ def angular_error(pred, true) -> float:
     or against any grey is therefore 0°, and black against pure red is 54.74°, the angle
     between grey and red. Every other pixel is computed exactly, without any epsilon.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _angular_error(pred, true)
 
 
@@ -288,7 +279,7 @@ def delta_e76(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return lab_delta_e76(srgb_to_lab(pred), srgb_to_lab(true))
 
 
@@ -314,7 +305,7 @@ def delta_e00(pred, true) -> float:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return lab_delta_e00(srgb_to_lab(pred), srgb_to_lab(true))
 
 
@@ -336,7 +327,7 @@ def delta_e00_map(pred, true) -> np.ndarray:
     ValueError
         As for :func:`mse`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     return _delta_e00_pixels(srgb_to_lab(pred), srgb_to_lab(true)).astype(np.float32)
 
 
@@ -357,14 +348,16 @@ def compute_metrics(pred, true) -> dict[str, float]:
         ``hue_acc`` of the image (``nan`` where the truth has no colour, or no chromatic
         pixel) and the sums a set pools them from: ``colourfulness`` and
         ``colourfulness_true`` (M of the prediction and of the truth), ``hue_hits`` and
-        ``hue_pixels`` (see :func:`nircolor.colour_metrics.colour_scores`).
+        ``hue_pixels`` (see :func:`nircolor.colour_metrics.colour_scores`); ``gmsd``, and
+        ``detail_ratio`` with its sums ``detail`` and ``detail_true``
+        (:func:`nircolor.structure_metrics.detail_scores`).
 
     Raises
     ------
     ValueError
         As for :func:`ssim`.
     """
-    pred, true = _check_pair(pred, true)
+    pred, true = check_pair(pred, true)
     lab_pred = srgb_to_lab(pred)
     lab_true = srgb_to_lab(true)
     return {
@@ -375,6 +368,8 @@ def compute_metrics(pred, true) -> dict[str, float]:
         "de00": lab_delta_e00(lab_pred, lab_true),
         "mse": _mse(pred, true),
         **colour_scores(pred, true, lab_pred, lab_true),
+        **detail_scores(lab_pred, lab_true),
+        "gmsd": gms_deviation(pred, true),
     }
 
 
@@ -392,8 +387,9 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
     -------
     means : dict of str to float
         For each metric present, in the order of :data:`METRIC_NAMES`, the mean of its
-        per-image values; for ``colourfulness_ratio`` and ``hue_acc``, the ratio of the
-        sums of their per-image numerators and denominators (``nan`` if that is 0/0).
+        per-image values; for the pooled metrics (:data:`POOLED_FROM`: ``colourfulness_ratio``,
+        ``hue_acc``, ``detail_ratio``), the ratio of the sums of their per-image numerators
+        and denominators (``nan`` if that is 0/0).
 
     Raises
     ------
@@ -421,7 +417,7 @@ def mean_metrics(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
                 f"every row must hold the same metrics: row 0 has {names}, "
                 f"row {index} has {row_names}"
             )
-    pooled = pooled_scores(rows)
+    pooled = pooled_scores(rows, POOLED_FROM)
     means = {}
     for name in names:
         if name in POOLED_FROM:

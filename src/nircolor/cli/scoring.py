@@ -64,7 +64,8 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
     limit: LimitOption = None,
 ) -> None:
-    """Score a model per category and overall: PSNR, SSIM, AE, ΔE, colour ratio, hue acc."""
+    """Score a model per category and overall (PSNR, SSIM, AE, ΔE, colour ratio, hue acc,
+    detail ratio, GMSD), beside the NIR shown as grey on the same pairs."""
     from ..api import get_model
     from ..evaluate import evaluate_model
 
@@ -76,7 +77,12 @@ def evaluate(
     with progress_bar() as progress:
         task = progress.add_task(f"evaluating {model}", total=len(pairs))
         result = evaluate_model(
-            loaded, pairs, guided_args, save_images, progress=lambda _: progress.advance(task)
+            loaded,
+            pairs,
+            guided_args,
+            save_images,
+            progress=lambda _: progress.advance(task),
+            grey=True,
         )
     result.model = model
     print_table(metrics_table(result, title=f"{model} on {data} ({selection.split})"))
@@ -144,6 +150,8 @@ def report(
         name: {**evaluation.summary, "ms": result.ms_per_image[name]}
         for name, evaluation in result.evaluations.items()
     }
+    if result.grey is not None:
+        rows[result.grey.model] = {**result.grey.summary, "ms": None}
     table = build_table(
         rows,
         first="model",

@@ -21,7 +21,7 @@ import numpy as np
 from ..api import colorize, get_model
 from ..data import Pair, load_pair
 from ..errors import DataError, NircolorError
-from ..evaluate import Evaluation, evaluate_model
+from ..evaluate import Evaluation, evaluate_grey, evaluate_model
 from ..extras import require_extra
 from ..io import write_folder_atomic
 from ..models import Colorizer, resolve_model_path
@@ -67,6 +67,8 @@ class Report:
     chosen: list[Pair]
     worst: list[Pair]
     seconds: float
+    grey: Evaluation | None = None
+    """The NIR shown as grey, scored on the same pairs."""
 
 
 # -------------------------------------------------------------------------------- inputs
@@ -295,6 +297,7 @@ def build_report(
             name: _evaluate(name, loaded[name], pairs, histograms[name], progress)
             for name in models
         }
+        grey = evaluate_grey(pairs)
         chosen = choose_images(pairs, n_chosen)
         worst = worst_images(list(evaluations.values()), pairs, n_worst)
         ms = {name: float(np.mean([r["ms"] for r in e.images])) for name, e in evaluations.items()}
@@ -308,6 +311,7 @@ def build_report(
             split=split,
             manifest=manifest,
             threads=threads,
+            grey=grey,
         )
 
         def write(folder: Path) -> None:
@@ -318,7 +322,7 @@ def build_report(
             (folder / "report.html").write_text(render_html(content), encoding="utf-8")
 
         _write_folder(output, write, overwrite, keep)
-    return Report(output, evaluations, ms, chosen, worst, time.perf_counter() - start)
+    return Report(output, evaluations, ms, chosen, worst, time.perf_counter() - start, grey)
 
 
 @dataclass
@@ -334,6 +338,8 @@ class ReportContent:
     split: str | None
     threads: int | None
     manifest: str | None = None
+    grey: Evaluation | None = None
+    """The NIR shown as grey on the same pairs: a reference row of the summary."""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     figures: dict[str, str] = field(default_factory=dict)
     """Figure file (relative to the report) by key: ``channels`` or a pair id."""

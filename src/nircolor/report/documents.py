@@ -27,6 +27,7 @@ from ..evaluate import Evaluation
 from ..metric_tables import (
     HIGHER_IS_BETTER,
     METRIC_NAMES,
+    METRICS,
     MS_PER_IMAGE,
     Table,
     best_flags,
@@ -85,6 +86,8 @@ def write_json(path: Path, content: ReportContent) -> None:
             for name, e in content.evaluations.items()
         },
     }
+    if content.grey is not None:
+        document["nir_as_grey"] = content.grey.to_json()
     text = json.dumps(document, indent=2, allow_nan=False, default=float)
     path.write_text(text + "\n", encoding="utf-8")
 
@@ -93,12 +96,19 @@ def write_json(path: Path, content: ReportContent) -> None:
 
 
 def summary_table(content: ReportContent) -> Table:
-    """Models by rows: n, every metric and ms/image; the best value of each column flagged."""
+    """Models by rows: n, every metric and ms/image; the best value of each column flagged;
+    then the NIR shown as grey on the same pairs, a reference row (never flagged)."""
     rows = {
         name: {**e.summary, "ms": content.ms_per_image[name]}
         for name, e in content.evaluations.items()
     }
-    return metrics_table(rows, first="model", metrics=[*METRIC_NAMES, MS_PER_IMAGE], best=True)
+    columns = [*METRIC_NAMES, MS_PER_IMAGE]
+    table = metrics_table(rows, first="model", metrics=columns, best=True)
+    if content.grey is not None:
+        grey = {content.grey.model: {**content.grey.summary, "ms": None}}
+        table.add_section()
+        table.add_row(metrics_table(grey, first="model", metrics=columns).rows[0])
+    return table
 
 
 def category_comparison(content: ReportContent, metric: str = "de00") -> Table:
@@ -109,7 +119,7 @@ def category_comparison(content: ReportContent, metric: str = "de00") -> Table:
     for category in categories:
         values = [per_model[name][category][metric] for name in content.models]
         n = next(iter(per_model.values()))[category]["n"]
-        flags = best_flags(values, HIGHER_IS_BETTER[metric])
+        flags = best_flags(values, HIGHER_IS_BETTER[metric], METRICS[metric].target)
         table.add_row(
             [category, n, *(format_metric(metric, v) for v in values)], [False, False, *flags]
         )
@@ -150,8 +160,14 @@ METRICS_NOTE = (
     "the images (PSNR too: the mean of per-image PSNRs). PSNR and SSIM use a data range of 1; "
     "SSIM uses an 11×11 Gaussian window (σ = 1.5), K1 = 0.01, K2 = 0.03, averaged over R, G "
     "and B; AE is the mean angle between RGB vectors; ΔE00 (CIEDE2000) and ΔE76 are computed "
-    "in CIELAB (sRGB, D65, 2° observer). ms/image is the mean colorization time (model and "
-    "guided filter, not reading or scoring) after one warm-up image. Exact definitions: "
+    "in CIELAB (sRGB, D65, 2° observer). The colour ratio, hue accuracy and detail ratio are "
+    "pooled (ratios of sums over the images); the detail ratio is the RMS of the high-pass "
+    "(σ = 1.5 px) of L* over the truth's (1 is as sharp, below 1 blurred, above 1 noisier); "
+    "GMSD (Xue et al. 2014) is the deviation of gradient-magnitude similarity on half-size "
+    "luma (0 for identical edges, lower is better). 'NIR shown as grey' is the reference "
+    "every colorizer must beat, scored on the same images. ms/image is the mean colorization "
+    "time (model and guided filter, not reading or scoring) after one warm-up image. Exact "
+    "definitions: "
     "{link}, beside this report."
 )
 

@@ -105,6 +105,37 @@ def _portable_word(word: str) -> str:
     return portable_path(word)
 
 
+VALIDATION_HEADING = "## Validation"
+
+VALIDATION_NOTE = (
+    "Metrics on the scene-disjoint `split == val` rows (sRGB in [0, 1]): means of per-image "
+    "values, the colour ratio, hue accuracy and detail ratio pooled over the images (see "
+    "`nircolor/docs/metrics.md`)."
+)
+
+
+def validation_section(evaluation) -> list[str]:
+    """The lines of a card's ``## Validation`` section: per collection and overall (then the
+    NIR shown as grey, if the evaluation scored it), and per category."""
+    overall = metrics_table({**evaluation.by_collection(), "all": evaluation.summary})
+    note = VALIDATION_NOTE
+    if evaluation.grey is not None:
+        overall.add_row(metrics_table({evaluation.grey.model: evaluation.grey.summary}).rows[0])
+        note += f" The last row, {evaluation.grey.model}, is the floor on the same rows."
+    return [
+        VALIDATION_HEADING,
+        "",
+        note,
+        "",
+        overall.markdown(),
+        "",
+        "Per category:",
+        "",
+        metrics_markdown(evaluation.by_category()),
+        "",
+    ]
+
+
 def model_card(title: str, description: str, info: dict, evaluation=None) -> str:
     """The text of ``MODEL_CARD.md``: what the model is, how it was trained, how it scores.
 
@@ -123,19 +154,7 @@ def model_card(title: str, description: str, info: dict, evaluation=None) -> str
     ]
     parts = [f"# {title}", "", description, "", "## Training", "", *training, ""]
     if evaluation is not None:
-        parts += [
-            "## Validation",
-            "",
-            "Mean per-image metrics on the scene-disjoint `split == val` rows "
-            "(sRGB in [0, 1]; see `nircolor.metrics`).",
-            "",
-            metrics_markdown({**evaluation.by_collection(), "all": evaluation.summary}),
-            "",
-            "Per category:",
-            "",
-            metrics_markdown(evaluation.by_category()),
-            "",
-        ]
+        parts += validation_section(evaluation)
     parts += ["## Data", "", DATASET_CITATION, ""]
     return "\n".join(parts)
 

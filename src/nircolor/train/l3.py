@@ -107,7 +107,9 @@ def train_l3(
     evaluation = None
     if split == "train":
         val_pairs = load_dataset(data, split="val", categories=categories, seed=seed)
-        evaluation = evaluate_model(model, val_pairs, guided=False) if val_pairs else None
+        evaluation = (
+            evaluate_model(model, val_pairs, guided=False, grey=True) if val_pairs else None
+        )
     types = "" if cell is None else f"{cfa} raw mosaics, 4 pixel types × "
     card = model_card(
         f"L3 colorizer ({config.patch}×{config.patch} patches, "

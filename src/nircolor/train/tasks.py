@@ -311,7 +311,7 @@ class ColorizeTask(Task):
         if not pairs:
             return None, []
         pairs = [p for p in pairs if not cfg.categories or p.category in cfg.categories]
-        return (evaluate_model(load_model(output), pairs) if pairs else None), []
+        return (evaluate_model(load_model(output), pairs, grey=True) if pairs else None), []
 
 
 class ClassifyTask(Task):

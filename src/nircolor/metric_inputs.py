@@ -1,0 +1,31 @@
+"""The images every metric takes: a checked (prediction, truth) pair of sRGB arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_pair"]
+
+
+def check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a (prediction, truth) pair of sRGB images and return them as arrays."""
+    pred = np.asarray(pred)
+    true = np.asarray(true)
+    for name, image in (("pred", pred), ("true", true)):
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(f"{name} must be an RGB image of shape (H, W, 3), got {image.shape}")
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(
+                f"{name} must be a floating-point image with values in [0, 1], "
+                f"got dtype {image.dtype} (divide 8-bit images by 255)"
+            )
+    if pred.shape != true.shape:
+        raise ValueError(
+            f"pred and true must have the same shape, got {pred.shape} and {true.shape}"
+        )
+    if pred.shape[0] == 0 or pred.shape[1] == 0:
+        raise ValueError(f"images must not be empty, got shape {pred.shape}")
+    for name, image in (("pred", pred), ("true", true)):
+        if not np.isfinite(image).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    return pred, true
