@@ -32,7 +32,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from nircolor.api import get_model, resolve_guided
+from nircolor.api import get_model, resolve_finish
 from nircolor.data import Pair, load_dataset, load_pair
 from nircolor.errors import DataError
 from nircolor.evaluate import Evaluation, evaluate_model
@@ -155,7 +155,7 @@ def guided_variants(names: Sequence[str]) -> list[tuple[str, str, bool | None]]:
     for a model that carries a default guided filter, also without it (``guided=False``)."""
     found: list[tuple[str, str, bool | None]] = []
     for name in names:
-        default = resolve_guided(get_model(name), None)
+        default = resolve_finish(get_model(name), None, None).guided
         if default is None:
             found.append((f"`{name}`", name, None))
         else:

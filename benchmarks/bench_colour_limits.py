@@ -33,7 +33,7 @@ from nircolor.context import DEFAULT, ColourContext, colorize_in_context
 from nircolor.data import load_pair
 from nircolor.metrics import compute_metrics, mean_metrics
 
-RADII = (8, 4, 2)
+SIGMAS = (0.02, 0.05, 0.1)
 
 
 def with_lightness(lightness_from: np.ndarray, chroma_from: np.ndarray) -> np.ndarray:
@@ -59,10 +59,10 @@ def main() -> None:
     models = {name: get_model(model) for name, model in candidates.items()}
     pairs = load_split(args.data, "holdout")
     contexts = {
-        f"truth through the context {DEFAULT.size} px, r {radius}": ColourContext(
-            DEFAULT.size, radius, DEFAULT.eps
+        f"truth through the context {DEFAULT.size} px, σ {sigma:g}": ColourContext(
+            DEFAULT.size, sigma
         )
-        for radius in RADII
+        for sigma in SIGMAS
     }
     rows: dict[str, list[dict]] = defaultdict(list)  # in the order they are first filled
     with progress_bar("holdout images", len(pairs)) as update:
@@ -92,9 +92,9 @@ def main() -> None:
 
 {results_table(summaries)}
 
-The first rows are the true image through the colour context (its size, eps
-{DEFAULT.eps:g}, window radius r in pixels of the small copy; the shipped setting is r
-{DEFAULT.radius}): what a net that is perfect at the context size would score, so the ceiling
+The first rows are the true image through the colour context (its size, the NIR range σ
+of the joint bilateral carry-up; the shipped setting is σ {DEFAULT.sigma:g}): what a net
+that is perfect at the context size would score, so the ceiling
 of the colour ratio and hue accuracy behind that context. "with the true L*" keeps only the
 candidate's chroma errors; "with the {BASELINE}'s L*" puts the candidate's chroma on the
 default's lightness.

@@ -2,7 +2,7 @@
 
 (a) The choice, on the holdout rows (never val): every holdout image larger than the
     context is colorized by the model as it is (no context) and through the context with
-    each size × radius × ε of the grid; PSNR, SSIM, ΔE00, colourfulness ratio, hue accuracy.
+    each size × NIR range σ of the grid; PSNR, SSIM, ΔE00, colourfulness ratio, hue accuracy.
 (b) Size, on val images: each is resized (area down, cubic up) to 512, 1024, 2048 and
     4096 px wide with its truth, and colorized with the context and without it: mean output
     chroma (CIELAB) as a ratio to its 1024-px value, and ΔE00 against the resized truth.
@@ -28,17 +28,12 @@ import tifffile
 import nircolor
 from _common import Run, base_parser, describe_pairs, load_split, publish, track
 from nircolor.api import colorize_file, get_model
-from nircolor.context import (
-    ColourContext,
-    context_bands,
-    downscale_rows,
-    small_copy_coefficients,
-)
+from nircolor.context import ColourContext, context_bands, downscale_rows
 from nircolor.data import load_pair
 from nircolor.metrics import compute_metrics, delta_e00_map, mean_metrics, srgb_to_lab
 from nircolor.tiling import STREAM_TILE, default_overlap
 
-SIZES, RADII, EPSILONS = (384, 512, 768), (4, 8), (1e-4, 1e-3)
+SIZES, SIGMAS = (384, 512, 768), (0.02, 0.05, 0.1)
 WIDTHS = (512, 1024, 2048, 4096)
 COLUMNS = ("psnr", "ssim", "de00", "colourfulness_ratio", "hue_acc")
 
@@ -56,14 +51,14 @@ def mean_chroma(rgb: np.ndarray) -> float:
 
 def in_context(nir: np.ndarray, small: np.ndarray, predicted: np.ndarray, setting) -> np.ndarray:
     """The context colorization from an already colorized small copy (the grid reuses it)."""
-    coefficients = small_copy_coefficients(small, lambda _: predicted, setting)
-    bands = context_bands(lambda a, b: nir[a:b], nir.shape, coefficients)
+    copy = np.concatenate([predicted, small[..., None]], axis=2)
+    bands = context_bands(lambda a, b: nir[a:b], nir.shape, copy, setting.sigma)
     return np.concatenate([rgb for _, _, rgb in bands])
 
 
 def choice(model, pairs) -> tuple[str, ColourContext]:
     large = [pair for pair in pairs if max(load_pair(pair)[0].shape) > min(SIZES)]
-    grid = list(itertools.product(SIZES, RADII, EPSILONS))
+    grid = list(itertools.product(SIZES, SIGMAS))
     rows: dict = {"no context": []} | {setting: [] for setting in grid}
     for pair in track(large, "holdout grid"):
         nir, rgb = load_pair(pair)
@@ -71,19 +66,19 @@ def choice(model, pairs) -> tuple[str, ColourContext]:
         for size in SIZES:
             small = downscale_rows(lambda a, b, n=nir: n[a:b], nir.shape, size)
             predicted = model.for_image(small).predict(small)
-            for radius, eps in itertools.product(RADII, EPSILONS):
-                out = in_context(nir, small, predicted, ColourContext(size, radius, eps))
-                rows[(size, radius, eps)].append(compute_metrics(out, rgb))
+            for sigma in SIGMAS:
+                out = in_context(nir, small, predicted, ColourContext(size, sigma))
+                rows[(size, sigma)].append(compute_metrics(out, rgb))
     means = {key: mean_metrics(value) for key, value in rows.items()}
     best = min(grid, key=lambda key: means[key]["de00"])
     lines = [
         f"(a) Holdout rows larger than {min(SIZES)} px: {describe_pairs(large)}; the setting with",
         "the lowest ΔE00 is in bold.\n",
-        "| context (size, radius, ε) | PSNR dB | SSIM | ΔE00 | colour ratio | hue acc |",
+        "| context (size, σ) | PSNR dB | SSIM | ΔE00 | colour ratio | hue acc |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for key, mean in means.items():
-        label = key if key == "no context" else f"{key[0]}, {key[1]}, {key[2]:g}"
+        label = key if key == "no context" else f"{key[0]}, {key[1]:g}"
         cells = " | ".join(f"{mean[name]:.3f}" for name in COLUMNS)
         lines.append(f"| {'**' + label + '**' if key == best else label} | {cells} |")
     return "\n".join(lines), ColourContext(*best)

@@ -19,12 +19,12 @@ from .cfa import read_mosaic
 from .context import (
     ColourContext,
     colorize_in_context,
+    colorized_copy,
     downscale_rows,
-    small_copy_coefficients,
 )
 from .data import RGB_SUFFIXES
 from .errors import ImageReadError, ModelError, is_an_input
-from .filters import GuidedFilter, apply_guided
+from .filters import DetailTransfer, Finish, GuidedFilter
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id, output_path
 from .io.band_writers import check_output, write_bands
@@ -97,6 +97,7 @@ def colorize(
     tile: int | None = None,
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
+    detail: DetailTransfer | None = None,
 ) -> np.ndarray:
     """Colorize a near-infrared image.
 
@@ -128,6 +129,11 @@ def colorize(
         colorizes a copy of that size and the colours are carried to full size along the
         NIR's edges (:mod:`nircolor.context`), so they do not change with image size or
         tiling. ``None`` uses the model's own setting, ``0`` switches it off.
+    detail : DetailTransfer, optional
+        Give the lightness the full-resolution NIR's detail above a Gaussian of ``sigma`` px,
+        times ``gain`` (:mod:`nircolor.filters.detail`), after the guided filter. ``None``
+        uses the model's own default, :data:`DetailTransfer.OFF` (or ``False``) none; a
+        ``(gain, sigma)`` pair is accepted too.
 
     Returns
     -------
@@ -151,37 +157,44 @@ def colorize(
         nir = as_grey(nir, name="input")
     nir = check_nir(nir)
     loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
-    guided = resolve_guided(loaded, guided)
+    finish = resolve_finish(loaded, guided, detail)
     context = resolve_context(loaded, context)
     if takes_mosaic(loaded):
-        check_mosaic_rendering(guided, context, nir.shape)
+        check_mosaic_rendering(finish, context, nir.shape)
     if not context.applies(nir.shape):
         if tile is None and nir.size > AUTO_TILE_PIXELS:
             tile = DEFAULT_TILE
         if tile is not None:
-            return tile_colorize(nir, loaded, tile=tile, guided=guided)
-    return colorize_whole(nir, loaded.predict, context, guided)
+            return tile_colorize(nir, loaded, tile=tile, guided=finish.guided, detail=finish.detail)
+    return colorize_whole(nir, loaded.predict, context, finish)
 
 
 def colorize_whole(
     nir: np.ndarray,
     predict: Callable[[np.ndarray], np.ndarray],
     context: ColourContext,
-    guided: GuidedFilter | None,
+    finish: Finish,
 ) -> np.ndarray:
     """``predict``'s colours of a whole in-memory image: through ``context`` when the image
-    is larger than it, then the ``guided`` filter (if any). Training validates with this too,
-    so an epoch is chosen on the pictures :func:`colorize` gives."""
+    is larger than it, then ``finish`` (the guided filter, the NIR's detail). Training
+    validates with this too, so an epoch is chosen on the pictures :func:`colorize` gives."""
     rgb = colorize_in_context(nir, predict, context) if context.applies(nir.shape) else predict(nir)
-    return apply_guided(nir, rgb, guided.radius, guided.eps) if guided else rgb
+    return finish(nir, rgb) if finish else rgb
 
 
-def resolve_guided(model: Colorizer, guided) -> GuidedFilter | None:
-    """The guided filter to apply: the one asked for, else the model's default; ``OFF``: none."""
-    guided = GuidedFilter.of(guided)
-    if guided is None:
-        return model.guided or None
-    return guided or None
+def resolve_finish(model: Colorizer, guided, detail) -> Finish:
+    """What finishes ``model``'s colours: the guided filter and detail transfer asked for,
+    else the model's defaults; ``OFF``: none."""
+    return Finish(
+        _asked_or_default(GuidedFilter.of(guided), model.guided),
+        _asked_or_default(DetailTransfer.of(detail), getattr(model, "detail", None)),
+    )
+
+
+def _asked_or_default(asked, default):
+    if asked is None:
+        return default or None
+    return asked or None
 
 
 def resolve_context(model: Colorizer, context) -> ColourContext:
@@ -203,13 +216,15 @@ def colorize_file(
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
     progress: RowProgress | None = None,
+    detail: DetailTransfer | None = None,
 ) -> Path:
     """Read an NIR file, colorize it and write the colour image atomically to ``target``.
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
     (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
-    (12 for a 12-bit camera's 16-bit files), ``context`` as for :func:`colorize`.
+    (12 for a 12-bit camera's 16-bit files), ``context``, ``guided`` and ``detail`` as for
+    :func:`colorize`.
     ``target`` may not be ``source`` (nor a link to it). A raw-mosaic (CFA) model reads
     ``source`` whole as a 16-bit raw mosaic (:func:`~nircolor.cfa.read_mosaic`). A streamed
     file calls ``progress(rows_done, rows_total)`` after each band.
@@ -218,15 +233,16 @@ def colorize_file(
     input_bits = check_input_bits(input_bits)
     if takes_mosaic(loaded := get_model(model)):
         raw = read_mosaic(source, input_bits)
-        rgb = colorize(raw, model=loaded, guided=guided, tile=tile, context=context)
+        rgb = colorize(raw, loaded, guided, tile, context=context, detail=detail)
         return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
     if tile is not None or _header_pixels(source) > STREAM_PIXELS:
-        loaded = get_model(model)
+        finish = resolve_finish(loaded, guided, detail)
         return colorize_large_file(
             source,
             target,
             loaded,
-            guided=resolve_guided(loaded, guided),
+            guided=finish.guided,
+            detail=finish.detail,
             bit_depth=bit_depth,
             overwrite=overwrite,
             tile=STREAM_TILE if tile is None else tile,
@@ -235,7 +251,7 @@ def colorize_file(
             progress=progress,
         )
     nir = read_nir(source, input_bits)
-    rgb = colorize(nir, model=model, guided=guided, context=context)
+    rgb = colorize(nir, model=loaded, guided=guided, context=context, detail=detail)
     return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
 
 
@@ -252,6 +268,7 @@ def colorize_large_file(
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
     progress: RowProgress | None = None,
+    detail: DetailTransfer | None = None,
 ) -> Path:
     """Colorize an image file of any size into another file, in bounded memory.
 
@@ -282,6 +299,9 @@ def colorize_large_file(
         context copy, once to colour it band by band (no tiles, so no tile borders).
     progress : callable, optional
         ``progress(rows_done, rows_total)``, called as each band is coloured.
+    detail : DetailTransfer, optional
+        The NIR's detail given to the lightness after the guided filter, band by band (same
+        result as on the whole; see :func:`colorize`).
 
     Returns
     -------
@@ -298,20 +318,20 @@ def colorize_large_file(
     check_not_input(source, target)
     input_bits = check_input_bits(input_bits)
     tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
-    guided = GuidedFilter.of(guided)
+    finish = Finish(GuidedFilter.of(guided), DetailTransfer.of(detail))
     check_output(target, bit_depth, overwrite, compression)
     predictor(model)  # refuse a bad model before opening the file
     if isinstance(model, Colorizer):
         context = resolve_context(model, context)
     else:
         context = ColourContext.of(context) or ColourContext.OFF
-    coefficients = None
+    context_copy = None
     if context.applies(image_size(source)):
-        coefficients = _file_context(source, input_bits, model, context)
+        context_copy = _file_context(source, input_bits, model, context), context.sigma
     reader = open_rows(source, input_bits)
     try:
         bands = colorize_bands(
-            reader, reader.shape, model, tile, overlap, guided, coefficients=coefficients
+            reader, reader.shape, model, tile, overlap, finish, context_copy=context_copy
         )
         quantised = (to_uint(rgb, bit_depth) for rgb in _reported(bands, reader.shape, progress))
         write_bands(
@@ -335,14 +355,14 @@ def _reported(bands, shape, progress: RowProgress | None):
 
 
 def _file_context(source: Path, input_bits, model, context: ColourContext) -> np.ndarray:
-    """The context coefficients of an image file, from one streamed pass over its rows."""
+    """The colorized context copy of an image file, from one streamed pass over its rows."""
     reader = open_rows(source, input_bits)
     try:
         small = downscale_rows(reader, reader.shape, context.size)
     finally:
         reader.close()
     specialist = model.for_image(small) if isinstance(model, Colorizer) else model
-    return small_copy_coefficients(small, predictor(specialist), context)
+    return colorized_copy(small, predictor(specialist))
 
 
 NIR_SUFFIX = "_nir"

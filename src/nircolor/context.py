@@ -4,16 +4,20 @@ A net sees a fixed number of pixels around each output pixel, so the same photo 
 512 and at 4096 px wide gets different colours (the larger, the greyer), and tiles of a large
 image each get their own scene vector (colour-cast steps at the tile borders). Here the net
 runs once, on a copy of the whole image whose long side is ``size`` pixels; its colours are
-then carried to full resolution along the edges of the full-resolution NIR by the guided
-filter's local linear model (He et al. 2013; fitted small and applied large as in the fast
-guided filter, He & Sun 2015):
+then carried up to full resolution by joint bilateral upsampling (Kopf et al. 2007) guided by
+the full-resolution NIR: each full-size pixel averages the colours of the 2 × 2 pixels of the
+copy around it, weighted by the bilinear weights and by how alike their NIR is to its own,
 
-    in each (2r+1)² window of the small copy:  rgb ≈ a · nir + b    (per channel, ridge ε)
-    at full size:                             rgb = ā↑ · NIR + b̄↑
+    rgb(p) = Σ_k w_k(p) exp(−(NIR(p) − nir_k)² / 2σ²) rgb_k / Σ_k (the same weights)
 
-with ``ā``, ``b̄`` the window-averaged coefficients and ``↑`` bilinear upsampling. Every full
-size (and every band of rows of a streamed file) gets the same small copy, so colours match
-across sizes and tiles by construction; the net's cost no longer grows with the image.
+so a colour does not cross an NIR edge: no halo of sky colour around a bright tree, no
+tree colour in the sky beside it. (The earlier carry-up, the guided filter's local linear
+model fitted on the copy, spread every colour over its windows: a pale cloud 10 px and more
+around bright objects, BENCHMARKS.md "Colour carry-up".) Every full size (and every band of
+rows of a streamed file) gets the same small copy, so colours match across sizes and tiles
+by construction; the net's cost no longer grows with the image. The lightness detail finer
+than the copy comes from the NIR afterwards (:mod:`nircolor.filters.detail`), or from the
+guided filter of a model that carries one.
 
 The small copy is made in two steps that a stream of row bands reproduces exactly: a mean
 over ``f × f`` blocks (``f`` an integer, about ``max(H, W) / (2 size)``), then an area
@@ -30,34 +34,36 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .filters.guided import box_mean
-
 __all__ = [
     "ColourContext",
+    "carry_up",
     "colorize_in_context",
+    "colorized_copy",
     "context_bands",
-    "context_coefficients",
     "context_shape",
     "downscale_rows",
 ]
 
 MAX_SIZE = 8192
-MAX_RADIUS = 64
-MAX_EPS = 1.0
+MAX_SIGMA = 1.0
 BAND_PIXELS = 4_000_000
 """About how many pixels a band of rows holds while streaming."""
+CARRY_PIXELS = 1_000_000
+"""About how many pixels the carry-up works on at once (its temporaries: ~20 floats each)."""
+FLOOR = 1e-6
+"""Range weight below which a neighbour counts as unlike: a pixel unlike all four of its
+neighbours in the copy gets their bilinear mean."""
 
 RowReader = Callable[[int, int], np.ndarray]
 
 
 class ColourContext(NamedTuple):
     """Where the colours of a large image come from: a copy ``size`` pixels on its long
-    side, carried to full size by a local linear fit of window radius ``radius`` (in pixels
-    of the copy) and regularization ``eps``. :data:`ColourContext.OFF` (size 0) is falsy."""
+    side, carried up to full size by joint bilateral upsampling with an NIR range of
+    ``sigma`` (see the module notes). :data:`ColourContext.OFF` (size 0) is falsy."""
 
     size: int
-    radius: int
-    eps: float
+    sigma: float
 
     def __bool__(self) -> bool:
         return self.size > 0
@@ -69,7 +75,7 @@ class ColourContext(NamedTuple):
     @classmethod
     def of(cls, value) -> ColourContext | None:
         """A validated setting from ``None`` (none given), ``False``/``0`` (off), a size, a
-        ``(size, radius, eps)`` triple or ``"SIZE[,RADIUS,EPS]"`` text.
+        ``(size, sigma)`` pair or ``"SIZE[,SIGMA]"`` text.
 
         Raises
         ------
@@ -83,19 +89,19 @@ class ColourContext(NamedTuple):
         if value is False or (isinstance(value, numbers.Integral) and value == 0):
             return cls.OFF
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-            value = (value, DEFAULT.radius, DEFAULT.eps)
-        if not isinstance(value, (tuple, list)) or len(value) != 3:
+            value = (value, DEFAULT.sigma)
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise ValueError(f"invalid colour context {value!r}: {_EXPECTED}")
-        size, radius, eps = value
+        size, sigma = value
         if size == 0:
             return cls.OFF
-        _check(size, radius, eps)
-        return cls(int(size), int(radius), float(eps))
+        _check(size, sigma)
+        return cls(int(size), float(sigma))
 
 
 _EXPECTED = (
-    f"expected SIZE (16 to {MAX_SIZE} px) or SIZE,RADIUS,EPS (RADIUS 1 to {MAX_RADIUS}, "
-    f"EPS in (0, {MAX_EPS:g}]), or 0 for off"
+    f"expected SIZE (16 to {MAX_SIZE} px) or SIZE,SIGMA (SIGMA, the NIR range of the "
+    f"carry-up, in (0, {MAX_SIGMA:g}]), or 0 for off"
 )
 
 
@@ -103,15 +109,13 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _check(size, radius, eps) -> None:
+def _check(size, sigma) -> None:
     if not (_is_int(size) and 16 <= size <= MAX_SIZE):
         raise ValueError(f"invalid colour context size {size!r}: {_EXPECTED}")
-    if not (_is_int(radius) and 1 <= radius <= MAX_RADIUS):
-        raise ValueError(f"invalid colour context radius {radius!r}: {_EXPECTED}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise ValueError(f"invalid colour context eps {eps!r}: {_EXPECTED}")
-    if not (math.isfinite(eps) and 0 < eps <= MAX_EPS):
-        raise ValueError(f"invalid colour context eps {eps!r}: {_EXPECTED}")
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise ValueError(f"invalid colour context sigma {sigma!r}: {_EXPECTED}")
+    if not (math.isfinite(sigma) and 0 < sigma <= MAX_SIGMA):
+        raise ValueError(f"invalid colour context sigma {sigma!r}: {_EXPECTED}")
 
 
 def _parse(text: str):
@@ -121,18 +125,19 @@ def _parse(text: str):
     try:
         if len(parts) == 1:
             return int(parts[0])
-        if len(parts) == 3:
-            return int(parts[0]), int(parts[1]), float(parts[2])
+        if len(parts) == 2:
+            return int(parts[0]), float(parts[1])
     except ValueError:
         pass
     raise ValueError(f"invalid colour context {text!r}: {_EXPECTED}")
 
 
-ColourContext.OFF = ColourContext(0, 0, 0.0)
+ColourContext.OFF = ColourContext(0, 0.0)
 
-DEFAULT = ColourContext(512, 8, 1e-4)
-"""The setting of the nets that carry none in their config, chosen on the holdout rows
-(BENCHMARKS.md, "Colour context")."""
+DEFAULT = ColourContext(512, 0.05)
+"""The setting of the nets that carry none in their config: the size chosen on the holdout
+rows (BENCHMARKS.md, "Colour context"), the NIR range on the holdout's full-size images
+(BENCHMARKS.md, "Colour carry-up")."""
 
 
 # --------------------------------------------------------------------------- the small copy
@@ -179,72 +184,67 @@ def downscale_rows(read: RowReader, shape, size: int) -> np.ndarray:
     return np.clip(small.reshape(small_h, small_w), 0.0, 1.0)
 
 
-# -------------------------------------------------------------------- the local linear model
+# ------------------------------------------------------------------------------ the carry-up
 
 
-def context_coefficients(
-    small_nir: np.ndarray, small_rgb: np.ndarray, radius: int, eps: float
-) -> np.ndarray:
-    """Window-averaged ``(ā, b̄)`` of ``rgb ≈ a · nir + b``, ``(h, w, 6)`` float32:
-    the three slopes, then the three offsets."""
-    guide = small_nir.astype(np.float32)[:, :, None]
-    rgb = small_rgb.astype(np.float32)
-    radius = min(radius, max(1, min(guide.shape[:2]) // 2))
-    mean_nir = box_mean(guide, radius)
-    mean_rgb = box_mean(rgb, radius)
-    var_nir = box_mean(guide * guide, radius) - mean_nir * mean_nir
-    cov = box_mean(guide * rgb, radius) - mean_nir * mean_rgb
-    a = cov / (var_nir + np.float32(eps))
-    b = mean_rgb - a * mean_nir
-    return np.concatenate([box_mean(a, radius), box_mean(b, radius)], axis=2)
+def colorized_copy(small_nir: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]):
+    """The context copy colorized by ``predict``: ``(h, w, 4)`` float32, its colour and then
+    its NIR (the range guide of :func:`carry_up`)."""
+    small_rgb = np.asarray(predict(small_nir), dtype=np.float32)
+    return np.concatenate([small_rgb, small_nir[:, :, None].astype(np.float32)], axis=2)
 
 
-def _rows_of(coefficients: np.ndarray, top: int, bottom: int, height: int, width: int):
-    """The coefficients bilinearly upsampled to full-size rows ``top:bottom``."""
-    small_h = coefficients.shape[0]
-    ys = (np.arange(top, bottom, dtype=np.float64) + 0.5) * (small_h / height) - 0.5
-    ys = np.clip(ys, 0, small_h - 1)
-    y0 = np.floor(ys).astype(np.intp)
-    y1 = np.minimum(y0 + 1, small_h - 1)
-    wy = (ys - y0).astype(np.float32)[:, None, None]
-    rows = coefficients[y0] * (1 - wy) + coefficients[y1] * wy
-    # Same number of rows: OpenCV's vertical map is the identity, only the columns resample.
-    out = cv2.resize(rows, (width, bottom - top), interpolation=cv2.INTER_LINEAR)
-    return out.reshape(bottom - top, width, coefficients.shape[2])
+def _neighbours(start: int, stop: int, small: int, full: int):
+    """For full-size positions ``start:stop`` along an axis of ``full`` pixels, the two
+    nearest positions of the copy (``small`` pixels) and their bilinear weights."""
+    position = (np.arange(start, stop, dtype=np.float64) + 0.5) * (small / full) - 0.5
+    position = np.clip(position, 0, small - 1)
+    lower = np.floor(position).astype(np.intp)
+    upper = np.minimum(lower + 1, small - 1)
+    fraction = (position - lower).astype(np.float32)
+    return (lower, 1 - fraction), (upper, fraction)
 
 
-def apply_coefficients(
-    coefficients: np.ndarray, nir_rows: np.ndarray, top: int, height: int
+def carry_up(
+    copy: np.ndarray, nir_rows: np.ndarray, top: int, height: int, sigma: float
 ) -> np.ndarray:
     """Colour of full-size NIR rows ``top : top + len(nir_rows)`` of an image ``height``
-    rows tall: ``ā↑ · NIR + b̄↑``, clipped to [0, 1]."""
-    bottom = top + len(nir_rows)
-    up = _rows_of(coefficients, top, bottom, height, nir_rows.shape[1])
-    rgb = up[:, :, :3] * nir_rows[:, :, None] + up[:, :, 3:]
-    return np.clip(rgb, 0.0, 1.0, out=rgb)
+    rows tall from its :func:`colorized_copy` (see the module notes), clipped to [0, 1]."""
+    width = nir_rows.shape[1]
+    out = np.empty((*nir_rows.shape, 3), dtype=np.float32)
+    step = max(1, CARRY_PIXELS // max(width, 1))
+    columns = _neighbours(0, width, copy.shape[1], width)
+    scale = np.float32(-0.5 / sigma**2)
+    for first in range(0, len(nir_rows), step):
+        nir = nir_rows[first : first + step]
+        rows = _neighbours(top + first, top + first + len(nir), copy.shape[0], height)
+        total = np.zeros(nir.shape, dtype=np.float32)
+        colour = np.zeros((*nir.shape, 3), dtype=np.float32)
+        for row_index, row_weight in rows:
+            band = copy[row_index]
+            for column_index, column_weight in columns:
+                near = band[:, column_index]
+                likeness = np.exp(scale * (nir - near[:, :, 3]) ** 2) + np.float32(FLOOR)
+                weight = row_weight[:, None] * column_weight[None, :] * likeness
+                colour += weight[:, :, None] * near[:, :, :3]
+                total += weight
+        out[first : first + len(nir)] = colour / total[:, :, None]
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 # ------------------------------------------------------------------------------- use
 
 
 def context_bands(
-    read: RowReader, shape, coefficients: np.ndarray
+    read: RowReader, shape, copy: np.ndarray, sigma: float
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Bands ``(top, nir_rows, rgb_rows)`` of an image read by ``read(a, b)``, coloured from
-    its context coefficients (as :func:`nircolor.tiling.colorize_bands` yields them)."""
+    its :func:`colorized_copy` (as :func:`nircolor.tiling.colorize_bands` yields them)."""
     height, width = shape[:2]
     band = max(1, BAND_PIXELS // max(width, 1))
     for top in range(0, height, band):
         nir = read(top, min(top + band, height))
-        yield top, nir, apply_coefficients(coefficients, nir, top, height)
-
-
-def small_copy_coefficients(
-    small_nir: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], context: ColourContext
-) -> np.ndarray:
-    """Colorize the context copy with ``predict`` and fit its local linear model."""
-    small_rgb = predict(small_nir)
-    return context_coefficients(small_nir, small_rgb, context.radius, context.eps)
+        yield top, nir, carry_up(copy, nir, top, height, sigma)
 
 
 def colorize_in_context(
@@ -259,9 +259,8 @@ def colorize_in_context(
     def read(a: int, b: int) -> np.ndarray:
         return nir[a:b]
 
-    small = downscale_rows(read, nir.shape, context.size)
-    coefficients = small_copy_coefficients(small, predict, context)
+    copy = colorized_copy(downscale_rows(read, nir.shape, context.size), predict)
     out = np.empty((height, width, 3), dtype=np.float32)
-    for top, _, rgb in context_bands(read, nir.shape, coefficients):
+    for top, _, rgb in context_bands(read, nir.shape, copy, context.sigma):
         out[top : top + len(rgb)] = rgb
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .context import ColourContext
 from .errors import NircolorError, already_exists
-from .filters import GuidedFilter
+from .filters import DetailTransfer, GuidedFilter
 from .io.atomic import output_exists
 from .models.onnx import check_temperature
 from .video import is_video
@@ -32,6 +32,7 @@ class Options:
     """How every job of a batch is run."""
 
     guided: GuidedFilter | None = None
+    detail: DetailTransfer | None = None
     bit_depth: int = 8
     overwrite: bool = False
     skip_existing: bool = False
@@ -136,6 +137,7 @@ def process_job(
                 target,
                 loaded,
                 guided=options.guided,
+                detail=options.detail,
                 overwrite=options.overwrite,
                 temporal_smoothing=options.temporal_smoothing,
                 progress=progress,
@@ -152,6 +154,7 @@ def process_job(
                 input_bits=options.input_bits,
                 context=options.context,
                 progress=progress,
+                detail=options.detail,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, one_line(str(error)), time.perf_counter() - start)

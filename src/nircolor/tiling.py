@@ -20,8 +20,9 @@ Two ways of cutting an image, chosen by what the model declares:
 A model declares its halo with its ``halo`` attribute (an int >= 0, in pixels, or ``None``
 for a model that is not local). See :func:`model_halo`.
 
-The guided filter is applied band by band with a halo of ``2 r + 1`` rows, so the result
-equals the whole-image filter. :func:`nircolor.api.colorize_large_file` uses the same bands
+The finishing filters (the guided filter, the NIR's detail: :class:`nircolor.filters.Finish`)
+are applied band by band with a halo of :attr:`~nircolor.filters.Finish.halo` rows, so the
+result equals the whole image finished. :func:`nircolor.api.colorize_large_file` uses the same bands
 to stream a file to a file (:mod:`nircolor.io.stream` reads, :mod:`nircolor.io.band_writers`
 writes).
 """
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .context import context_bands
-from .filters import GuidedFilter, apply_guided
+from .filters import DetailTransfer, Finish, GuidedFilter
 from .models.base import Colorizer, check_nir
 
 __all__ = [
@@ -230,13 +231,10 @@ def _blended_bands(read: RowReader, shape, predict: Predict, tile: int, overlap:
         base = done
 
 
-def _guided_bands(bands: Bands, height: int, radius: int, eps: float) -> Bands:
-    """Apply the guided filter to a stream of bands, exactly as on the whole image.
-
-    An output row depends on the rows within ``2 radius`` of it (a box mean of box means);
-    each filtered window keeps ``2 radius + 1`` rows of context on both sides.
-    """
-    context = 2 * radius + 1
+def _finished_bands(bands: Bands, height: int, finish: Finish) -> Bands:
+    """Apply ``finish`` to a stream of bands, exactly as on the whole image: each finished
+    window keeps ``finish.halo`` rows of context on both sides."""
+    context = finish.halo
     nir_buf = np.zeros((0, 0), dtype=np.float32)
     rgb_buf = np.zeros((0, 0, 3), dtype=np.float32)
     buf_top = 0  # image row of the first buffered row
@@ -252,7 +250,7 @@ def _guided_bands(bands: Bands, height: int, radius: int, eps: float) -> Bands:
         if ready <= done:
             continue
         lo, hi = done - buf_top, ready - buf_top
-        out = apply_guided(nir_buf, rgb_buf, radius, eps)[lo:hi]
+        out = finish(nir_buf, rgb_buf)[lo:hi]
         yield done, nir_buf[lo:hi], out
         done = ready
         keep = max(buf_top, done - context) - buf_top
@@ -265,31 +263,31 @@ def colorize_bands(
     model: Colorizer | Predict,
     tile: int,
     overlap: int,
-    guided=None,
-    coefficients: np.ndarray | None = None,
+    finish: Finish | None = None,
+    context_copy: tuple[np.ndarray, float] | None = None,
 ) -> Bands:
     """Bands ``(top, nir_rows, rgb_rows)`` of a colorization covering ``shape`` from the top,
     read by ``read(a, b)``: exact row bands for a local model, cross-faded tiles otherwise
-    (a bare ``predict`` callable is always tiled), or, given the image's colour-context
-    ``coefficients`` (:mod:`nircolor.context`), rows coloured from them (no model run);
-    then the guided filter, band by band."""
-    guided = GuidedFilter.of(guided)
+    (a bare ``predict`` callable is always tiled), or, given the image's colorized
+    ``context_copy`` and its NIR range (:mod:`nircolor.context`), rows carried up from it (no
+    model run);
+    then ``finish`` (the guided filter, the NIR's detail), band by band."""
     predict = predictor(model)
     halo = model_halo(model)
-    if coefficients is not None:
-        bands = context_bands(read, shape, coefficients)
+    if context_copy is not None:
+        bands = context_bands(read, shape, *context_copy)
     elif halo is not None:
         bands = _local_bands(read, shape, predict, halo, _band_rows(shape[1], tile))
     else:
         bands = _blended_bands(read, shape, predict, tile, overlap)
-    if guided:
+    if finish:
         rows = max(1, BAND_PIXELS // max(shape[1], 1))
-        bands = _guided_bands(_split_bands(bands, rows), shape[0], guided.radius, guided.eps)
+        bands = _finished_bands(_split_bands(bands, rows), shape[0], finish)
     return bands
 
 
 def _split_bands(bands: Bands, rows: int) -> Bands:
-    """The same bands cut to at most ``rows`` rows, so the guided filter's buffers (and its
+    """The same bands cut to at most ``rows`` rows, so the finishing filters' buffers (and their
     temporaries, about ten times a band) stay bounded for wide images and tall tiles."""
     for top, nir, rgb in bands:
         for start in range(0, len(rgb), rows):
@@ -392,6 +390,7 @@ def tile_colorize(
     tile: int = DEFAULT_TILE,
     overlap: int | None = None,
     guided: GuidedFilter | None = None,
+    detail: DetailTransfer | None = None,
 ) -> np.ndarray:
     """Colorize an image in pieces with any model: row bands if it is local, else tiles.
 
@@ -408,6 +407,8 @@ def tile_colorize(
         Overlap of tiles (default ``min(DEFAULT_OVERLAP, tile // 4)``).
     guided : GuidedFilter, optional
         Guided filter with the NIR image as guide, applied band by band (exact).
+    detail : DetailTransfer, optional
+        The NIR's detail given to the lightness after the guided filter, band by band (exact).
 
     Returns
     -------
@@ -415,7 +416,8 @@ def tile_colorize(
     """
     nir = check_nir(nir)
     tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
-    bands = colorize_bands(_array_reader(nir), nir.shape, model, tile, overlap, guided)
+    finish = Finish(GuidedFilter.of(guided), DetailTransfer.of(detail))
+    bands = colorize_bands(_array_reader(nir), nir.shape, model, tile, overlap, finish)
     return _assemble(bands, nir.shape)
 
 

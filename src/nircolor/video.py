@@ -55,7 +55,7 @@ from .errors import (
     error_reason,
 )
 from .extras import require_extra
-from .filters import GuidedFilter
+from .filters import DetailTransfer, GuidedFilter
 from .io import MAX_PIXELS, as_grey, atomic_path
 from .io.atomic import output_exists
 from .models.l3.cfa import takes_mosaic
@@ -208,6 +208,7 @@ def colorize_video(
     codec: str | None = None,
     crf: int = CRF,
     progress: FrameProgress | None = None,
+    detail: DetailTransfer | None = None,
 ) -> Path:
     """Colorize every frame of an NIR video and write an H.264 video atomically to ``target``.
 
@@ -230,6 +231,8 @@ def colorize_video(
         libx264 constant rate factor (lower is better quality).
     progress : callable, optional
         ``progress(frames_done, frames_total_or_None)`` after every frame.
+    detail : DetailTransfer, optional
+        The NIR's detail given to every frame's lightness (default: the model's).
 
     Returns
     -------
@@ -278,7 +281,7 @@ def colorize_video(
                     out_stream = None
                     done = 0
                     for nir in _grey_frames(av, inp, in_stream, source):
-                        rgb = colorize(nir, model=loaded, guided=guided)
+                        rgb = colorize(nir, model=loaded, guided=guided, detail=detail)
                         if smoother is not None:
                             rgb = smoother(rgb, nir)
                         if out_stream is None:

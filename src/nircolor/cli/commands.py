@@ -14,6 +14,7 @@ from .common import (
     app,
     console,
     context_option,
+    detail_option,
     guided_option,
     print_error,
     print_table,
@@ -42,6 +43,14 @@ def colorize(
     guided: Annotated[
         str | None,
         typer.Option(metavar="R,EPS", help="Guided filter 'R,EPS' (e.g. 5,1e-5), or 'off'."),
+    ] = None,
+    detail: Annotated[
+        str | None,
+        typer.Option(
+            metavar="GAIN,SIGMA",
+            help="The NIR's detail above a Gaussian of SIGMA px, times GAIN (e.g. 1.2,2), "
+            "or 'off'; default: the model's.",
+        ),
     ] = None,
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="8 or 16 (PNG/TIFF).")] = 8,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
@@ -93,10 +102,10 @@ def colorize(
         str | None,
         typer.Option(
             "--context",
-            metavar="SIZE[,R,EPS]",
+            metavar="SIZE[,SIGMA]",
             help="Colour images larger than SIZE px from one SIZE-px copy, carried to full "
-            "size along the NIR's edges (same colours at any size); 0: off. Default: the "
-            "model's (512,8,1e-4 for the default).",
+            "size without crossing the NIR's edges (NIR range SIGMA; same colours at any "
+            "size); 0: off. Default: the model's (512,0.05 for the default).",
         ),
     ] = None,
     temperature: Annotated[
@@ -125,6 +134,7 @@ def colorize(
     started = time.time()
     options = Options(
         guided=guided_option(guided),
+        detail=detail_option(detail),
         bit_depth=bit_depth,
         overwrite=overwrite,
         skip_existing=skip_existing,

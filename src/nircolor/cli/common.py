@@ -136,6 +136,16 @@ def guided_option(text: str | None):
     return GuidedFilter.parse_option(text, "--guided")
 
 
+def detail_option(text: str | None):
+    from ..errors import NircolorError
+    from ..filters import DetailTransfer
+
+    try:
+        return DetailTransfer.of(text)
+    except ValueError as error:
+        raise NircolorError(f"--detail: {error}") from None
+
+
 def context_option(text: str | None):
     from ..context import ColourContext
     from ..errors import NircolorError

@@ -16,6 +16,7 @@ from ..train.defaults import DEFAULTS
 from .common import (
     command_line,
     console,
+    detail_option,
     guided_option,
     metrics_table,
     parse_list,
@@ -148,6 +149,14 @@ def _train_net_command(arch: str):
             str | None,
             typer.Option(metavar="R,EPS", help="Default guided filter of the model, 'R,EPS'."),
         ] = None,
+        detail: Annotated[
+            str | None,
+            typer.Option(
+                metavar="GAIN,SIGMA",
+                help="Default detail transfer of the model: the NIR's detail above a "
+                "Gaussian of SIGMA px, times GAIN.",
+            ),
+        ] = None,
         split: Annotated[
             str, typer.Option(help=f"{SPLIT_HELP} (fit: train less a scene holdout).")
         ] = "fit",
@@ -275,6 +284,7 @@ def _train_net_command(arch: str):
                 categories=parse_list(categories),
                 classifier=str(classifier) if classifier else None,
                 guided=list(guided_option(guided) or []) or None,
+                detail=list(detail_option(detail) or []) or None,
                 gan_weight=gan_weight,
                 gan_width=gan_width,
                 colour_weight=colour_weight,

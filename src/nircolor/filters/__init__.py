@@ -1,5 +1,14 @@
-"""Edge-aware filters for colorized images."""
+"""Edge-aware filters for colorized images, and what finishes a colorization."""
 
+from .detail import DetailTransfer, transfer_detail
+from .finish import Finish
 from .guided import GuidedFilter, apply_guided, guided_filter
 
-__all__ = ["GuidedFilter", "apply_guided", "guided_filter"]
+__all__ = [
+    "DetailTransfer",
+    "Finish",
+    "GuidedFilter",
+    "apply_guided",
+    "guided_filter",
+    "transfer_detail",
+]

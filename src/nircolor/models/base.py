@@ -13,7 +13,7 @@ import numpy as np
 
 from ..context import ColourContext
 from ..errors import ModelError
-from ..filters import GuidedFilter
+from ..filters import DetailTransfer, GuidedFilter
 from ..io.samples import check_array_type
 
 __all__ = ["Colorizer", "ColorizerBase", "SceneClassifier", "check_nir"]
@@ -52,6 +52,9 @@ class Colorizer(Protocol):
         cross-faded overlaps instead of exact row bands).
     guided : GuidedFilter or None
         The guided filter applied after :meth:`predict` unless a caller asks otherwise.
+    detail : DetailTransfer or None
+        The NIR's detail given to the lightness after the guided filter unless a caller asks
+        otherwise (:mod:`nircolor.filters.detail`).
     context : ColourContext or None
         For an image larger than ``context.size``, colorize a copy of that size and carry
         its colours to full size (:mod:`nircolor.context`); ``None`` or ``OFF``: never.
@@ -60,6 +63,7 @@ class Colorizer(Protocol):
     kind: str
     halo: int | None
     guided: GuidedFilter | None
+    detail: DetailTransfer | None
     context: ColourContext | None
 
     def for_image(self, nir: np.ndarray) -> Colorizer:
@@ -96,6 +100,7 @@ class ColorizerBase:
     kind = "custom"
     halo: int | None = None
     guided: GuidedFilter | None = None
+    detail: DetailTransfer | None = None
     context: ColourContext | None = None
 
     def for_image(self, nir: np.ndarray) -> Colorizer:

@@ -5,7 +5,8 @@ A model folder written by ``nircolor train {cnn,fusion,unet,classifier}`` holds:
 ``config.json``
     ``kind`` (``"onnx"`` for a colorizer, ``"classifier"`` for the scene classifier),
     ``arch``, ``net`` (the constructor arguments), ``output_space``, ``stride``,
-    ``min_size``, ``guided`` (default guided filter ``[radius, eps]`` or null),
+    ``min_size``, ``guided`` (default guided filter ``[radius, eps]`` or null), ``detail``
+    (default detail transfer ``[gain, sigma]`` or null),
     ``temperature`` (``zhang``: the default annealed-mean temperature),
     ``categories`` (classifier) and ``training`` (data, split, command, seed, ...).
 ``model.onnx``
@@ -35,7 +36,7 @@ from ..colorspace import OUTPUT_SPACES, to_srgb
 from ..context import DEFAULT as DEFAULT_CONTEXT
 from ..context import ColourContext
 from ..errors import ModelError, error_reason
-from ..filters import GuidedFilter
+from ..filters import DetailTransfer, GuidedFilter
 from .base import Colorizer, check_nir
 from .fields import integer_field, number_field, string_field
 from .registry import CONFIG_NAME, register_kind
@@ -192,6 +193,10 @@ class OnnxColorizer(OnnxNet):
             except ValueError as error:
                 raise ModelError(f"{self.config_path}: 'guided': {error}") from None
         self.guided = GuidedFilter.of(guided) or None
+        try:
+            self.detail = DetailTransfer.of(config.get("detail")) or None
+        except ValueError as error:
+            raise ModelError(f"{self.config_path}: 'detail': {error}") from None
         self.context = self._context(config)
         self.temperature = None
         if TEMPERATURE_INPUT in self.extra_input_names:

@@ -108,7 +108,7 @@ class RoutedColorizer:
             missing = ", ".join(sorted(uncovered))
             raise ModelError(f"{path}: no specialist for {missing} and no general model")
         first = self.general or next(iter(self.specialists.values()))
-        self.guided = first.guided
+        self.guided, self.detail = first.guided, first.detail
         self.context = first.context
 
     def __repr__(self) -> str:

@@ -55,6 +55,10 @@ class Budgeted:
         return self.model.guided
 
     @property
+    def detail(self):
+        return getattr(self.model, "detail", None)
+
+    @property
     def context(self):
         return self.model.context
 

@@ -49,6 +49,7 @@ class NetTrainConfig:
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
     init: str | None = None  # fine-tune: start from this model's weights (same architecture)
     guided: list[float] | None = None  # default guided filter [radius, eps] of the model
+    detail: list[float] | None = None  # default detail transfer [gain, sigma] of the model
     gan_weight: float = 0.0  # weight of the adversarial loss (PatchGAN, train.gan); 0: off
     gan_width: int = 64  # the discriminator's base width (pix2pix: 64)
     colour_weight: float = 0.0  # weight of the colourfulness term (nets.losses); 0: off

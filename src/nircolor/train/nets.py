@@ -145,12 +145,14 @@ def init_weights(net, init: dict) -> None:
 
 
 def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
-    """A fine-tuned net keeps its base's output space and default guided filter."""
+    """A fine-tuned net keeps its base's output space, default guided filter and detail."""
     if init is None or init["trunk"]:
         return
     cfg.output_space = init.get("output_space", cfg.output_space)
     if cfg.guided is None and init.get("guided"):
         cfg.guided = list(init["guided"])
+    if cfg.detail is None and init.get("detail"):
+        cfg.detail = list(init["detail"])
 
 
 def net_kwargs(cfg: NetTrainConfig, init: dict | None = None, images: ImageSet | None = None):

@@ -22,7 +22,7 @@ from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
 from ..colour_metrics import colour_scores, pooled_scores
 from ..data import sample_patches
 from ..errors import DataError, ModelError
-from ..filters import GuidedFilter
+from ..filters import DetailTransfer, Finish, GuidedFilter
 from ..io import read_nir, to_uint
 from ..metrics import lab_delta_e00, mean_metrics, psnr, srgb_to_lab
 from ..models.onnx import default_context, pad_to_multiple
@@ -85,10 +85,12 @@ def net_output(net, nir: np.ndarray, device: torch.device) -> np.ndarray:
 def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
     """``(prediction, truth)`` sRGB float32 pairs of every validation image (eval mode),
     colorized as :func:`nircolor.colorize` will colorize them with the exported model
-    (:func:`nircolor.api.colorize_whole`: its colour context, its default guided filter), so
+    (:func:`nircolor.api.colorize_whole`: its colour context, its default guided filter and
+    detail transfer), so
     an epoch is chosen on the pictures a user gets, not on the raw net output at full size."""
     net.eval()
-    context, guided = default_context(cfg.arch), GuidedFilter.of(cfg.guided) or None
+    context = default_context(cfg.arch)
+    finish = Finish(GuidedFilter.of(cfg.guided) or None, DetailTransfer.of(cfg.detail) or None)
 
     def predict(nir: np.ndarray) -> np.ndarray:
         output = np.moveaxis(net_output(net, nir, device), 0, -1)
@@ -96,7 +98,7 @@ def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
 
     for nir, rgb in zip(images.nir, images.rgb, strict=True):
         nir = nir / np.float32(255)
-        yield colorize_whole(nir, predict, context, guided), rgb / np.float32(255)
+        yield colorize_whole(nir, predict, context, finish), rgb / np.float32(255)
 
 
 VIVID_SCORE = "val_vivid_delta_e00"
@@ -299,6 +301,7 @@ class ColorizeTask(Task):
         return {
             "output_space": cfg.output_space,
             "guided": list(cfg.guided) if cfg.guided else None,
+            "detail": list(cfg.detail) if cfg.detail else None,
         }
 
     def card_title(self, cfg) -> str:

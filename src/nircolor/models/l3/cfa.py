@@ -123,18 +123,23 @@ def takes_mosaic(model) -> bool:
     return getattr(model, "kind", None) == CFA_KIND
 
 
-def check_mosaic_rendering(guided, context, shape: tuple[int, int]) -> None:
+def check_mosaic_rendering(finish, context, shape: tuple[int, int]) -> None:
     """Refuse post-processing that would take the mosaic for an NIR image: the guided
-    filter (the mosaic is no guide: its pattern would print through) and the colour
-    context (a downscaled copy of a mosaic mixes its pixel types).
+    filter and the detail transfer of ``finish`` (the mosaic is no guide: its pattern would
+    print through) and the colour context (a downscaled copy of a mosaic mixes its pixel
+    types).
 
     Raises
     ------
     ModelError
-        When ``guided`` is set or ``context`` applies to an image of ``shape``.
+        When ``finish`` does anything or ``context`` applies to an image of ``shape``.
     """
-    if guided:
+    if finish.guided:
         raise ModelError("a raw-mosaic (CFA) model takes no guided filter: the mosaic is no guide")
+    if finish.detail:
+        raise ModelError(
+            "a raw-mosaic (CFA) model takes no detail transfer: the mosaic is no guide"
+        )
     if context and context.applies(shape):
         raise ModelError("a raw-mosaic (CFA) model takes no colour context (--context 0)")
 

@@ -53,6 +53,7 @@ class L3Model:
 
     kind = KIND
     guided = None  # L3 renders sharp edges itself; a caller may still ask for the filter
+    detail = None  # its lightness is already as sharp as its input
     context = None  # local: its colours do not depend on the image's size
     threads: int | None = None  # default of :meth:`predict` (None: the CPUs, at most 8)
 

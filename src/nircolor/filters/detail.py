@@ -1,0 +1,179 @@
+"""Detail from the NIR: a colorization's lightness below a Gaussian, the NIR's above it.
+
+A net (and the colour context that carries a small copy's colours up) gives smooth lightness:
+grass, leaves and gravel lose their texture. The full-resolution NIR image has that texture.
+With ``G`` a Gaussian blur of ``sigma`` pixels and L* the CIELAB lightness (D65) of the
+colour image and of the NIR shown as grey,
+
+    L*_out = G * L*_rgb + gain · (L*_nir − G * L*_nir)
+
+and every pixel keeps its chromaticity: its linear RGB is scaled by ``Y_out / Y_rgb`` (the
+relative luminance of ``L*_out`` over that of the colorization), which changes its lightness
+and nothing of its hue or saturation. ``gain`` above 1 makes up for the NIR's texture being
+fainter than the visible one (BENCHMARKS.md, "Detail from the NIR").
+
+An output row depends on the input rows within :meth:`DetailTransfer.halo` rows of it, so a
+stream of row bands gets the pixels of the whole image (:mod:`nircolor.tiling`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+__all__ = ["DetailTransfer", "transfer_detail"]
+
+MAX_GAIN = 4.0
+MAX_SIGMA = 16.0
+_EXPECTED = (
+    f"expected GAIN,SIGMA such as '1.2,2' (GAIN in [0, {MAX_GAIN:g}], SIGMA in "
+    f"(0, {MAX_SIGMA:g}] px), or 'off'"
+)
+
+_LUMINANCE = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+"""Relative luminance Y of linear sRGB (D65)."""
+_DARK = np.float32(1e-4)
+"""Below this luminance a pixel has no chromaticity to keep: it becomes grey."""
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function inverted (values in [0, 1])."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function, clipped to [0, 1]."""
+    x = np.clip(x, 0.0, 1.0)
+    curve = 1.055 * np.power(x, 1 / 2.4, dtype=np.float32) - 0.055
+    return np.where(x <= 0.0031308, 12.92 * x, curve).astype(np.float32)
+
+
+def lightness(luminance: np.ndarray) -> np.ndarray:
+    """CIELAB L* of relative luminance Y in [0, 1] (white Y = 1)."""
+    y = np.asarray(luminance, dtype=np.float32)
+    return np.where(y > 216 / 24389, 116 * np.cbrt(y) - 16, y * (24389 / 27)).astype(np.float32)
+
+
+def luminance_of(lightness_: np.ndarray) -> np.ndarray:
+    """Relative luminance Y of CIELAB L* (the inverse of :func:`lightness`), clipped to [0, 1]."""
+    big = ((lightness_ + 16) / 116) ** 3
+    y = np.where(lightness_ > 8, big, lightness_ * (27 / 24389))
+    return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    size = 2 * _radius(sigma) + 1
+    return cv2.GaussianBlur(x, (size, size), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _radius(sigma: float) -> int:
+    return max(1, math.ceil(3 * sigma))
+
+
+def transfer_detail(nir: np.ndarray, rgb: np.ndarray, gain: float, sigma: float) -> np.ndarray:
+    """Give ``rgb`` the lightness detail of ``nir`` above a Gaussian of ``sigma`` px.
+
+    Parameters
+    ----------
+    nir : (H, W) ndarray
+        NIR image in [0, 1].
+    rgb : (H, W, 3) ndarray
+        Its colorization, sRGB in [0, 1].
+    gain : float
+        Weight of the NIR's detail, in [0, 4] (0: the colorization's lightness smoothed).
+    sigma : float
+        Gaussian sigma in pixels, in (0, 16]: detail finer than about this comes from the NIR.
+
+    Returns
+    -------
+    out : (H, W, 3) ndarray of float32
+        sRGB in [0, 1], each pixel of ``rgb``'s chromaticity (see the module notes).
+    """
+    setting = DetailTransfer.of((gain, sigma))
+    nir = np.asarray(nir, dtype=np.float32)
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[:2] != nir.shape:
+        raise ValueError(f"rgb must be (H, W, 3) of the NIR's size {nir.shape}, got {rgb.shape}")
+    linear = srgb_to_linear(rgb)
+    luminance = linear @ _LUMINANCE
+    own = lightness(luminance)
+    nir_lightness = lightness(srgb_to_linear(nir))
+    target = _blur(own, setting.sigma) + setting.gain * (
+        nir_lightness - _blur(nir_lightness, setting.sigma)
+    )
+    target_luminance = luminance_of(target)
+    scale = target_luminance / np.maximum(luminance, _DARK)
+    out = linear * scale[:, :, None]
+    dark = luminance < _DARK
+    out[dark] = target_luminance[dark][:, None]
+    return linear_to_srgb(out)
+
+
+class DetailTransfer(NamedTuple):
+    """A detail setting: the NIR's detail ``gain`` above a Gaussian of ``sigma`` px.
+
+    :data:`DetailTransfer.OFF` (sigma 0) switches a model's default off; it is falsy.
+    """
+
+    gain: float
+    sigma: float
+
+    def __bool__(self) -> bool:
+        return self.sigma > 0
+
+    @property
+    def halo(self) -> int:
+        """Rows on each side that an output row depends on (the Gaussian's radius)."""
+        return _radius(self.sigma) if self else 0
+
+    def __call__(self, nir: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        return transfer_detail(nir, rgb, self.gain, self.sigma)
+
+    @classmethod
+    def of(cls, value) -> DetailTransfer | None:
+        """Validate a setting given as a DetailTransfer, a ``(gain, sigma)`` pair,
+        ``"GAIN,SIGMA"`` text, ``"off"``/``False`` (off) or ``None`` (none given).
+
+        Raises
+        ------
+        ValueError
+            For anything else, or values out of range, saying what is expected.
+        """
+        if value is None:
+            return None
+        if value is False or (isinstance(value, DetailTransfer) and not value):
+            return cls.OFF
+        if isinstance(value, str):
+            if value.strip().lower() in ("off", "none"):
+                return cls.OFF
+            value = _parse(value)
+        try:
+            gain, sigma = value
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid detail setting {value!r}: {_EXPECTED}") from None
+        for number in (gain, sigma):
+            if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real):
+                raise ValueError(f"invalid detail setting {value!r}: {_EXPECTED}")
+        if not (math.isfinite(gain) and 0 <= gain <= MAX_GAIN):
+            raise ValueError(f"invalid detail gain {gain!r}: {_EXPECTED}")
+        if not (math.isfinite(sigma) and 0 < sigma <= MAX_SIGMA):
+            raise ValueError(f"invalid detail sigma {sigma!r}: {_EXPECTED}")
+        return cls(float(gain), float(sigma))
+
+
+def _parse(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        if len(parts) == 2:
+            return float(parts[0]), float(parts[1])
+    except ValueError:
+        pass
+    raise ValueError(f"invalid detail setting {text!r}: {_EXPECTED}")
+
+
+DetailTransfer.OFF = DetailTransfer(0.0, 0.0)
