@@ -35,7 +35,7 @@ from rich.progress import (
 from nircolor.api import get_model, resolve_finish
 from nircolor.data import Pair, load_dataset, load_pair
 from nircolor.errors import DataError
-from nircolor.evaluate import Evaluation, evaluate_model
+from nircolor.evaluate import Evaluation, evaluate_model, nir_as_grey
 from nircolor.metric_tables import METRIC_LABELS, METRICS, Table
 from nircolor.metric_tables import metrics_table as build_metrics_table
 from nircolor.models import list_models
@@ -237,7 +237,7 @@ class GreyBaseline(ColorizerBase):
     kind = "baseline"
 
     def predict(self, nir, *, threads=None):
-        return np.repeat(np.asarray(nir, dtype=np.float32)[:, :, None], 3, axis=2)
+        return nir_as_grey(nir)
 
 
 def with_overall(evaluation: Evaluation, key: str = "category") -> dict[str, dict]:
