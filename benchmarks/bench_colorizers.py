@@ -83,9 +83,7 @@ def report(results: dict[str, dict], described: str) -> str:
     bar = ", ".join(f"+{v:g} dB on {k}" for k, v in BAR.items())
     return (
         f"Scored on {described}; mean per-image metrics (nircolor.metrics).\nModels given "
-        'as folders are not shipped; the sections "Default model (unet): training\nrecord", '
-        '"Fusion output spaces" and "Routed category specialists" give their commands. '
-        "The default "
+        "as folders are not shipped; docs/training-records.md gives their commands. The default "
         f"must beat L3 by {bar}, with SSIM above the NIR-as-grey baseline's "
         f"({results['NIR as grey']['all']['ssim']:.4f}).\n\n" + markdown_table(header, rows)
     )

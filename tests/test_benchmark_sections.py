@@ -10,14 +10,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
 
-HAND_WRITTEN = {
-    "## Default model (unet): training record": "a 44-min training run's record",
-    "## Fusion output spaces": "three training runs' records",
-    "## Routed category specialists vs the general model": "a 15-min training run's record",
-}
-"""Sections no script writes yet, and why: records of long training runs. The list may only
-shrink (every entry must still be a section)."""
-
 
 def section_headings(markdown: str) -> list[str]:
     """The ``## `` heading lines of ``markdown``, outside fenced code blocks."""
@@ -58,11 +50,5 @@ def test_the_checkers_find_headings():
 
 def test_every_benchmarks_section_is_written_by_a_script():
     headings = section_headings((REPO / "BENCHMARKS.md").read_text())
-    orphans = [h for h in headings if h not in written_by_scripts() and h not in HAND_WRITTEN]
+    orphans = [h for h in headings if h not in written_by_scripts()]
     assert orphans == [], "sections no benchmarks/bench_*.py writes"
-
-
-def test_the_hand_written_list_only_names_sections_that_are_there():
-    headings = section_headings((REPO / "BENCHMARKS.md").read_text())
-    assert set(HAND_WRITTEN) <= set(headings)
-    assert not set(HAND_WRITTEN) & written_by_scripts()
