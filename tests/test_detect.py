@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nircolor
-from nircolor.detection.boxes import anchors, decode, encode, iou, nms, roi_bins, roi_pool
+from nircolor.detection.boxes import anchors, decode, encode, iou, nms, roi_pool
 from nircolor.detection.composites import PiecePool, composite_set, make_composite
 from nircolor.detection.scores import mean_average_precision
 from nircolor.errors import ModelError
@@ -44,10 +44,10 @@ def test_nms_drops_overlaps_with_better_boxes_only():
 
 def test_encode_and_decode_are_inverse():
     rng = np.random.default_rng(0)
-    reference = np.sort(rng.uniform(0, 100, (20, 4)).reshape(20, 2, 2), axis=1)
-    reference = reference.transpose(0, 2, 1).reshape(20, 4).astype("f4") + [0, 0, 1, 1]
-    boxes = reference + rng.uniform(-3, 3, (20, 4)).astype("f4")
-    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+    corner, size = rng.uniform(0, 100, (20, 2)), rng.uniform(5, 60, (20, 2))
+    reference = np.concatenate([corner, corner + size], 1).astype("f4")
+    corner, size = corner + rng.uniform(-3, 3, (20, 2)), size * rng.uniform(0.7, 1.4, (20, 2))
+    boxes = np.concatenate([corner, corner + size], 1).astype("f4")
     for weights in ((1, 1, 1, 1), (10, 10, 5, 5)):
         back = decode(encode(boxes, reference, weights), reference, weights)
         assert np.allclose(back, boxes, atol=1e-3)
@@ -60,27 +60,32 @@ def test_anchors_are_centred_on_the_cells():
     assert np.allclose(grid[0], [0, 0, 16, 16]) and np.allclose(grid[-1], [48, 32, 64, 48])
 
 
-def test_roi_pool_averages_each_bin_and_the_whole_map_as_adaptive_pooling():
+def test_roi_pool_averages_each_bin_over_its_exact_area():
     rng = np.random.default_rng(1)
-    features = rng.random((3, 6, 9)).astype("f4")
-    whole = roi_pool(features, np.array([[0, 0, 90, 60]], "f4"), (60, 90), 4)[0]
-    expected = []
-    for c in range(3):
-        for i in range(4):
-            for j in range(4):
-                y0, y1 = i * 6 // 4, -(-(i + 1) * 6 // 4)
-                x0, x1 = j * 9 // 4, -(-(j + 1) * 9 // 4)
-                expected.append(features[c, y0:y1, x0:x1].mean())
-    assert np.allclose(whole, expected, atol=1e-6)
-    rois = np.array([[12, 7, 55, 41], [80, 50, 90, 60], [0, 0, 3, 3]], "f4")
-    pooled = roi_pool(features, rois, (60, 90), 2).reshape(3, 3, 2, 2)
-    ys, ye, xs, xe = roi_bins(rois, (6, 9), (60, 90), 2)
-    assert (ye > ys).all() and (xe > xs).all()  # every bin holds a cell
-    for r in range(3):
+    features = rng.random((3, 8, 12)).astype("f4")
+    whole = roi_pool(features, np.array([[0, 0, 120, 80]], "f4"), (80, 120), 4)[0]
+    blocks = features.reshape(3, 4, 2, 4, 3).mean(axis=(2, 4))  # the map's 4 × 4 blocks
+    assert np.allclose(whole, blocks.ravel(), atol=1e-6)
+    rois = np.array([[12.5, 7, 55, 41.3], [100, 60, 120, 80], [3, 3, 4, 4]], "f4")
+    pooled = roi_pool(features, rois, (80, 120), 2).reshape(3, 3, 2, 2)
+    fine = np.repeat(np.repeat(features, 40, axis=1), 40, axis=2)  # 1/4 image pixel per sample
+    for r, (x0, y0, x1, y1) in enumerate(rois * 4):
         for i in range(2):
             for j in range(2):
-                cells = features[:, ys[r, i] : ye[r, i], xs[r, j] : xe[r, j]]
-                assert np.allclose(pooled[r, :, i, j], cells.mean(axis=(1, 2)), atol=1e-6)
+                ys = np.linspace(y0 + (y1 - y0) * i / 2, y0 + (y1 - y0) * (i + 1) / 2, 41)
+                xs = np.linspace(x0 + (x1 - x0) * j / 2, x0 + (x1 - x0) * (j + 1) / 2, 41)
+                centres_y = ((ys[:-1] + ys[1:]) / 2).astype(int)
+                centres_x = ((xs[:-1] + xs[1:]) / 2).astype(int)
+                sampled = fine[:, centres_y][:, :, centres_x].mean(axis=(1, 2))
+                assert np.allclose(pooled[r, :, i, j], sampled, atol=0.03)
+
+
+def test_roi_pool_moves_smoothly_with_the_box():
+    features = np.random.default_rng(2).random((2, 6, 8)).astype("f4")
+    box = np.array([[10, 10, 50, 40]], "f4")
+    before = roi_pool(features, box, (60, 80), 4)
+    after = roi_pool(features, box + [0.5, 0, 0.5, 0], (60, 80), 4)
+    assert 0 < np.abs(after - before).max() < 0.1  # no rounding to cells: a small shift counts
 
 
 # ---------------------------------------------------------------- composites and scores

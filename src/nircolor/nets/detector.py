@@ -132,10 +132,13 @@ def export_graphs(net: Detector) -> tuple[dict[str, bytes], float]:
     import onnxruntime as ort
 
     net = net.to("cpu", memory_format=torch.contiguous_format).eval()
+    # the wrappers in eval mode too: the exporter restores the mode of the module it is
+    # given, and a wrapper left training would put the net's BatchNorm back in training
+    trunk_module, head_module = _Trunk(net).eval(), _Head(net).eval()
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, 1, 192, 256, generator=generator)
     trunk = _export(
-        _Trunk(net),
+        trunk_module,
         image,
         "nir",
         TRUNK_OUTPUTS,
@@ -148,7 +151,7 @@ def export_graphs(net: Detector) -> tuple[dict[str, bytes], float]:
     )
     pooled = torch.rand(7, 64 * net.grid * net.grid, generator=generator)
     head = _export(
-        _Head(net),
+        head_module,
         pooled,
         "pooled",
         HEAD_OUTPUTS,
@@ -156,7 +159,7 @@ def export_graphs(net: Detector) -> tuple[dict[str, bytes], float]:
     )
     error = 0.0
     other = torch.rand(1, 1, 256, 160, generator=generator)
-    for graph, module, x in ((trunk, _Trunk(net), other), (head, _Head(net), pooled[:3])):
+    for graph, module, x in ((trunk, trunk_module, other), (head, head_module, pooled[:3])):
         session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
         got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
         with torch.inference_mode():
