@@ -159,13 +159,23 @@ def main() -> None:
         "",
     ]
     timing = []
+    single = load_model(args.model, threads=1)
     for (height, width), seed in SEED_SECONDS.items():
         ms = ms_per_image(model, (height, width), args.runs)
+        ms_single = ms_per_image(single, (height, width), args.runs)
         faster = FASTER_RCNN_SECONDS[(height, width)]
-        timing.append((f"{width}×{height}", f"{ms:.1f}", f"{seed:.2f}", f"{faster:.2f}"))
+        timing.append(
+            (f"{width}×{height}", f"{ms:.1f}", f"{ms_single:.1f}", f"{seed:.2f}", f"{faster:.2f}")
+        )
     lines += [
         markdown_table(
-            ("image", f"nircolor ms ({args.threads} threads)", "seed s", "Faster R-CNN s (seed)"),
+            (
+                "image",
+                f"nircolor ms ({args.threads} threads)",
+                "nircolor ms (1 thread)",
+                "seed s",
+                "Faster R-CNN s (seed)",
+            ),
             timing,
         ),
         "",

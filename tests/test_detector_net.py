@@ -4,7 +4,6 @@ exported graphs detect exactly as the torch net does (skipped without torch)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from nircolor.detection.boxes import roi_pool, roi_weights
 from nircolor.io import write_image

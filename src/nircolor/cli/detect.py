@@ -57,8 +57,11 @@ def detect(
     ] = "detector",
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
-    """Detect scene regions in NIR images: prints 'IMAGE<TAB>X0,Y0,X1,Y1<TAB>LABEL<TAB>
-    PROBABILITY' per box (input pixels), most probable first."""
+    """Detect scene regions in NIR images.
+
+    Prints 'IMAGE<TAB>X0,Y0,X1,Y1<TAB>LABEL<TAB>PROBABILITY' per box (input pixels, most
+    probable first; 'IMAGE<TAB>-' for none); exit code 1 if an image failed.
+    """
     from ..api import check_not_input
     from ..batch import expand_inputs
     from ..detection.api import DEFAULT_MIN_PROB, DEFAULT_TOP, check_min_prob, get_detector

@@ -130,7 +130,8 @@ def roi_weights(
         edges = lo[:, None] + (hi - lo)[:, None] * steps[None]
         start, stop = edges[:, :-1, None], edges[:, 1:, None]
         cells = np.arange(n, dtype=np.float64)
-        overlap = np.clip(np.minimum(stop, cells + 1) - np.maximum(start, cells), 0, None)
+        overlap = np.minimum(stop, cells + 1) - np.maximum(start, cells)
+        overlap[overlap < 1e-4] = 0  # slivers of rounding error (their products are subnormal)
         total = overlap.sum(-1, keepdims=True)
         empty = total[..., 0] <= 1e-9
         if empty.any():
@@ -148,12 +149,15 @@ def roi_weights(
 
 def roi_pool(features: np.ndarray, rois: np.ndarray, image_hw, grid: int) -> np.ndarray:
     """RoI average pooling of a ``(C, H', W')`` map (:func:`roi_weights`): ``(R, C · grid ·
-    grid)`` float32, in the order of torch's ``flatten`` of ``(R, C, grid, grid)``."""
+    grid)`` float32, in the order of torch's ``flatten`` of ``(R, C, grid, grid)``.
+
+    One matrix product: every bin's weights over the map's cells (the outer product of its
+    row and column weights) times the map.
+    """
     channels, fh, fw = features.shape
     rows, cols = roi_weights(rois, (fh, fw), image_hw, grid)
     count = len(rows)
-    by_rows = rows.reshape(-1, fh) @ np.moveaxis(features, 1, 0).reshape(fh, channels * fw)
-    by_rows = by_rows.reshape(count, grid * channels, fw)  # (R, g · C, W')
-    pooled = by_rows @ np.swapaxes(cols, 1, 2)  # (R, g · C, g)
-    pooled = pooled.reshape(count, grid, channels, grid).transpose(0, 2, 1, 3)
+    cells = (rows[:, :, None, :, None] * cols[:, None, :, None, :]).reshape(-1, fh * fw)
+    flat = np.ascontiguousarray(features.reshape(channels, fh * fw).T, np.float32)
+    pooled = (cells @ flat).reshape(count, grid * grid, channels).transpose(0, 2, 1)
     return np.ascontiguousarray(pooled.reshape(count, -1), np.float32)

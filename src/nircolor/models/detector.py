@@ -29,8 +29,9 @@ class OnnxDetector:
 
     def __init__(self, folder, config: dict, threads: int | None = None):
         self.folder = Path(folder)
-        self.trunk = OnnxNet(folder, config, threads)
-        self.head = OnnxNet(folder, {**config, "onnx": config.get("head", HEAD_NAME)}, threads)
+        self.trunk = OnnxNet(folder, config, threads, spinning=False)
+        head = {**config, "onnx": config.get("head", HEAD_NAME)}
+        self.head = OnnxNet(folder, head, threads, spinning=False)
         settings = config.get("detector")
         if not isinstance(settings, dict):
             raise ModelError(f"{self.trunk.config_path}: a detector needs 'detector' settings")

@@ -19,6 +19,8 @@ mean.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,10 +37,17 @@ RPN_SAMPLES, RPN_POSITIVE = 256, 0.5
 ROI_SAMPLES, ROI_POSITIVE = 64, 0.25
 VAL_COMPOSITES = 60
 VAL_SEED = 1
+CLASS_NMS_GRID = (0.5, 0.4, 0.3)
+"""Per-category NMS thresholds tried after training (the first, used in validation, wins
+ties)."""
 
 
 def detector_spec(cfg) -> DetectorSpec:
-    return DetectorSpec(categories=tuple(cfg.class_names), side=cfg.patch)
+    """The settings of a run: the working size ``cfg.patch``, the anchors scaled with it
+    (their sides are :class:`DetectorSpec`'s at 256 px)."""
+    scale = cfg.patch / 256
+    sizes = tuple(round(size * scale, 1) for size in DetectorSpec.sizes)
+    return DetectorSpec(categories=tuple(cfg.class_names), side=cfg.patch, sizes=sizes)
 
 
 class DetectTask(Task):
@@ -193,6 +202,28 @@ class DetectTask(Task):
             self.score_name: (scores["map50"] + accuracy) / 2,
         }
 
+    def after_training(self, output, cfg) -> dict:
+        """Choose the per-category NMS threshold on the ``val_split`` composites (those that
+        chose the epoch) with the exported model; store it in ``config.json``."""
+        from ..models import load_model, read_config
+        from .common import store_choice
+        from .nets import load_images
+
+        images = load_images(cfg, cfg.val_split)
+        if not len(images):
+            return {}
+        model = load_model(output)
+        composites = held_out_composites(images.nir, images.labels, VAL_COMPOSITES, VAL_SEED)
+        table = []
+        for threshold in CLASS_NMS_GRID:
+            model.spec = replace(model.spec, class_nms=threshold)
+            scores = composite_scores(model.detect, composites, model.categories)
+            table.append({"class_nms": threshold, **{k: scores[k] for k in ("map50", "map50_95")}})
+        best = max(table, key=lambda row: row["map50"])
+        settings = read_config(output)["detector"] | {"class_nms": best["class_nms"]}
+        store_choice(output, "detector", settings, "class_nms_sweep", table)
+        return {"class_nms_sweep": table}
+
     def export_graphs(self, net):
         return export_graphs(net)
 
@@ -207,7 +238,17 @@ class DetectTask(Task):
 
         if not pairs:
             return None, []
-        return None, report_notes(load_model(output), cfg, pairs)
+        model = load_model(output)
+        sweep = model.trunk.config.get("training", {}).get("class_nms_sweep", [])
+        notes = (
+            [
+                f"per-category NMS threshold {model.spec.class_nms} (best mAP@0.5 on the "
+                f"{cfg.val_split} composites of {', '.join(str(r['class_nms']) for r in sweep)})"
+            ]
+            if sweep
+            else []
+        )
+        return None, notes + report_notes(model, cfg, pairs)
 
 
 def torch_detector(net, spec: DetectorSpec, device):
