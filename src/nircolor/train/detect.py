@@ -205,15 +205,22 @@ class DetectTask(Task):
     def after_training(self, output, cfg) -> dict:
         """Choose the per-category NMS threshold on the ``val_split`` composites (those that
         chose the epoch) with the exported model; store it in ``config.json``."""
+        from ..data import load_dataset
+        from ..io import read_nir, to_uint
         from ..models import load_model, read_config
         from .common import store_choice
-        from .nets import load_images
 
-        images = load_images(cfg, cfg.val_split)
-        if not len(images):
+        classes = cfg.class_names
+        pairs = load_dataset(
+            cfg.data, split=cfg.val_split, categories=cfg.categories, seed=cfg.seed
+        )
+        pairs = [p for p in pairs if p.category in classes]
+        if not pairs:
             return {}
+        images = [to_uint(read_nir(p.nir), 8) for p in pairs]
+        labels = [classes.index(p.category) for p in pairs]
         model = load_model(output)
-        composites = held_out_composites(images.nir, images.labels, VAL_COMPOSITES, VAL_SEED)
+        composites = held_out_composites(images, labels, VAL_COMPOSITES, VAL_SEED)
         table = []
         for threshold in CLASS_NMS_GRID:
             model.spec = replace(model.spec, class_nms=threshold)
@@ -248,7 +255,7 @@ class DetectTask(Task):
             if sweep
             else []
         )
-        return None, notes + report_notes(model, cfg, pairs)
+        return None, [BOXES_NOTE, *notes, *report_notes(model, cfg, pairs)]
 
 
 def torch_detector(net, spec: DetectorSpec, device):
@@ -267,6 +274,15 @@ def torch_detector(net, spec: DetectorSpec, device):
     return lambda nir: detect_image(nir, trunk, head, spec)
 
 
+BOXES_NOTE = (
+    "boxes: no box-labelled NIR set exists, so every training picture is a composite of NIR "
+    "crops of `fit` images (nircolor.detection.composites), each crop a box labelled with "
+    "its image's scene category: a whole image (one box), a mosaic of 2-4 cells of "
+    "different categories (one box per cell), or a whole image (one box, the picture) with 1-2 "
+    "non-overlapping crops of other categories pasted on it (one box each); the epoch and the "
+    "NMS threshold were chosen on composites of the scene-disjoint `holdout` rows, the scores "
+    "below are on composites of `val` rows only"
+)
 REPORT_COMPOSITES = 90
 REPORT_SEED = 2
 
