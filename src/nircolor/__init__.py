@@ -9,6 +9,8 @@ Quick start::
 """
 
 from .api import colorize, colorize_file
+from .detection import Detection
+from .detection.api import detect
 from .errors import NircolorError
 from .io import read_image, read_nir, read_rgb, write_image
 from .models import list_models, load_model
@@ -27,9 +29,11 @@ __version__ = _installed_version()
 del _installed_version  # the package's names are its API: __version__ only
 
 __all__ = [
+    "Detection",
     "NircolorError",
     "colorize",
     "colorize_file",
+    "detect",
     "list_models",
     "load_model",
     "read_image",

@@ -152,10 +152,7 @@ def colorize(
             f"colorize() takes an image array, not the path {str(nir)!r}: colorize_file() "
             "colorizes a file into a file, read_nir() reads one as an array"
         )
-    nir = _as_unit_float(nir, check_input_bits(input_bits))
-    if nir.ndim == 3 and nir.shape[2] != 1:
-        nir = as_grey(nir, name="input")
-    nir = check_nir(nir)
+    nir = nir_array(nir, input_bits)
     loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
     finish = resolve_finish(loaded, guided, detail)
     context = resolve_context(loaded, context)
@@ -167,6 +164,15 @@ def colorize(
         if tile is not None:
             return tile_colorize(nir, loaded, tile=tile, guided=finish.guided, detail=finish.detail)
     return colorize_whole(nir, loaded.predict, context, finish)
+
+
+def nir_array(nir, input_bits: int | None = None) -> np.ndarray:
+    """The checks and scaling :func:`colorize` applies to an NIR array (see its ``nir`` and
+    ``input_bits``): ``(H, W)`` float32 in [0, 1]; ``ValueError`` for a bad array."""
+    nir = _as_unit_float(nir, check_input_bits(input_bits))
+    if nir.ndim == 3 and nir.shape[2] != 1:
+        nir = as_grey(nir, name="input")
+    return check_nir(nir)
 
 
 def colorize_whole(

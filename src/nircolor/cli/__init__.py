@@ -11,7 +11,7 @@ import sys
 import warnings
 
 from ..errors import NircolorError
-from . import commands, scoring, simulate, train  # noqa: F401  (registers the commands on the app)
+from . import commands, detect, scoring, simulate, train  # noqa: F401  (registers commands)
 from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]

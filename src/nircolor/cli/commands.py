@@ -248,17 +248,17 @@ def _count(n: int, thing: str) -> str:
 def list_models_command() -> None:
     """List the registered colorizers (name, kind, size, model card), then the scene
     classifiers (used by routed models and 'nircolor classify', never to colorize)."""
-    from ..models import ALIASES, CLASSIFIER_KIND, list_models
+    from ..models import ALIASES, NON_COLORIZERS, list_models
 
     infos = list_models()
-    colorizers = [info for info in infos if info.kind != CLASSIFIER_KIND]
-    classifiers = [info for info in infos if info.kind == CLASSIFIER_KIND]
+    colorizers = [info for info in infos if info.kind not in NON_COLORIZERS]
+    classifiers = [info for info in infos if info.kind in NON_COLORIZERS]
     table = _models_table("nircolor models", colorizers)
     for alias, target in ALIASES.items():
         table.add_row(alias, f"→ {target}", "", "")
     print_table(table)
     if classifiers:
-        print_table(_models_table("scene classifiers", classifiers))
+        print_table(_models_table("scene classifiers and detectors", classifiers))
 
 
 def _models_table(title: str, infos) -> Table:

@@ -96,6 +96,8 @@ NET_HELP = {
     "unet": "Train the small U-Net with a fused global vector (fast on CPU).",
     "zhang": "Train the U-Net with Zhang et al.'s ab-bin classification (vivid colours).",
     "iizuka": "Train the Iizuka et al. net: fusion net + scene-class loss, learned jointly.",
+    "detector": "Train the region detector (lightweight Faster R-CNN) on NIR composites; "
+    "--patch is its working size (long side).",
 }
 
 
@@ -116,7 +118,7 @@ def _require_training_extra() -> None:
 def _train_net_command(arch: str):
     defaults = DEFAULTS[arch]
     is_classifier, is_fusion, is_zhang = arch == "classifier", arch == "fusion", arch == "zhang"
-    is_classifier, is_fusion = arch == "classifier", arch == "fusion"
+    is_classifier, is_fusion = arch in ("classifier", "detector"), arch == "fusion"
     class_weight_default = defaults.get("class_weight")
 
     def command(

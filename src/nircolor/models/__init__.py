@@ -1,5 +1,5 @@
 """Models: the interfaces (:mod:`.base`), the registry (:mod:`.registry`) and the kinds
-(:mod:`.l3`, :mod:`.onnx`, :mod:`.routed`)."""
+(:mod:`.l3`, :mod:`.onnx`, :mod:`.routed`, :mod:`.detector`)."""
 
 from .base import Colorizer, ColorizerBase, SceneClassifier, check_nir
 from .registry import (
@@ -7,6 +7,8 @@ from .registry import (
     CARD_NAME,
     CLASSIFIER_KIND,
     CONFIG_NAME,
+    DETECTOR_KIND,
+    NON_COLORIZERS,
     WEIGHTS_DIR,
     ModelInfo,
     colorizer_names,
@@ -26,6 +28,8 @@ __all__ = [
     "CARD_NAME",
     "CLASSIFIER_KIND",
     "CONFIG_NAME",
+    "DETECTOR_KIND",
+    "NON_COLORIZERS",
     "WEIGHTS_DIR",
     "Colorizer",
     "ColorizerBase",

@@ -78,12 +78,14 @@ def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.nda
     return np.pad(image, padding, mode="reflect")
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def _session(path: Path, threads: int, spinning: bool = True) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    if not spinning:  # idle threads sleep: numpy runs between the graphs of a detector
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
@@ -94,8 +96,15 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 class OnnxNet:
     """An ONNX graph with its config: padding to the stride, running, cropping back."""
 
-    def __init__(self, folder: str | os.PathLike, config: dict, threads: int | None = None):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        config: dict,
+        threads: int | None = None,
+        spinning: bool = True,
+    ):
         self.folder = Path(folder)
+        self.spinning = spinning
         self.config = config
         self.config_path = self.folder / CONFIG_NAME
         self.arch = string_field(config, "arch", self.config_path, "?")
@@ -111,7 +120,7 @@ class OnnxNet:
             raise ModelError(f"{path}: missing ONNX model file")
         self.path = path
         self.threads = DEFAULT_THREADS if threads is None else int(threads)
-        self._sessions = {self.threads: _session(path, self.threads)}
+        self._sessions = {self.threads: _session(path, self.threads, spinning)}
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
         self.extra_input_names = [i.name for i in inputs[1:]]
@@ -134,7 +143,7 @@ class OnnxNet:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         if threads not in self._sessions:
-            self._sessions[threads] = _session(self.path, threads)
+            self._sessions[threads] = _session(self.path, threads, self.spinning)
         return self._sessions[threads]
 
     def run(self, nir: np.ndarray, threads: int | None = None) -> np.ndarray:

@@ -25,7 +25,16 @@ CONFIG_NAME = "config.json"
 CARD_NAME = "MODEL_CARD.md"
 CLASSIFIER_KIND = "classifier"
 """The kind of the scene classifier: shipped beside the colorizers, never one of them."""
-KIND_MODULES = ("nircolor.models.l3", "nircolor.models.onnx", "nircolor.models.routed")
+DETECTOR_KIND = "detector"
+"""The kind of the region detector: shipped beside the colorizers, never one of them."""
+NON_COLORIZERS = {CLASSIFIER_KIND: "a scene classifier", DETECTOR_KIND: "a region detector"}
+"""The kinds that never colorize, as messages name them."""
+KIND_MODULES = (
+    "nircolor.models.l3",
+    "nircolor.models.onnx",
+    "nircolor.models.routed",
+    "nircolor.models.detector",
+)
 """Modules that register model kinds (``onnx`` registers ``onnx`` and ``classifier``)."""
 
 _LOADERS: dict[str, Callable[[Path, dict, int | None], Colorizer]] = {}
@@ -59,15 +68,15 @@ def shipped_names() -> list[str]:
 
 def colorizer_names() -> list[str]:
     """The names a colorizer may be given by: the shipped colorizers and the aliases."""
-    shipped = [n for n in shipped_names() if _kind(WEIGHTS_DIR / n) != CLASSIFIER_KIND]
+    shipped = [n for n in shipped_names() if _kind(WEIGHTS_DIR / n) not in NON_COLORIZERS]
     return sorted(shipped + list(ALIASES))
 
 
 def refuse_classifier(kind: str, model: object) -> None:
-    """The one refusal of a scene classifier given where a colorizer belongs, naming
-    ``model`` as the caller gave it (a name, a path or an object)."""
-    if kind == CLASSIFIER_KIND:
-        raise ModelError(f"{shown_model(model)}: a scene classifier cannot colorize")
+    """The one refusal of a scene classifier (or a region detector) given where a colorizer
+    belongs, naming ``model`` as the caller gave it (a name, a path or an object)."""
+    if kind in NON_COLORIZERS:
+        raise ModelError(f"{shown_model(model)}: {NON_COLORIZERS[kind]} cannot colorize")
 
 
 def shown_model(model: object) -> str:

@@ -11,6 +11,7 @@ from torch import nn
 NET_MODULES = (
     "nircolor.nets.classifier",
     "nircolor.nets.cnn",
+    "nircolor.nets.detector",
     "nircolor.nets.fusion",
     "nircolor.nets.iizuka",
     "nircolor.nets.patchgan",

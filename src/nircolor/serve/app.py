@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import re
-import struct
 import time
-import warnings
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,11 +23,13 @@ from ..api import colorize, output_name
 from ..cfa import read_mosaic_bytes
 from ..errors import NircolorError
 from ..filters import GuidedFilter
-from ..io import TIFF_MAGIC, encode_image, read_nir_bytes
+from ..io import encode_image, read_nir_bytes
 from ..models import Colorizer
 from ..models.l3.cfa import takes_mosaic
 from ..tiling import DEFAULT_TILE
-from .budget import Budgeted, OverTime, pool_threads, without_paths
+from .budget import Budgeted, OverTime, pool_threads
+from .detect import detect_handler
+from .forms import _error, _mb, _probe_size, _safe_name, _text_field
 from .registry import ModelRegistry
 
 if starlette.formparsers.multipart is None:  # form parsing needs python-multipart
@@ -186,6 +183,16 @@ def create_app(
 
     @app.post("/colorize")
     async def colorize_endpoint(request: Request) -> Response:
+        return await _admit(request, _colorize)
+
+    @app.post("/detect")
+    async def detect_endpoint(request: Request) -> Response:
+        return await _admit(request, detect_form)
+
+    detect_form = detect_handler(limiter, threads, max_upload_bytes, max_pixels, time_limit_s)
+
+    async def _admit(request: Request, handle) -> Response:
+        """Run ``handle(form)`` under the per-client, size, time and pending limits."""
         client = request.client.host if request.client else "?"
         if per_client.get(client, 0) >= max_per_client:
             return _error(
@@ -196,7 +203,7 @@ def create_app(
             )
         per_client[client] = per_client.get(client, 0) + 1
         try:
-            response = await _receive_and_colorize(request)
+            response = await _receive_and_run(request, handle)
         finally:
             per_client[client] -= 1
             if not per_client[client]:
@@ -204,7 +211,7 @@ def create_app(
         load["served" if response.status_code == 200 else "failed"] += 1
         return response
 
-    async def _receive_and_colorize(request: Request) -> Response:
+    async def _receive_and_run(request: Request, handle) -> Response:
         load["receiving"] += 1
         try:
             form = await _receive_form(request)
@@ -221,7 +228,7 @@ def create_app(
                 )
             load["pending"] += 1
             try:
-                return await _colorize(form)
+                return await handle(form)
             finally:
                 load["pending"] -= 1
         finally:
@@ -344,56 +351,6 @@ def _limited_receive(receive, limit: int):
         return message
 
     return wrapped
-
-
-def _probe_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from the header alone; None when unreadable (decoding then says why)."""
-    try:
-        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-            width, height = struct.unpack(">II", data[16:24])
-            return width, height
-        if data[:4] in TIFF_MAGIC:
-            import tifffile
-
-            with tifffile.TiffFile(io.BytesIO(data)) as tif:
-                page = tif.pages.first
-                return int(page.imagewidth), int(page.imagelength)
-        from PIL import Image
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            try:
-                with Image.open(io.BytesIO(data)) as im:
-                    return im.size
-            except Image.DecompressionBombError as error:
-                numbers = [int(n) for n in re.findall(r"\d+", str(error))]
-                return (numbers[0] if numbers else 2**40), 1
-    except Exception:
-        return None
-
-
-def _text_field(form, key: str) -> str | None:
-    value = form.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise NircolorError(f"form field '{key}' must be text, not a file")
-    return value.strip() or None
-
-
-def _safe_name(filename: str | None) -> str:
-    """A short, printable, ASCII file name for messages and headers."""
-    name = Path((filename or "").replace("\\", "/")).name
-    name = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .")[:80]
-    return name or "upload"
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:g} MB"
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": without_paths(message)}, status_code=status, headers=headers)
 
 
 PAGE_HEADERS = {

@@ -10,7 +10,7 @@ from ..api import get_model
 from ..errors import ModelError
 from ..models import (
     ALIASES,
-    CLASSIFIER_KIND,
+    NON_COLORIZERS,
     Colorizer,
     list_models,
     read_config,
@@ -39,7 +39,7 @@ class ModelRegistry:
         self.default: Colorizer = get_model(model)
         self.entries: dict[str, ModelEntry] = {}
         for info in list_models():
-            if info.kind != CLASSIFIER_KIND:
+            if info.kind not in NON_COLORIZERS:
                 self.entries[info.name] = ModelEntry(info.name, info.kind, info.size_bytes)
         for alias, target in ALIASES.items():
             if target in self.entries:

@@ -22,6 +22,9 @@ NET_DESCRIPTIONS = {
     "unet": "Small U-Net with skip connections and a fused global feature vector.",
     "zhang": "U-Net trunk; chroma classified over ab bins (Zhang et al. 2016); L* regressed.",
     "iizuka": "Iizuka et al. (2016) global + local features, trained with a scene-class loss.",
+    "detector": "The seed's lightweight Faster R-CNN: the classifier's trunk, a region proposal "
+    "network (NMS 0.7, top 300), RoI average pooling and FC 512-256-128 with a softmax over "
+    "background + the 9 EPFL categories and box regression; boxes from composites (below).",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-ARCHS = ("cnn", "classifier", "fusion", "unet", "zhang", "iizuka")
+ARCHS = ("cnn", "classifier", "fusion", "unet", "zhang", "iizuka", "detector")
 DEFAULTS = {  # per architecture: patch side, batch, loss, output space
     "cnn": {"patch": 64, "batch": 16, "loss": "mse", "output_space": "rgb"},
     "unet": {"patch": 128, "batch": 8, "loss": "mse", "output_space": "rgb"},
@@ -16,6 +16,7 @@ DEFAULTS = {  # per architecture: patch side, batch, loss, output space
         "class_weight": 0.01,
     },
     "classifier": {"patch": 192, "batch": 16, "loss": "cross_entropy", "output_space": None},
+    "detector": {"patch": 256, "batch": 8, "loss": "detection", "output_space": None},
 }
 """The nets with a global vector see 128 × 128 patches: a 64 × 64 patch has no global context
 (the U-Net's bottleneck would be 4 × 4, all border). MSE is what the validation PSNR rewards."""

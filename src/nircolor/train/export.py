@@ -32,13 +32,19 @@ def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, 
     side = max(32, net.min_size, net.stride)
     example = torch.rand(1, 1, 2 * side, 3 * side, generator=torch.Generator().manual_seed(0))
     task = task_for(cfg.arch)
-    module, extra_inputs = task.export_module(net)
-    graph = onnx_bytes(module, example, task.probabilities, extra_inputs)
     config = model_config(net, cfg, state, info)
-    config["export_max_abs_error"] = export_error(module, extra_inputs, graph, cfg, side)
+    exported = task.export_graphs(net)
+    if exported is None:
+        module, extra_inputs = task.export_module(net)
+        graph = onnx_bytes(module, example, task.probabilities, extra_inputs)
+        graphs = {ONNX_NAME: graph}
+        config["export_max_abs_error"] = export_error(module, extra_inputs, graph, cfg, side)
+    else:  # a net of several graphs (the detector) exports and checks them itself
+        graphs, config["export_max_abs_error"] = exported
 
     def write(folder: Path) -> None:
-        (folder / ONNX_NAME).write_bytes(graph)
+        for name, graph in graphs.items():
+            (folder / name).write_bytes(graph)
         (folder / WEIGHTS_NAME).write_bytes(save(weights, metadata={"arch": cfg.arch}))
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         (folder / CHECKPOINT_FILE).write_bytes((output / CHECKPOINT_FILE).read_bytes())

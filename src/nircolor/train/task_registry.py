@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ModelError
+from .detect import DetectTask
 from .iizuka import IizukaTask
 from .tasks import ClassifyTask, ColorizeTask, Task
 from .zhang import ZhangTask
@@ -14,6 +15,7 @@ TASKS: dict[str, Task] = {
     "unet": ColorizeTask(),
     "zhang": ZhangTask(),
     "iizuka": IizukaTask(),
+    "detector": DetectTask(),
 }
 """The task of each architecture."""
 

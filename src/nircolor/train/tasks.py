@@ -225,6 +225,11 @@ class Task:
         """The torch output the exported ONNX graph gives for this raw output."""
         return output
 
+    def export_graphs(self, net) -> tuple[dict[str, bytes], float] | None:
+        """``({file name: ONNX bytes}, largest torch/onnxruntime difference)`` of a net exported
+        as several graphs; ``None``: one graph, :meth:`export_module` exported as usual."""
+        return None
+
     def export_module(self, net) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
         """The module to export and its inputs besides the NIR image (name -> example)."""
         return net, {}
