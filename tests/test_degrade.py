@@ -224,3 +224,32 @@ def test_cli_train_with_degrade(pair_tree, tmp_path, monkeypatch, capsys):
     assert code in (0, None), err
     config = json.loads((model / "config.json").read_text())
     assert config["training"]["settings"]["degrade"] == 0.5
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_evaluate_scores_inputs_the_caller_prepares(pair_tree):
+    from nircolor.data import load_dataset, load_pair
+    from nircolor.evaluate import evaluate_model
+
+    pairs = load_dataset(pair_tree, split="all")[:3]
+
+    def rows(evaluation):
+        return [{k: v for k, v in row.items() if k != "ms"} for row in evaluation.images]
+
+    plain = evaluate_model("l3", pairs, grey=True)
+    assert rows(evaluate_model("l3", pairs, grey=True, load=load_pair)) == rows(plain)
+
+    def blurred(pair):
+        nir, rgb = load_pair(pair)
+        return blur(nir, 2.0), rgb
+
+    soft = evaluate_model("l3", pairs, grey=True, load=blurred)
+    assert [r["de00"] for r in rows(soft)] != [r["de00"] for r in rows(plain)]
+    assert rows(soft.grey) != rows(plain.grey)  # the grey reference sees the same inputs
+
+    def smaller(pair):
+        return tuple(downscale(image, 2) for image in load_pair(pair))
+
+    assert evaluate_model("l3", pairs, load=smaller).summary["n"] == 3
