@@ -1,6 +1,7 @@
 """Degraded NIR inputs (nircolor.degrade): the benchmark's conditions and training's random
 degradations, seeded, in [0, 1]; ``--degrade`` degrades training NIR patches only, never the
-truth or validation, and resumes exactly (the training tests are skipped without torch)."""
+truth or validation, and resumes exactly (the training tests are skipped without torch); the
+light denoise of noisy inputs (nircolor.filters.denoise) leaves clean ones alone."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from nircolor.degrade import (
 )
 from nircolor.errors import ModelError
 from nircolor.examples import synthetic_pair
+from nircolor.filters import denoise_nir, estimate_noise
+from nircolor.filters.denoise import NOISE_THRESHOLD
 
 from .helpers import has, requires
 from .helpers.cli import run_cli
@@ -253,3 +256,30 @@ def test_evaluate_scores_inputs_the_caller_prepares(pair_tree):
         return tuple(downscale(image, 2) for image in load_pair(pair))
 
     assert evaluate_model("l3", pairs, load=smaller).summary["n"] == 3
+
+
+# ----------------------------------------------------------------------------- denoise
+
+
+def test_the_noise_estimate_finds_the_added_sigma():
+    nir = blur(nir_image(2, 256, 256), 1.0)  # the synthetic image has noise of its own
+    assert estimate_noise(nir_image(2, 256, 256)) == pytest.approx(0.05, rel=0.15)
+    assert estimate_noise(nir) < NOISE_THRESHOLD
+    for sigma in (0.02, 0.03, 0.06):
+        noisy = add_gaussian_noise(nir, sigma, seed=0)
+        assert estimate_noise(noisy) == pytest.approx(sigma, rel=0.15)
+    with pytest.raises(ValueError):
+        estimate_noise(np.zeros((2, 5), np.float32))
+
+
+def test_denoise_leaves_a_clean_image_alone_and_cleans_a_noisy_one():
+    nir = blur(nir_image(3, 256, 256), 3.0)
+    same, sigma = denoise_nir(nir)
+    assert sigma < NOISE_THRESHOLD and np.array_equal(same, nir) and same is not nir
+    noisy = add_gaussian_noise(nir, 0.04, seed=1)
+    cleaned, sigma = denoise_nir(noisy)
+    assert sigma > NOISE_THRESHOLD
+    assert cleaned.dtype == np.float32 and cleaned.shape == nir.shape
+    assert 0 <= cleaned.min() and cleaned.max() <= 1
+    assert np.mean((cleaned - nir) ** 2) < 0.7 * np.mean((noisy - nir) ** 2)  # a light denoise
+    assert np.array_equal(denoise_nir(noisy, strength=0)[0], noisy)
