@@ -114,6 +114,7 @@ def evaluate_model(
     progress: Callable[[Pair], None] | None = None,
     on_prediction: Callable[[Pair, np.ndarray, np.ndarray], None] | None = None,
     grey: bool = False,
+    load: Callable[[Pair], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Evaluation:
     """Colorize every pair's NIR image with ``model`` and score it against its RGB image.
 
@@ -134,6 +135,10 @@ def evaluate_model(
     grey : bool
         Also score the NIR image shown as grey on the same pairs (:func:`evaluate_grey`),
         kept as :attr:`Evaluation.grey`.
+    load : callable, optional
+        ``load(pair) -> (nir, rgb)`` in place of reading the pair's files
+        (:func:`nircolor.data.load_pair`): inputs prepared by the caller, such as the degraded
+        NIR images of ``benchmarks/bench_robustness.py`` (the grey reference reads them too).
 
     Returns
     -------
@@ -145,7 +150,7 @@ def evaluate_model(
     evaluation = Evaluation(model=str(model) if isinstance(model, (str, os.PathLike)) else "model")
     mosaic = takes_mosaic(loaded)  # its inputs are raw mosaics, read as such
     for pair in pairs:
-        nir, rgb = load_pair(pair, mosaic)
+        nir, rgb = load(pair) if load is not None else load_pair(pair, mosaic)
         start = time.perf_counter()
         prediction = colorize(nir, model=loaded, guided=guided)
         elapsed_ms = (time.perf_counter() - start) * 1000
@@ -159,18 +164,22 @@ def evaluate_model(
         if progress is not None:
             progress(pair)
     if grey:
-        evaluation.grey = evaluate_grey(pairs)
+        evaluation.grey = evaluate_grey(pairs, load=load)
     return evaluation
 
 
 def evaluate_grey(
-    pairs: Sequence[Pair], progress: Callable[[Pair], None] | None = None
+    pairs: Sequence[Pair],
+    progress: Callable[[Pair], None] | None = None,
+    load: Callable[[Pair], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Evaluation:
     """Score the NIR image shown as grey (R = G = B = NIR) against each pair's RGB image: the
-    reference every colorizer must beat, named :data:`GREY`; ``progress(pair)`` after each."""
+    reference every colorizer must beat, named :data:`GREY`; ``progress(pair)`` after each;
+    ``load(pair) -> (nir, rgb)`` in place of reading the pair's files, as in
+    :func:`evaluate_model`."""
     evaluation = Evaluation(model=GREY)
     for pair in pairs:
-        nir, rgb = load_pair(pair)
+        nir, rgb = load(pair) if load is not None else load_pair(pair)
         evaluation.images.append(score_row(pair, nir_as_grey(nir), rgb))
         if progress is not None:
             progress(pair)

@@ -247,6 +247,16 @@ def _train_net_command(arch: str):
                 "between epochs.",
             ),
         ] = 0.0,
+        degrade: Annotated[
+            float,
+            typer.Option(
+                metavar="P",
+                help="Degrade the NIR of this share of the training patches at random (blur, "
+                "down-and-up rescaling, signal-dependent noise, JPEG; the truth and validation "
+                "stay clean; 0: off), e.g. 0.5.",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
         colour_photos: ColourPhotos = None,
         photo_nir: PhotoNir = "grey",
@@ -296,6 +306,7 @@ def _train_net_command(arch: str):
                 init=init,
                 pair_side=pair_side,
                 average=average,
+                degrade=degrade,
                 resume=resume,
                 overwrite=overwrite,
                 command=command_line(),

@@ -1,5 +1,6 @@
 """Edge-aware filters for colorized images, and what finishes a colorization."""
 
+from .denoise import denoise_nir, estimate_noise
 from .detail import DetailTransfer, transfer_detail
 from .finish import Finish
 from .guided import GuidedFilter, apply_guided, guided_filter
@@ -9,6 +10,8 @@ __all__ = [
     "Finish",
     "GuidedFilter",
     "apply_guided",
+    "denoise_nir",
+    "estimate_noise",
     "guided_filter",
     "transfer_detail",
 ]

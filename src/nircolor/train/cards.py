@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..data import load_dataset
+from ..degrade import TRAINING
 from ..errors import ModelError
 from ..io import write_bytes_atomic
 from ..models import CARD_NAME, CONFIG_NAME, read_config, resolve_model_path
@@ -74,6 +75,11 @@ def write_net_card(output: Path, cfg: NetTrainConfig, training: dict) -> None:
         notes.append(
             f"weights: their moving average (decay {cfg.average:g} per step), validated and "
             "exported"
+        )
+    if cfg.degrade:
+        notes.append(
+            f"degraded inputs: {cfg.degrade:g} of the training NIR patches degraded at random "
+            f"(the truth clean, validation clean), {TRAINING.describe()}"
         )
     if cfg.class_weight is not None:
         notes.append(f"scene-class loss: class_weight {cfg.class_weight:g}")

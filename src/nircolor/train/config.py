@@ -61,6 +61,7 @@ class NetTrainConfig:
     pretrain_epochs: int = 0  # the first N of the epochs draw their batches from the photos
     photo_side: int = 512  # photos are downscaled to this long side
     pair_side: int = 0  # the training pairs' long side is brought down to this (0: as is)
+    degrade: float = 0.0  # share of training NIR patches degraded at random (nircolor.degrade)
     average: float = 0.0  # decay of the weights' moving average, validated and kept (0: off)
     photos: list[str] | None = None  # only these photos (relative paths: a specialist's class)
     photo_cache: str | None = None  # cache of pseudo-NIR images (default ~/.cache/nircolor)
@@ -88,6 +89,10 @@ class NetTrainConfig:
                 f"pair_side must be 0 (full size) or {self.patch} (the patch) to "
                 f"{MAX_PAIR_SIDE}, not {self.pair_side}"
             )
+        if not 0 <= self.degrade <= 1:
+            raise ModelError(f"degrade must be a share in [0, 1], not {self.degrade}")
+        if self.degrade and self.output_space is None:
+            raise ModelError(f"degrade: the {self.arch} is not a colorizer (no NIR to degrade)")
         if not 0 <= self.average < 1:
             raise ModelError(f"average must be a decay in [0, 1), not {self.average}")
         check_weights(self)

@@ -21,6 +21,7 @@ from ..api import colorize_whole
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
 from ..colour_metrics import colour_scores, pooled_scores
 from ..data import sample_patches
+from ..degrade import degrade_batch
 from ..errors import DataError, ModelError
 from ..filters import DetailTransfer, Finish, GuidedFilter
 from ..io import read_nir, to_uint
@@ -268,7 +269,8 @@ class ColorizeTask(Task):
 
     def batch(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray]:
         """Random aligned patches: NIR ``(N, 1, P, P)``, target ``(N, C, P, P)`` in the output
-        space."""
+        space; with ``cfg.degrade`` a share of the NIR patches degraded at random
+        (:func:`nircolor.degrade.degrade_batch`, from the same seeded stream)."""
         return self.patches(images, cfg, rng)[:2]
 
     def patches(self, images, cfg, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,6 +284,8 @@ class ColorizeTask(Task):
             with_index=True,
         )
         nir, rgb = random_flips(nir / 255.0, rgb / 255.0, rng, cfg.vflip)
+        if cfg.degrade:  # the NIR side only (the truth stays clean); off: no draw at all
+            nir = degrade_batch(nir, cfg.degrade, rng)
         target = from_srgb(rgb, cfg.output_space)
         return nir[:, None], np.ascontiguousarray(np.moveaxis(target, -1, 1)), index
 
