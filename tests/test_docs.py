@@ -34,7 +34,17 @@ from .helpers.data import write_manifest
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARK = re.compile(r"^<!-- (?:runnable(?: needs=(?P<needs>[\w,]+))?|not run: (?P<reason>.+)) -->$")
-COMMANDS = ("colorize", "models", "classify", "train", "evaluate", "report", "simulate", "serve")
+COMMANDS = (
+    "colorize",
+    "models",
+    "classify",
+    "detect",
+    "train",
+    "evaluate",
+    "report",
+    "simulate",
+    "serve",
+)
 
 
 @dataclass
