@@ -14,7 +14,6 @@ import anyio.to_thread
 import starlette.formparsers
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -29,7 +28,7 @@ from ..models.l3.cfa import takes_mosaic
 from ..tiling import DEFAULT_TILE
 from .budget import Budgeted, OverTime, pool_threads
 from .detect import detect_handler
-from .forms import _error, _mb, _probe_size, _safe_name, _text_field
+from .forms import Refused, _error, _text_field, check_pixels, read_upload, too_large
 from .registry import ModelRegistry
 
 if starlette.formparsers.multipart is None:  # form parsing needs python-multipart
@@ -236,11 +235,11 @@ def create_app(
 
     async def _receive_form(request: Request):
         """The request's form, or the error response when it cannot be had."""
-        too_large = f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
+        refused = too_large(max_upload_bytes)
         body_limit = max_upload_bytes + FORM_OVERHEAD_BYTES
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > body_limit:
-            return _error(413, too_large)
+            return _error(413, refused)
         limited = Request(request.scope, _limited_receive(request.receive, body_limit))
         try:
             with anyio.fail_after(body_timeout_s):
@@ -250,36 +249,24 @@ def create_app(
                 408, f"upload too slow: the request must arrive within {body_timeout_s:g} s"
             )
         except _UploadTooLarge:
-            return _error(413, too_large)
+            return _error(413, refused)
         except ClientDisconnect:
             return _error(400, "client disconnected during the upload")
         except HTTPException as error:
             return _error(400, f"bad form data: {error.detail}")
 
     async def _colorize(form) -> Response:
-        too_large = f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
         name = "upload"
         try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                return _error(400, "no image: send it as the multipart form field 'file'")
-            name = _safe_name(upload.filename)
-            data = await upload.read()
-            if len(data) > max_upload_bytes:
-                return _error(413, too_large)
+            name, data = await read_upload(form, max_upload_bytes)
             model_name = registry.check(_text_field(form, "model"))
             guided = GuidedFilter.parse_option(_text_field(form, "guided") or None, "guided")
-            size = _probe_size(data)
-            if size is not None and size[0] * size[1] > max_pixels:
-                width, height = size
-                return _error(
-                    413,
-                    f"{name}: image of {width}x{height} pixels is larger than the limit of "
-                    f"{max_pixels:,} pixels",
-                )
+            check_pixels(name, data, max_pixels)
             start = time.perf_counter()
             job = _Job(registry.load(model_name), data, name, guided, threads, time_limit_s, tile)
             png, shape = await anyio.to_thread.run_sync(job.run, limiter=limiter)
+        except Refused as refused:
+            return refused.response
         except OverTime:
             return _error(
                 503,

@@ -14,7 +14,6 @@ import time
 import anyio
 import anyio.to_thread
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import UploadFile
 
 from ..detection.api import (
     DEFAULT_MIN_PROB,
@@ -26,7 +25,7 @@ from ..detection.api import (
 )
 from ..errors import NircolorError
 from ..io import read_nir_bytes
-from .forms import _error, _mb, _probe_size, _safe_name, _text_field
+from .forms import Refused, _error, _text_field, check_pixels, read_upload
 
 
 def _field(form, key: str, parse, default):
@@ -50,26 +49,12 @@ def detect_handler(limiter, threads: int, max_upload_bytes: int, max_pixels: int
     """The handler of a received ``/detect`` form (run under ``/colorize``'s admission)."""
 
     async def handle(form) -> Response:
-        too_large = f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
         name = "upload"
         try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                return _error(400, "no image: send it as the multipart form field 'file'")
-            name = _safe_name(upload.filename)
-            data = await upload.read()
-            if len(data) > max_upload_bytes:
-                return _error(413, too_large)
+            name, data = await read_upload(form, max_upload_bytes)
             min_prob = _field(form, "min_prob", check_min_prob, DEFAULT_MIN_PROB)
             top = _field(form, "top", _top, DEFAULT_TOP)
-            size = _probe_size(data)
-            if size is not None and size[0] * size[1] > max_pixels:
-                width, height = size
-                return _error(
-                    413,
-                    f"{name}: image of {width}x{height} pixels is larger than the limit of "
-                    f"{max_pixels:,} pixels",
-                )
+            check_pixels(name, data, max_pixels)
             start = time.perf_counter()
             detector = get_detector(DEFAULT_MODEL)
 
@@ -78,6 +63,8 @@ def detect_handler(limiter, threads: int, max_upload_bytes: int, max_pixels: int
                 return detector.detect(nir, min_prob=min_prob, top=top, threads=threads)
 
             detections = await anyio.to_thread.run_sync(run, limiter=limiter)
+        except Refused as refused:
+            return refused.response
         except NircolorError as error:
             return _error(400, str(error))
         except ValueError as error:  # an array the detector refuses (shape, values)

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 from ..errors import NircolorError
 from ..io import TIFF_MAGIC
@@ -64,3 +65,47 @@ def _mb(n: int) -> str:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": without_paths(message)}, status_code=status, headers=headers)
+
+
+def too_large(max_upload_bytes: int) -> str:
+    return f"upload too large: the limit is {_mb(max_upload_bytes)} (--max-upload-mb)"
+
+
+class Refused(Exception):
+    """A request refused before any work, with its error response."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+async def read_upload(form, max_upload_bytes: int) -> tuple[str, bytes]:
+    """The uploaded image's safe name and bytes (the multipart field ``file``).
+
+    Raises
+    ------
+    Refused
+        Without a file (400), or for an upload over ``max_upload_bytes`` (413).
+    """
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise Refused(_error(400, "no image: send it as the multipart form field 'file'"))
+    name = _safe_name(upload.filename)
+    data = await upload.read()
+    if len(data) > max_upload_bytes:
+        raise Refused(_error(413, too_large(max_upload_bytes)))
+    return name, data
+
+
+def check_pixels(name: str, data: bytes, max_pixels: int) -> None:
+    """Refuse (413) an image whose header says it has more than ``max_pixels`` pixels."""
+    size = _probe_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        width, height = size
+        raise Refused(
+            _error(
+                413,
+                f"{name}: image of {width}x{height} pixels is larger than the limit of "
+                f"{max_pixels:,} pixels",
+            )
+        )
