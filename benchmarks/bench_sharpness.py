@@ -30,7 +30,6 @@ import copy
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from _common import (
     Run,
@@ -46,16 +45,17 @@ from nircolor.api import get_model
 from nircolor.context import DEFAULT, ColourContext, colorize_in_context, downscale_rows
 from nircolor.data import load_pair
 from nircolor.evaluate import evaluate_grey
+from nircolor.examples import bright_object_on_sky, paint_sky, sky_chroma_change
 from nircolor.filters import DetailTransfer, GuidedFilter, apply_guided
 from nircolor.filters.guided import box_mean
-from nircolor.metrics import compute_metrics, detail_ratio, mean_metrics, srgb_to_lab
+from nircolor.io import image_size
+from nircolor.metrics import compute_metrics, detail_ratio, mean_metrics
 from nircolor.models.base import ColorizerBase
 
 LINEAR = ((8, 1e-3), (8, 1e-4), (2, 1e-4), (1, 1e-4))
 SIGMAS = (0.02, 0.05, 0.1)
 GUIDED = ((8, 1e-3), (5, 1e-5), (2, 1e-5), (1, 1e-5))
 DETAILS = ((1.0, 2.0), (1.2, 2.0), (1.4, 2.0), (1.2, 1.0))
-SKY, OBJECT = np.float32([0.35, 0.55, 0.9]), np.float32([0.55, 0.65, 0.25])
 HALO_PX = 3
 CARRY_COLUMNS = ("colourfulness_ratio", "de00", "gmsd")
 
@@ -101,50 +101,31 @@ def small_copy(image: np.ndarray, shape) -> np.ndarray:
 
 
 def truth_through_carry_ups(pairs) -> dict[str, dict]:
-    large = [pair for pair in pairs if max(pair_shape(pair)) > DEFAULT.size]
-    rows: dict[str, list] = {label: [] for label in carry_ups()}
-    with progress_bar("(a) truth through the carry-ups", len(large)) as update:
-        for pair in large:
+    """Mean metrics of the truth of ``pairs`` (all larger than the copy) through each
+    carry-up."""
+    carries = carry_ups()
+    rows: dict[str, list] = {label: [] for label in carries}
+    with progress_bar("(a) truth through the carry-ups", len(pairs)) as update:
+        for pair in pairs:
             nir, rgb = load_pair(pair)
             small_nir, small_rgb = small_copy(nir, nir.shape), small_copy(rgb, nir.shape)
-            for label, carry in carry_ups().items():
+            for label, carry in carries.items():
                 rows[label].append(compute_metrics(carry(nir, small_nir, small_rgb), rgb))
             update()
-    return {label: mean_metrics(found) for label, found in rows.items()} | {"_pairs": large}
-
-
-def pair_shape(pair) -> tuple[int, int]:
-    from nircolor.io import image_size
-
-    return image_size(pair.nir)
-
-
-def sky_scene():
-    """A dark smooth sky (a gradient) with a bright disk and pole; the distance to them."""
-    y, x = np.mgrid[0:900, 0:1200]
-    nir = (0.08 + 0.1 * y / 900).astype(np.float32)
-    bright = ((y - 600) ** 2 + (x - 500) ** 2 < 200**2) | ((y > 650) & (np.abs(x - 900) < 30))
-    nir[bright] = 0.9
-    return nir, ndimage.distance_transform_edt(~bright)
-
-
-def painted(nir: np.ndarray) -> np.ndarray:
-    return np.where((nir > 0.5)[..., None], OBJECT, SKY).astype(np.float32)
+    return {label: mean_metrics(found) for label, found in rows.items()}
 
 
 def halo(rgb: np.ndarray, distance: np.ndarray) -> float:
     """Largest a*b* change against the sky's colour beyond :data:`HALO_PX` of the object."""
-    lab, sky = srgb_to_lab(rgb), srgb_to_lab(SKY[None, None])[0, 0]
-    change = np.hypot(lab[..., 1] - sky[1], lab[..., 2] - sky[2])
-    return float(change[distance > HALO_PX].max())
+    return float(sky_chroma_change(rgb)[distance > HALO_PX].max())
 
 
 def halos() -> list[str]:
-    nir, distance = sky_scene()
+    nir, distance = bright_object_on_sky()
     small = small_copy(nir, nir.shape)
     lines = []
     for label, carry in carry_ups().items():
-        carried = carry(nir, small, painted(small))
+        carried = carry(nir, small, paint_sky(small))
         cells = [halo(carried, distance)]
         cells += [halo(apply_guided(nir, carried, r, e), distance) for r, e in GUIDED]
         lines.append(f"| {label} | " + " | ".join(f"{cell:.2f}" for cell in cells) + " |")
@@ -153,11 +134,9 @@ def halos() -> list[str]:
 
 def smoothing(pairs) -> list[str]:
     kept = {setting: [] for setting in GUIDED}
-    truths = []
     with progress_bar("(c) guided filters on the truth", len(pairs)) as update:
         for pair in pairs:
             nir, rgb = load_pair(pair)
-            truths.append(rgb)
             for radius, eps in GUIDED:
                 kept[(radius, eps)].append(detail_ratio(apply_guided(nir, rgb, radius, eps), rgb))
             update()
@@ -206,8 +185,8 @@ def main() -> None:
     args = parser.parse_args()
     run = Run()
     holdout, val = load_split(args.data, "holdout"), load_split(args.data, "val")
-    carried = truth_through_carry_ups(holdout)
-    large = carried.pop("_pairs")
+    large = [pair for pair in holdout if max(image_size(pair.nir)) > DEFAULT.size]
+    carried = truth_through_carry_ups(large)
     carry_rows = [
         f"| {label} | " + " | ".join(f"{means[c]:.3f}" for c in CARRY_COLUMNS) + " |"
         for label, means in carried.items()

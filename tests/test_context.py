@@ -22,6 +22,7 @@ from nircolor.context import (
     downscale_rows,
 )
 from nircolor.errors import ModelError
+from nircolor.examples import bright_object_on_sky, paint_sky, sky_chroma_change
 from nircolor.metrics import srgb_to_lab
 from nircolor.models import load_model
 from nircolor.models.base import ColorizerBase
@@ -120,35 +121,15 @@ def test_a_smooth_colouring_is_carried_to_full_size():
     assert error.mean() < 3e-4 and error.max() < 2e-3
 
 
-SKY, OBJECT = np.float32([0.35, 0.55, 0.9]), np.float32([0.55, 0.65, 0.25])
-
-
 class SkyPainter(ColorizerBase):
     """A 'net' that paints the dark NIR sky blue and bright things yellow-green, sharply."""
 
     def predict(self, nir, *, threads=None):
-        return np.where((nir > 0.5)[..., None], OBJECT, SKY).astype(np.float32)
-
-
-def sky_scene():
-    """A dark, smooth sky (a gradient) with a bright disk and a thin bright pole in it, and
-    every pixel's distance to the bright things."""
-    from scipy import ndimage
-
-    y, x = np.mgrid[0:900, 0:1200]
-    nir = (0.08 + 0.1 * y / 900).astype(np.float32)
-    bright = ((y - 600) ** 2 + (x - 500) ** 2 < 200**2) | ((y > 650) & (np.abs(x - 900) < 30))
-    nir[bright] = 0.9
-    return nir, ndimage.distance_transform_edt(~bright)
-
-
-def sky_chroma_change(rgb):
-    lab, sky = srgb_to_lab(rgb), srgb_to_lab(SKY[None, None])[0, 0]
-    return np.hypot(lab[..., 1] - sky[1], lab[..., 2] - sky[2])
+        return paint_sky(nir)
 
 
 def test_no_halo_in_the_sky_beyond_3_px_of_a_bright_object():
-    nir, distance = sky_scene()
+    nir, distance = bright_object_on_sky()
     change = sky_chroma_change(nircolor.colorize(nir, SkyPainter(), guided=False, context=DEFAULT))
     assert change[distance > 3].max() < 0.5  # ΔE of the chroma alone: nothing to see
     assert change[distance > 1].max() < 5  # and not much nearer either
@@ -160,7 +141,7 @@ def test_the_guided_filters_carry_up_made_a_halo():
     # and more of sky: the test above sees it.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     bench = pytest.importorskip("bench_sharpness")
-    nir, distance = sky_scene()
+    nir, distance = bright_object_on_sky()
     small = downscale_rows(lambda a, b: nir[a:b], nir.shape, 512)
     before = bench.linear_carry_up(nir, small, SkyPainter().predict(small), 8, 1e-4)
     assert sky_chroma_change(before)[distance > 3].max() > 2

@@ -92,3 +92,36 @@ def textured_nir(height: int, width: int, seed: int = 0) -> np.ndarray:
         interpolation=cv2.INTER_CUBIC,
     )
     return np.clip(0.6 * coarse + 1.5 * (fine - fine.mean()) + 0.2, 0, 1).astype(np.float32)
+
+
+SKY_COLOUR = np.float32([0.35, 0.55, 0.9])
+"""The blue :func:`paint_sky` gives the dark NIR sky of :func:`bright_object_on_sky`."""
+BRIGHT_COLOUR = np.float32([0.55, 0.65, 0.25])
+"""The yellow-green :func:`paint_sky` gives the bright things in it."""
+
+
+def bright_object_on_sky() -> tuple[np.ndarray, np.ndarray]:
+    """The halo scene: a dark, smooth NIR sky (a gradient) with a bright disk and a thin
+    bright pole in it, ``(900, 1200)`` float32; and every pixel's distance (px) to them."""
+    from scipy import ndimage
+
+    y, x = np.mgrid[0:900, 0:1200]
+    nir = (0.08 + 0.1 * y / 900).astype(np.float32)
+    bright = ((y - 600) ** 2 + (x - 500) ** 2 < 200**2) | ((y > 650) & (np.abs(x - 900) < 30))
+    nir[bright] = 0.9
+    return nir, ndimage.distance_transform_edt(~bright)
+
+
+def paint_sky(nir: np.ndarray) -> np.ndarray:
+    """The colours of :func:`bright_object_on_sky` a perfect net would give, sharp: the dark
+    sky :data:`SKY_COLOUR`, the bright things :data:`BRIGHT_COLOUR`."""
+    return np.where((nir > 0.5)[..., None], BRIGHT_COLOUR, SKY_COLOUR).astype(np.float32)
+
+
+def sky_chroma_change(rgb: np.ndarray) -> np.ndarray:
+    """Every pixel's distance in CIELAB a*b* from :data:`SKY_COLOUR` (a halo is where the
+    sky's pixels have one)."""
+    from ..metrics import srgb_to_lab
+
+    lab, sky = srgb_to_lab(rgb), srgb_to_lab(SKY_COLOUR[None, None])[0, 0]
+    return np.hypot(lab[..., 1] - sky[1], lab[..., 2] - sky[2])
