@@ -53,6 +53,7 @@ __all__ = [
     "check_outputs",
     "clean_stale_parts",
     "expand_inputs",
+    "image_inputs",
     "pair_partners",
     "plan",
     "plan_batch",
@@ -140,6 +141,21 @@ def expand_inputs(
     globs leave out the earlier outputs of :func:`scan_inputs`.
     """
     return scan_inputs(inputs, output).found
+
+
+def image_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """The still images among files, globs and folders (:func:`expand_inputs`, videos left
+    out), for the commands that read images only.
+
+    Raises
+    ------
+    NircolorError
+        When there is none.
+    """
+    found = [(s, r) for s, r in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
+    if not found:
+        raise NircolorError("no input images found")
+    return found
 
 
 def _relative(path: Path, root: Path) -> Path:

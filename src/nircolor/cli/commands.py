@@ -357,13 +357,11 @@ def classify(
     ] = "classifier",
 ) -> None:
     """Recognise the scene of NIR images: prints 'IMAGE<TAB>CATEGORY<TAB>CONFIDENCE' per image."""
-    from ..batch import expand_inputs
-    from ..io import READ_EXTENSIONS, read_nir
+    from ..batch import image_inputs
+    from ..io import read_nir
     from ..models import CLASSIFIER_KIND, load_model
 
-    sources = [s for s, _ in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
-    if not sources:
-        raise NircolorError("no input images found")
+    sources = [source for source, _ in image_inputs(inputs)]
     loaded = load_model(model)
     if loaded.kind != CLASSIFIER_KIND:
         raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")

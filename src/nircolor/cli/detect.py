@@ -63,18 +63,16 @@ def detect(
     probable first; 'IMAGE<TAB>-' for none); exit code 1 if an image failed.
     """
     from ..api import check_not_input
-    from ..batch import expand_inputs
+    from ..batch import image_inputs
     from ..detection.api import DEFAULT_MIN_PROB, DEFAULT_TOP, check_min_prob, get_detector
     from ..detection.overlay import draw_detections
-    from ..io import READ_EXTENSIONS, read_nir, write_bytes_atomic, write_image
+    from ..io import read_nir, write_bytes_atomic, write_image
     from ..io.atomic import output_exists, output_path
 
     floor = _option(check_min_prob, min_prob, "--min-prob")
     floor = DEFAULT_MIN_PROB if floor is None else floor
     count = _option(_top, top, "--top") if top is not None else DEFAULT_TOP
-    found = [(s, r) for s, r in expand_inputs(inputs) if s.suffix.lower() in READ_EXTENSIONS]
-    if not found:
-        raise NircolorError("no input images found")
+    found = image_inputs(inputs)
     given = {Path(text): text for text in inputs}
     targets = {}
     if overlay is not None:
