@@ -136,24 +136,27 @@ def guided_option(text: str | None):
     return GuidedFilter.parse_option(text, "--guided")
 
 
-def detail_option(text: str | None):
+def setting_option(of, text: str | None, option: str):
+    """A setting's ``of(text)`` for a user's option; its ``ValueError`` becomes one line that
+    names ``option``."""
     from ..errors import NircolorError
-    from ..filters import DetailTransfer
 
     try:
-        return DetailTransfer.of(text)
+        return of(text)
     except ValueError as error:
-        raise NircolorError(f"--detail: {error}") from None
+        raise NircolorError(f"{option}: {error}") from None
+
+
+def detail_option(text: str | None):
+    from ..filters import DetailTransfer
+
+    return setting_option(DetailTransfer.of, text, "--detail")
 
 
 def context_option(text: str | None):
     from ..context import ColourContext
-    from ..errors import NircolorError
 
-    try:
-        return ColourContext.of(text)
-    except ValueError as error:
-        raise NircolorError(f"--context: {error}") from None
+    return setting_option(ColourContext.of, text, "--context")
 
 
 def parse_list(text: str | None) -> list[str] | None:
