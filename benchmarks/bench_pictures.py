@@ -1,9 +1,8 @@
 """Pictures a person judges a colorizer by: six val images whole, and 1:1 crops.
 
 Six scene-disjoint `split == val` images (full-resolution EPFL pairs, one per category in
-turn), each as NIR | the previous default (`faithful`) | the default as it ships | the
-default with the sharp settings (guided filter r 2, ε 1e-5 and the detail transfer, gain 1.2,
-σ 2 px) | the truth, downscaled; then 300 × 300 crops at full resolution (not downscaled) of
+turn), each as NIR | the previous default (`vivid`) | the default as it ships | the truth,
+downscaled; then 300 × 300 crops at full resolution (not downscaled) of
 grass, foliage, a skyline and a facade in the same columns, where blur, smears and halos show.
 
 Writes ``docs/images/sharpness_grid.jpg``, ``docs/images/sharpness_crops.jpg`` and the section
@@ -23,8 +22,8 @@ from nircolor.api import colorize
 from nircolor.data import load_pair
 
 IMAGES = REPO / "docs" / "images"
-SHARP = {"guided": (2, 1e-5), "detail": (1.2, 2.0)}
-COLUMNS = ("NIR", "previous default (`faithful`)", "default", "default, sharp settings", "truth")
+PREVIOUS = "vivid"
+COLUMNS = ("NIR", f"previous default (`{PREVIOUS}`)", "default", "truth")
 CROP = 300
 CROPS = {  # what, (category, pair id), top-left corner (row, column) in full-size pixels
     "grass": (("field", "0007"), (280, 320)),
@@ -35,12 +34,11 @@ CROPS = {  # what, (category, pair id), top-left corner (row, column) in full-si
 
 
 def columns(nir: np.ndarray, rgb: np.ndarray) -> list[np.ndarray]:
-    """NIR, the three colorizations and the truth of one image."""
+    """NIR, the previous and the new default's colours, and the truth of one image."""
     return [
         np.repeat(nir[..., None], 3, axis=2),
-        colorize(nir, "faithful"),
+        colorize(nir, PREVIOUS),
         colorize(nir, "default"),
-        colorize(nir, "default", **SHARP),
         rgb,
     ]
 
@@ -84,9 +82,7 @@ def main() -> None:
         f"{what}: {category}/{number} from row {top}, column {left}"
         for what, ((category, number), (top, left)) in CROPS.items()
     )
-    body = f"""Columns: {" | ".join(COLUMNS)}. The sharp settings are `--guided 2,1e-5
---detail 1.2,2` (BENCHMARKS "Detail from the NIR" scores them). Six val images ({names}),
-downscaled:
+    body = f"""Columns: {" | ".join(COLUMNS)}. Six val images ({names}), downscaled:
 
 ![Six val images]({whole})
 

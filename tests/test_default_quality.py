@@ -1,5 +1,5 @@
 """The shipped default's quality: on a few real `val` images it scores what its model card
-says, and the previous default or a red–green swap of it do not.
+says, and the previous defaults or a red–green swap of it do not.
 
 The card's per-category figures are read from the card (every metric column it has), so a
 retrained default with a new card keeps this test honest. The categories are small ones
@@ -69,10 +69,15 @@ def test_the_default_alias_leads_to_the_card_written_for_the_default():
     assert title.startswith("# ") and title.endswith("(the default)"), title
 
 
-def test_the_previous_default_misses_the_default_card(val_pairs, default_figures):
+def test_the_previous_defaults_miss_the_default_card(val_pairs, default_figures):
     assert resolve_model_path("faithful") != resolve_model_path("default")
     found = mismatches("faithful", val_pairs, default_figures)
     assert any("colourfulness_ratio" in line for line in found), found
+    # vivid (the default before sharp) blurs: its detail ratio and GMSD give it away
+    assert resolve_model_path("vivid") != resolve_model_path("default")
+    found = mismatches("vivid", val_pairs, default_figures)
+    assert any("detail_ratio" in line for line in found), found
+    assert any("gmsd" in line for line in found), found
 
 
 def test_the_default_with_red_and_green_swapped_misses_its_card(val_pairs, default_figures):

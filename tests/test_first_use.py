@@ -85,7 +85,7 @@ def test_an_unknown_model_lists_only_colorizers(monkeypatch, capsys, nir_file):
     code, _, err = run(monkeypatch, capsys, "colorize", nir_file, "-o", "y.png", "-m", "nosuch")
     one_line_error(code, err, "unknown model 'nosuch'")
     named = re.search(r"\(([^)]*)\)", err).group(1).split(", ")
-    assert {"default", "l3", "unet", "vivid"} <= set(named) and "classifier" not in named
+    assert {"default", "l3", "unet", "vivid", "sharp"} <= set(named) and "classifier" not in named
 
 
 # ------------------------------------------------------------ messages in the user's words
@@ -222,8 +222,8 @@ def test_a_trained_card_gives_the_paths_relative_to_where_it_ran(
 @pytest.mark.parametrize(
     ("served", "labels"),
     [
-        ("default", {"default": "default (vivid)", "faithful": "faithful (unet)", "l3": "l3"}),
-        ("l3", {"default": "default (vivid)", "l3": "l3 — server default"}),
+        ("default", {"default": "default (sharp)", "faithful": "faithful (unet)", "l3": "l3"}),
+        ("l3", {"default": "default (sharp)", "l3": "l3 — server default"}),
     ],
 )
 def test_the_model_menu_names_the_default_once(served, labels):

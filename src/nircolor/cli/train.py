@@ -108,6 +108,15 @@ CATEGORIES_HELP = (
 )
 
 
+def model_default(setting):
+    """A model default given as an option (a guided filter, a detail transfer) as a setting:
+    ``None`` when none is given (a fine-tuned model keeps its base's), ``False`` when it is
+    'off' (a fine-tuned model drops its base's), else its values as a list."""
+    if setting is None:
+        return None
+    return list(setting) if setting else False
+
+
 def _require_training_extra() -> None:
     """Exit with one clear line when torch, onnx or safetensors is missing."""
     from ..extras import require_extra
@@ -218,6 +227,15 @@ def _train_net_command(arch: str):
                 hidden=is_classifier,
             ),
         ] = 0.0,
+        structure_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of a structure term (the GMSD of the patch's luma against the "
+                "truth's; 0: off); the best epoch is then chosen by ΔE00, hue accuracy and "
+                "GMSD with the colour and detail ratios in [0.9, 1.1].",
+                hidden=is_classifier,
+            ),
+        ] = 0.0,
         class_weight: Annotated[
             float | None,
             typer.Option(
@@ -295,13 +313,14 @@ def _train_net_command(arch: str):
                 val_limit=val_limit,
                 categories=parse_list(categories),
                 classifier=str(classifier) if classifier else None,
-                guided=list(guided_option(guided) or []) or None,
-                detail=list(detail_option(detail) or []) or None,
+                guided=model_default(guided_option(guided)),
+                detail=model_default(detail_option(detail)),
                 gan_weight=gan_weight,
                 gan_width=gan_width,
                 colour_weight=colour_weight,
                 delta_e_weight=delta_e_weight,
                 hue_weight=hue_weight,
+                structure_weight=structure_weight,
                 class_weight=class_weight,
                 init=init,
                 pair_side=pair_side,

@@ -20,7 +20,7 @@ from ..errors import ModelError, error_reason
 from .base import Colorizer
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-ALIASES = {"default": "vivid", "faithful": "unet"}
+ALIASES = {"default": "sharp", "faithful": "unet"}
 CONFIG_NAME = "config.json"
 CARD_NAME = "MODEL_CARD.md"
 CLASSIFIER_KIND = "classifier"

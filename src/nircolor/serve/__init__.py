@@ -12,7 +12,7 @@ Endpoints
 ``GET /models``
     JSON list of the colorizers this server offers (the scene classifier is not one);
     ``"default": true`` marks the one used when the form names none, ``"label"`` is what
-    the web page's menu shows (``default (vivid)``).
+    the web page's menu shows (``default (sharp)``).
 ``GET /health``
     JSON status, limits and load; it answers while colorizations run.
 

@@ -92,7 +92,7 @@ class ModelRegistry:
         ]
 
     def _label(self, entry: ModelEntry) -> str:
-        """The web menu's text: ``default (vivid)``, ``faithful (unet)``; a server default not
+        """The web menu's text: ``default (sharp)``, ``faithful (unet)``; a server default not
         named ``default`` says so once (``l3 — server default``)."""
         label = f"{entry.name} ({entry.alias_of})" if entry.alias_of else entry.name
         if entry.name == self.default_name and entry.name != "default":

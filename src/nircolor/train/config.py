@@ -48,13 +48,14 @@ class NetTrainConfig:
     categories: list[str] | None = None  # train on these; the classifier's classes
     classifier: str | None = None  # fusion: global branch from this classifier, frozen
     init: str | None = None  # fine-tune: start from this model's weights (same architecture)
-    guided: list[float] | None = None  # default guided filter [radius, eps] of the model
-    detail: list[float] | None = None  # default detail transfer [gain, sigma] of the model
+    guided: list[float] | bool | None = None  # default guided filter [radius, eps]; False: off
+    detail: list[float] | bool | None = None  # default detail transfer [gain, sigma]; False: off
     gan_weight: float = 0.0  # weight of the adversarial loss (PatchGAN, train.gan); 0: off
     gan_width: int = 64  # the discriminator's base width (pix2pix: 64)
     colour_weight: float = 0.0  # weight of the colourfulness term (nets.losses); 0: off
     delta_e_weight: float = 0.0  # weight of the CIEDE2000 term (nets.losses); 0: off
     hue_weight: float = 0.0  # weight of the hue term (nets.losses); 0: off
+    structure_weight: float = 0.0  # weight of the GMSD term (nets.losses); 0: off
     class_weight: float | None = None  # iizuka: weight of the scene-class loss (DEFAULTS)
     colour_photos: str | None = None  # pre-train on these colour photos (see train/photos.py)
     photo_nir: str = "grey"  # their NIR stand-in: grey (L*/100) or pseudo (reverse L3)

@@ -305,6 +305,7 @@ def run_epoch(
                 cfg.colour_weight,
                 cfg.delta_e_weight,
                 cfg.hue_weight,
+                cfg.structure_weight,
             )
         if adversary is not None:
             adversary.step(nir, fake.detach(), real, lr)

@@ -28,6 +28,7 @@ from ..io import read_nir, to_uint
 from ..metrics import lab_delta_e00, mean_metrics, psnr, srgb_to_lab
 from ..models.onnx import default_context, pad_to_multiple
 from ..nets.losses import LOSSES, colorization_loss
+from ..structure_metrics import detail_scores, gms_deviation
 
 if TYPE_CHECKING:
     from .config import NetTrainConfig
@@ -136,10 +137,61 @@ def vivid_score(de00: float, ratio: float) -> float:
     return de00 + SHORTFALL_PENALTY * max(0.0, COLOURFULNESS_TARGET - ratio)
 
 
+SHARP_SCORE = "val_sharp_score"
+SHARP_RANGE = (0.9, 1.1)  # issue 27's bars for the colour and detail ratios
+GMSD_WEIGHT = 30.0  # ΔE00 per unit of GMSD: 0.01 of GMSD counts as 0.3 of ΔE00
+HUE_WEIGHT = 10.0  # ΔE00 per unit of hue accuracy: 0.01 counts as 0.1 of ΔE00
+
+
+def sharp_scores(pairs: list[tuple[np.ndarray, np.ndarray]], vivid: dict) -> dict:
+    """The pooled detail ratio, the mean GMSD, and the score that picks an epoch by them and
+    by ``vivid``'s (:func:`vivid_scores` of the same pairs) ΔE00, colour ratio and hue."""
+    details = [detail_scores(srgb_to_lab(pred), srgb_to_lab(true)) for pred, true in pairs]
+    detail = sum(row["detail"] for row in details)
+    detail_true = sum(row["detail_true"] for row in details)
+    scores = {
+        "val_detail_ratio": detail / detail_true if detail_true > 0 else float("nan"),
+        "val_gmsd": float(np.mean([gms_deviation(pred, true) for pred, true in pairs])),
+    }
+    summary = {
+        "de00": vivid["val_delta_e00"],
+        "colourfulness_ratio": vivid["val_colourfulness_ratio"],
+        "hue_acc": vivid["val_hue_acc"],
+        "detail_ratio": scores["val_detail_ratio"],
+        "gmsd": scores["val_gmsd"],
+    }
+    return scores | {SHARP_SCORE: sharp_score(summary)}
+
+
+def sharp_score(summary: dict) -> float:
+    """Issue 27's rule, lower is better: the ΔE00, plus :data:`GMSD_WEIGHT` × GMSD, less
+    :data:`HUE_WEIGHT` × hue accuracy, plus :data:`SHORTFALL_PENALTY` per unit that the
+    colour or the detail ratio falls outside :data:`SHARP_RANGE`. Among epochs in range,
+    one that blurs (a worse GMSD) or guesses hues no better pays for the lower ΔE00 a blur
+    buys; any epoch in range beats one that is not."""
+    low, high = SHARP_RANGE
+    outside = sum(
+        max(0.0, low - summary[name], summary[name] - high)
+        for name in ("colourfulness_ratio", "detail_ratio")
+        if np.isfinite(summary[name])
+    )
+    return (
+        summary["de00"]
+        + GMSD_WEIGHT * summary["gmsd"]
+        - HUE_WEIGHT * summary["hue_acc"]
+        + SHORTFALL_PENALTY * outside
+    )
+
+
 SUMMARY_RANKS = {  # the epoch score of colour_selection -> (rank of a summary, its name)
     VIVID_SCORE: (
         lambda summary: vivid_score(summary["de00"], summary["colourfulness_ratio"]),
         f"ΔE00 at a colour ratio ≥ {COLOURFULNESS_TARGET}",
+    ),
+    SHARP_SCORE: (
+        sharp_score,
+        f"ΔE00 + {GMSD_WEIGHT:g} GMSD − {HUE_WEIGHT:g} hue accuracy, colour and detail ratios "
+        f"in [{SHARP_RANGE[0]}, {SHARP_RANGE[1]}]",
     ),
     "val_delta_e00": (lambda summary: summary["de00"], "ΔE00"),
     "val_psnr": (lambda summary: -summary["psnr"], "PSNR"),
@@ -153,19 +205,23 @@ def summary_ranking(cfg):
     return SUMMARY_RANKS[(colour_selection(cfg) or ("val_psnr",))[0]]
 
 
-COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight")
-"""The settings of the colour terms (:func:`nircolor.nets.losses.colour_terms_loss`)."""
+COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight", "structure_weight")
+"""The settings of the colour terms and the structure term
+(:func:`nircolor.nets.losses.colour_terms_loss`)."""
 
 
 def colour_terms(cfg) -> bool:
-    """Whether the run has a colour term, colourfulness, CIEDE2000 or hue (then validation
-    scores ΔE00 and the colour ratio, :func:`vivid_scores`)."""
+    """Whether the run has a colour or structure term, colourfulness, CIEDE2000, hue or GMSD
+    (then validation scores ΔE00 and the colour ratio, :func:`vivid_scores`)."""
     return any(getattr(cfg, name) for name in COLOUR_TERMS)
 
 
 def colour_selection(cfg) -> tuple[str, bool] | None:
-    """The epoch score of a run with a colour term: :data:`VIVID_SCORE` with a colourfulness
-    term, the ΔE00 with a CIEDE2000 or hue term without it, ``None`` without any."""
+    """The epoch score of a run with a colour or structure term: :data:`SHARP_SCORE` with a
+    structure term, :data:`VIVID_SCORE` with a colourfulness term, the ΔE00 with a CIEDE2000
+    or hue term without them, ``None`` without any."""
+    if getattr(cfg, "structure_weight", 0.0):
+        return SHARP_SCORE, False
     if cfg.colour_weight:
         return VIVID_SCORE, False
     return ("val_delta_e00", False) if colour_terms(cfg) else None
@@ -298,7 +354,11 @@ class ColorizeTask(Task):
             return {}
         pairs = list(predictions(net, images, cfg, device))
         metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
-        return metrics | (vivid_scores(pairs) if colour_terms(cfg) else {})
+        if colour_terms(cfg):
+            metrics |= vivid_scores(pairs)
+        if cfg.structure_weight:
+            metrics |= sharp_scores(pairs, metrics)
+        return metrics
 
     def selection(self, cfg):
         """PSNR; with a colour term :func:`colour_selection`'s score, for PSNR rewards the
@@ -309,8 +369,8 @@ class ColorizeTask(Task):
     def config_fields(self, cfg) -> dict:
         return {
             "output_space": cfg.output_space,
-            "guided": list(cfg.guided) if cfg.guided else None,
-            "detail": list(cfg.detail) if cfg.detail else None,
+            "guided": list(cfg.guided) if GuidedFilter.of(cfg.guided) else None,
+            "detail": list(cfg.detail) if DetailTransfer.of(cfg.detail) else None,
         }
 
     def card_title(self, cfg) -> str:
