@@ -1,0 +1,228 @@
+"""Colour contexts computed on keyframes and shared by the frames between them.
+
+A fixed camera's colours change slowly while its detail changes every frame. The net's work,
+the colour context (:mod:`nircolor.context`: the colorized copy of the frame whose long side
+is ``context.size`` px), is done on **keyframes** only: every ``every`` frames, at the last
+frame before a scene cut and the first after it, and at the last frame. Every frame is then
+coloured at full resolution from the contexts of the two keyframes around it, cross-faded by
+its position between them (``u = (t − key₀) / (key₁ − key₀)``), so colours glide from one
+context to the next and nothing pops; a cut starts afresh. Frames wait for the keyframe that
+ends their stretch, so the output lags the input by up to ``every`` frames.
+
+**Scene cuts.** The mean absolute difference of 32 × 32 thumbnails (block means, NIR in
+[0, 1]) of two consecutive frames above :data:`CUT` (5 % of the NIR range), or a change of
+frame size. Sensor noise and motion stay far below it (a 720p pan of 1.5 px a frame: 0.002;
+a cut between two scenes: 0.2).
+
+**Colouring a frame from a context.** With a guided filter in the finish (the default model
+has one), by the fast guided filter (He & Sun 2015) on the context copy: the window means of
+the copy's NIR and colours and their covariance are computed once per keyframe (radius
+scaled to the copy) and cross-faded; the guide's variance comes from the frame's own
+full-resolution NIR (so that its noise and fine texture damp the colour's slope as in the
+full-size filter); the coefficients are upsampled bilinearly and applied to the frame's NIR,
+``rgb = A · NIR + B``. That is the carry-up and the guided filter of
+:func:`nircolor.colorize` done at the copy's size: ΔE00 about 0.03 from them on a 720p frame,
+in a fraction of the time (BENCHMARKS.md, "Video: context on keyframes"). Without a guided
+filter, the cross-faded copy is carried up to the frame by :func:`nircolor.context.carry_up`
+(exact, slower). The NIR's detail (``detail``) is then applied at full resolution, as in
+every path.
+
+With ``every == 1``, or when the context does not apply (frames no larger than the context,
+a model without one), every frame is colorized by :func:`nircolor.colorize`, as a still.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..api import colorize, get_model, resolve_context, resolve_finish
+from ..context import carry_up, colorized_copy, downscale_rows
+from ..errors import NircolorError
+from ..filters.guided import box_mean
+
+CONTEXT_EVERY = 8
+"""Default keyframe interval: the net runs on one frame in 8 (about 3 times a second at
+25 frames/s)."""
+MAX_EVERY = 1000
+CUT = 0.05
+"""Mean absolute difference of consecutive 32 × 32 NIR thumbnails that makes a scene cut."""
+THUMBNAIL = 32
+
+
+def check_every(every: int) -> int:
+    """A valid keyframe interval (an integer from 1 to :data:`MAX_EVERY`)."""
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= MAX_EVERY:
+        raise NircolorError(
+            f"--context-every must be an integer from 1 to {MAX_EVERY}, not {every!r}"
+        )
+    return every
+
+
+def thumbnail(nir: np.ndarray) -> np.ndarray:
+    """The :data:`THUMBNAIL`-pixel square copy that scene cuts are judged on: means over
+    blocks of whole pixels (the last rows and columns that fill no block are left out, which
+    keeps OpenCV on its fast integer-factor path: 2 ms for 720p instead of 15)."""
+    height, width = nir.shape
+    rows, columns = max(1, height // THUMBNAIL), max(1, width // THUMBNAIL)
+    crop = nir[: THUMBNAIL * rows, : THUMBNAIL * columns]
+    return cv2.resize(crop, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
+
+
+def is_cut(before: np.ndarray, after: np.ndarray, threshold: float = CUT) -> bool:
+    """Whether two frames' :func:`thumbnail` differ by more than ``threshold`` on average."""
+    return float(np.mean(np.abs(after - before))) > threshold
+
+
+@dataclass
+class Key:
+    """A keyframe's context: its index, colorized copy ``(h, w, 4)`` and, with a guided
+    filter, the copy's window statistics ``(h, w, 7)``: the mean of its NIR, the means of its
+    colours, their covariances with the NIR."""
+
+    index: int
+    copy: np.ndarray
+    stats: np.ndarray | None = None
+
+
+class KeyframeColorizer:
+    """Colour a sequence of NIR frames with contexts computed on keyframes (module notes).
+
+    ``colorizer(frames)`` yields ``(nir, rgb)`` for every frame in order, ``rgb`` float32
+    ``(H, W, 3)`` in [0, 1]; :attr:`keyframes` lists the indices of the frames the net ran on.
+    """
+
+    def __init__(
+        self,
+        model,
+        guided=None,
+        detail=None,
+        context=None,
+        every: int = CONTEXT_EVERY,
+        cut: float = CUT,
+    ) -> None:
+        self.model = get_model(model)
+        self.guided, self.detail, self.context_asked = guided, detail, context
+        self.finish = resolve_finish(self.model, guided, detail)
+        self.context = resolve_context(self.model, context)
+        self.every = check_every(every)
+        self.cut = cut
+        self.keyframes: list[int] = []
+
+    def per_frame(self, nir: np.ndarray) -> np.ndarray:
+        """A frame colorized on its own, as :func:`nircolor.colorize` colours a still."""
+        return colorize(
+            nir, self.model, guided=self.guided, context=self.context_asked, detail=self.detail
+        )
+
+    def __call__(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return
+        if self.every == 1 or not self.context.applies(first.shape):
+            self.keyframes = []
+            yield first, self.per_frame(first)
+            for nir in frames:
+                yield nir, self.per_frame(nir)
+            return
+        yield from self._keyed(first, frames)
+
+    def _keyed(self, first: np.ndarray, frames: Iterator[np.ndarray]):
+        start = self._key(0, first)
+        yield first, self._colour(first, start, start, 0.0)
+        before = thumbnail(first)
+        pending: list[tuple[int, np.ndarray]] = []
+        for index, nir in enumerate(frames, start=1):
+            after = thumbnail(nir)
+            if nir.shape != first.shape or is_cut(before, after, self.cut):
+                yield from self._close(start, pending)
+                first, pending = nir, []
+                start = self._key(index, nir)
+                yield nir, self._colour(nir, start, start, 0.0)
+            else:
+                pending.append((index, nir))
+                if len(pending) == self.every:
+                    start = yield from self._close(start, pending)
+                    pending = []
+            before = after
+        yield from self._close(start, pending)
+
+    def _close(self, start: Key, pending: list[tuple[int, np.ndarray]]):
+        """Colour the frames after ``start``, the last of them a keyframe; returns its key."""
+        if not pending:
+            return start
+        end = self._key(*pending[-1])
+        span = end.index - start.index
+        for index, nir in pending:
+            yield nir, self._colour(nir, start, end, (index - start.index) / span)
+        return end
+
+    def _key(self, index: int, nir: np.ndarray) -> Key:
+        def read(top: int, bottom: int) -> np.ndarray:
+            return nir[top:bottom]
+
+        small = downscale_rows(read, nir.shape, self.context.size)
+        copy = colorized_copy(small, self.model.for_image(nir).predict)
+        self.keyframes.append(index)
+        key = Key(index, copy)
+        if self.finish.guided:
+            key.stats = _window_stats(copy, self._copy_radius(copy, nir))
+        return key
+
+    def _copy_radius(self, copy: np.ndarray, nir: np.ndarray) -> int:
+        return max(1, round(self.finish.guided.radius * copy.shape[1] / nir.shape[1]))
+
+    def _colour(self, nir: np.ndarray, start: Key, end: Key, u: float) -> np.ndarray:
+        height, width = nir.shape
+        if self.finish.guided:
+            stats = _mix(start.stats, end.stats, u)
+            guided = self.finish.guided
+            small = (stats.shape[1], stats.shape[0])
+            variance = cv2.resize(
+                _variance(nir, guided.radius), small, interpolation=cv2.INTER_LINEAR
+            )
+            a = stats[:, :, 4:7] / (variance + np.float32(guided.eps))[:, :, None]
+            b = stats[:, :, 1:4] - a * stats[:, :, :1]
+            radius = self._copy_radius(start.copy, nir)
+            size = (width, height)
+            rgb = cv2.resize(box_mean(a, radius), size, interpolation=cv2.INTER_LINEAR)
+            rgb *= nir[:, :, None]
+            rgb += cv2.resize(box_mean(b, radius), size, interpolation=cv2.INTER_LINEAR)
+            np.clip(rgb, 0.0, 1.0, out=rgb)
+        else:
+            copy = _mix(start.copy, end.copy, u)
+            rgb = carry_up(copy, nir, 0, height, self.context.sigma)
+        if self.finish.detail:
+            rgb = self.finish.detail(nir, rgb)
+        return rgb
+
+
+def _window_stats(copy: np.ndarray, radius: int) -> np.ndarray:
+    """The means of a copy's NIR and colours and their covariances over windows of
+    ``radius``: ``(h, w, 7)``, what the guided filter's coefficients are made of."""
+    nir = np.ascontiguousarray(copy[:, :, 3])
+    colour = np.ascontiguousarray(copy[:, :, :3])
+    mean_nir = box_mean(nir, radius)[:, :, None]
+    mean_colour = box_mean(colour, radius)
+    covariance = box_mean(colour * nir[:, :, None], radius) - mean_nir * mean_colour
+    return np.concatenate([mean_nir, mean_colour, covariance], axis=2)
+
+
+def _variance(nir: np.ndarray, radius: int) -> np.ndarray:
+    """The NIR's variance over windows of ``radius`` at full resolution."""
+    mean = box_mean(nir, radius)
+    variance = box_mean(nir * nir, radius)
+    variance -= mean * mean
+    return variance
+
+
+def _mix(start: np.ndarray, end: np.ndarray, u: float) -> np.ndarray:
+    if u <= 0.0 or start is end:
+        return start
+    if u >= 1.0:
+        return end
+    return cv2.addWeighted(start, 1.0 - u, end, u, 0.0)
