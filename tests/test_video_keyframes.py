@@ -16,7 +16,15 @@ from nircolor.examples import EXAMPLE_NIR, synthetic_pair
 from nircolor.io import read_nir
 from nircolor.metrics import delta_e00
 from nircolor.video import flicker
-from nircolor.video.keyframes import KeyframeColorizer, check_every, is_cut, thumbnail
+from nircolor.video.keyframes import (
+    KeyframeColorizer,
+    camera_shift,
+    check_every,
+    is_cut,
+    motion_copy,
+    motion_factor,
+    thumbnail,
+)
 from nircolor.video.pipeline import run_pipeline
 
 from .helpers import requires
@@ -80,6 +88,36 @@ def test_keyframes_stay_close_to_per_frame_colorization_on_a_static_clip(guided,
     # the detail transfer passes on, is the same in both).
     assert flicker(ours) < flicker(each)
     assert all(rgb.dtype == np.float32 and 0 <= rgb.min() and rgb.max() <= 1 for rgb in ours)
+
+
+def test_camera_motion_is_measured_in_pixels_of_the_motion_copy():
+    picture = read_nir(EXAMPLE_NIR)  # 384 × 256: motion copies of 256 px... 1 px a block
+    moved = np.roll(picture, (3, -5), axis=(0, 1))  # down 3, left 5
+    assert motion_factor(picture.shape) == 1
+    dx, dy = camera_shift(motion_copy(picture), motion_copy(moved))
+    assert abs(dx + 5) < 0.2 and abs(dy - 3) < 0.2
+    big = cv2.resize(picture, (1280, 720))
+    assert motion_factor(big.shape) == 5 and motion_copy(big).shape == (144, 256)
+    noise = np.random.default_rng(0).random((144, 256)).astype(np.float32)
+    assert camera_shift(noise, np.random.default_rng(1).random((144, 256)).astype(np.float32)) == (
+        0.0,
+        0.0,
+    )  # no common picture: no trusted shift
+
+
+def test_keyframes_follow_a_panning_camera():
+    # The picture moves 2 px a frame: with motion compensation, the frames between the
+    # keyframes stay as close to per-frame colorization as the keyframes' own neighbours.
+    picture = read_nir(EXAMPLE_NIR)
+    frames = [np.roll(picture, 2 * k, axis=1)[:, 40:-40].copy() for k in range(9)]
+    context = ColourContext(96, 0.05)
+    keyed = KeyframeColorizer("l3", guided=(4, 1e-3), context=context, every=8)
+    ours = [rgb for _, rgb in keyed(frames)]
+    still = KeyframeColorizer("l3", guided=(4, 1e-3), context=context, every=1)
+    each = [rgb for _, rgb in still(frames)]
+    errors = [delta_e00(a, b) for a, b in zip(ours, each, strict=True)]
+    assert keyed.keyframes == [0, 8]
+    assert max(errors[1:8]) < 1.0, errors
 
 
 def test_every_one_colorizes_each_frame_as_a_still(tiny_model):

@@ -14,10 +14,16 @@ ends their stretch, so the output lags the input by up to ``every`` frames.
 frame size. Sensor noise and motion stay far below it (a 720p pan of 1.5 px a frame: 0.002;
 a cut between two scenes: 0.2).
 
+**Camera motion.** Before the cross-fade, each keyframe's copy is moved with the camera to
+the frame: the translation between the two frames is measured by phase correlation on NIR
+copies of about :data:`MOTION_SIZE` px (none when its peak is weak or it exceeds a quarter
+of the picture), so a panning camera's colours stay on their objects. Moving objects are
+not followed: they take the colours of the contexts around them until the next keyframe.
+
 **Colouring a frame from a context.** With a guided filter in the finish (the default model
 has one), by the fast guided filter (He & Sun 2015) on the context copy: the window means of
-the copy's NIR and colours and their covariance are computed once per keyframe (radius
-scaled to the copy) and cross-faded; the guide's variance comes from the frame's own
+the copy's NIR and colours and their covariance are computed on the cross-faded copy
+(radius scaled to the copy); the guide's variance comes from the frame's own
 full-resolution NIR (so that its noise and fine texture damp the colour's slope as in the
 full-size filter); the coefficients are upsampled bilinearly and applied to the frame's NIR,
 ``rgb = A · NIR + B``. That is the carry-up and the guided filter of
@@ -35,6 +41,7 @@ a model without one), every frame is colorized by :func:`nircolor.colorize`, as 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -53,6 +60,12 @@ MAX_EVERY = 1000
 CUT = 0.05
 """Mean absolute difference of consecutive 32 × 32 NIR thumbnails that makes a scene cut."""
 THUMBNAIL = 32
+MOTION_SIZE = 256
+"""Long side (about) of the NIR copies on which camera motion is measured."""
+MIN_RESPONSE = 0.1
+"""Phase-correlation peak below which a camera shift is not trusted (none is applied)."""
+MIN_SHIFT = 0.25
+"""Shifts of a key's copy smaller than this (in its pixels) are left out."""
 
 
 def check_every(every: int) -> int:
@@ -81,13 +94,42 @@ def is_cut(before: np.ndarray, after: np.ndarray, threshold: float = CUT) -> boo
 
 @dataclass
 class Key:
-    """A keyframe's context: its index, colorized copy ``(h, w, 4)`` and, with a guided
-    filter, the copy's window statistics ``(h, w, 7)``: the mean of its NIR, the means of its
-    colours, their covariances with the NIR."""
+    """A keyframe's context: its index, colorized copy ``(h, w, 4)`` (colours, then NIR), the
+    :func:`motion_copy` of its NIR and (once needed) the copy's :func:`_window_stats`."""
 
     index: int
     copy: np.ndarray
+    motion: np.ndarray
     stats: np.ndarray | None = None
+
+
+def motion_copy(nir: np.ndarray) -> np.ndarray:
+    """The NIR copy camera motion is measured on: block means, long side about
+    :data:`MOTION_SIZE` (the last rows and columns that fill no block are left out)."""
+    return _block_means(nir, motion_factor(nir.shape))
+
+
+def motion_factor(shape) -> int:
+    """Full-size pixels per pixel of a :func:`motion_copy`."""
+    return max(1, max(shape[:2]) // MOTION_SIZE)
+
+
+def _block_means(nir: np.ndarray, factor: int) -> np.ndarray:
+    height, width = nir.shape
+    rows, columns = max(1, height // factor), max(1, width // factor)
+    crop = nir[: rows * factor, : columns * factor]
+    return cv2.resize(crop, (columns, rows), interpolation=cv2.INTER_AREA)
+
+
+def camera_shift(before: np.ndarray, after: np.ndarray, window: np.ndarray | None = None):
+    """How far the picture moved from ``before`` to ``after`` (two :func:`motion_copy`), in
+    their pixels, ``(dx, dy)``; ``(0, 0)`` when the phase correlation's peak is under
+    :data:`MIN_RESPONSE` or the shift over a quarter of the picture (not one translation)."""
+    (dx, dy), response = cv2.phaseCorrelate(before, after, window)
+    height, width = before.shape
+    if response < MIN_RESPONSE or abs(dx) > width / 4 or abs(dy) > height / 4:
+        return 0.0, 0.0
+    return dx, dy
 
 
 class KeyframeColorizer:
@@ -113,6 +155,7 @@ class KeyframeColorizer:
         self.every = check_every(every)
         self.cut = cut
         self.keyframes: list[int] = []
+        self._window: np.ndarray | None = None
 
     def per_frame(self, nir: np.ndarray) -> np.ndarray:
         """A frame colorized on its own, as :func:`nircolor.colorize` colours a still."""
@@ -170,36 +213,65 @@ class KeyframeColorizer:
         small = downscale_rows(read, nir.shape, self.context.size)
         copy = colorized_copy(small, self.model.for_image(nir).predict)
         self.keyframes.append(index)
-        key = Key(index, copy)
-        if self.finish.guided:
-            key.stats = _window_stats(copy, self._copy_radius(copy, nir))
-        return key
+        return Key(index, copy, motion_copy(nir))
+
+    def _aligned(self, key: Key, motion: np.ndarray, factor: float) -> np.ndarray:
+        """``key``'s copy moved with the camera from its frame to the frame of ``motion``."""
+        if key.motion is motion:
+            return key.copy
+        if self._window is None or self._window.shape != motion.shape:
+            self._window = cv2.createHanningWindow(motion.shape[::-1], cv2.CV_32F)
+        dx, dy = camera_shift(key.motion, motion, self._window)
+        dx, dy = dx * factor, dy * factor
+        if math.hypot(dx, dy) < MIN_SHIFT:
+            return key.copy
+        height, width = key.copy.shape[:2]
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        border = cv2.BORDER_REPLICATE
+        return cv2.warpAffine(key.copy, shift, (width, height), borderMode=border)
+
+    @staticmethod
+    def _stats(key: Key, radius: int) -> np.ndarray:
+        """``key``'s :func:`_window_stats`, computed once."""
+        if key.stats is None:
+            key.stats = _window_stats(key.copy, radius)
+        return key.stats
 
     def _copy_radius(self, copy: np.ndarray, nir: np.ndarray) -> int:
         return max(1, round(self.finish.guided.radius * copy.shape[1] / nir.shape[1]))
 
     def _colour(self, nir: np.ndarray, start: Key, end: Key, u: float) -> np.ndarray:
         height, width = nir.shape
+        if 0.0 < u < 1.0:  # both keys moved with the camera to this frame, then cross-faded
+            motion = motion_copy(nir)
+            factor = motion_factor(nir.shape) * start.copy.shape[1] / width
+            first, second = self._aligned(start, motion, factor), self._aligned(end, motion, factor)
+        else:
+            first = second = (start if u <= 0.0 else end).copy
+        copy = _mix(first, second, u)
         if self.finish.guided:
-            stats = _mix(start.stats, end.stats, u)
             guided = self.finish.guided
-            small = (stats.shape[1], stats.shape[0])
+            radius = self._copy_radius(copy, nir)
+            moved = 0.0 < u < 1.0 and (first is not start.copy or second is not end.copy)
+            if moved:
+                stats = _window_stats(copy, radius)
+            else:  # a still camera: the keys' own statistics, cross-faded
+                stats = _mix(self._stats(start, radius), self._stats(end, radius), u)
+            small = (copy.shape[1], copy.shape[0])
             variance = cv2.resize(
                 _variance(nir, guided.radius), small, interpolation=cv2.INTER_LINEAR
             )
             a = stats[:, :, 4:7] / (variance + np.float32(guided.eps))[:, :, None]
             b = stats[:, :, 1:4] - a * stats[:, :, :1]
-            radius = self._copy_radius(start.copy, nir)
             size = (width, height)
             rgb = cv2.resize(box_mean(a, radius), size, interpolation=cv2.INTER_LINEAR)
             rgb *= nir[:, :, None]
             rgb += cv2.resize(box_mean(b, radius), size, interpolation=cv2.INTER_LINEAR)
             np.clip(rgb, 0.0, 1.0, out=rgb)
         elif self.finish.detail:
-            colour = _mix(start.copy, end.copy, u)[:, :, :3]
+            colour = np.ascontiguousarray(copy[:, :, :3])
             rgb = cv2.resize(colour, (width, height), interpolation=cv2.INTER_LINEAR)
         else:
-            copy = _mix(start.copy, end.copy, u)
             rgb = carry_up(copy, nir, 0, height, self.context.sigma)
         if self.finish.detail:
             rgb = self.finish.detail(nir, rgb)
