@@ -176,7 +176,9 @@ def test_the_first_ctrl_c_of_a_live_run_stops_its_input():
 
 @VIDEO
 def test_live_options_are_checked(monkeypatch, capsys, tmp_path, tiny_model):
+    (tmp_path / "there.mp4").write_bytes(b"mine")
     for args, message in (
+        (["tcp://127.0.0.1:1", "-o", tmp_path / "there.mp4"], "already exists (use --overwrite"),
         (["tcp://127.0.0.1:1", "-o", tmp_path], "needs an output file"),
         (["tcp://127.0.0.1:1", "tcp://127.0.0.1:2", "-o", "-"], "exactly one input"),
         (["tcp://127.0.0.1:1", "-o", "-", "--stdout-format", "png"], "--stdout-format"),

@@ -35,6 +35,7 @@ def colorize_live(
 ) -> None:
     """Colorize one video or live source into one video file or standard output."""
     from ..extras import require_extra
+    from ..io.atomic import output_exists
 
     require_extra("video", "video support")
     from ..video import STDOUT, STDOUT_FORMATS, colorize_video, is_stream, is_video
@@ -58,6 +59,8 @@ def colorize_live(
             f"{output}: a live source needs an output file (such as out.mp4) or '-' for "
             "standard output"
         )
+    if output != STDOUT and output_exists(output) and not options.overwrite:
+        raise NircolorError(f"{output}: already exists (use --overwrite to replace it)")
     stop = threading.Event()
     started = time.monotonic()
     frames = 0

@@ -3,7 +3,8 @@
 A fixed camera's colours change slowly while its detail changes every frame. The net's work,
 the colour context (:mod:`nircolor.context`: the colorized copy of the frame whose long side
 is ``context.size`` px), is done on **keyframes** only: every ``every`` frames, at the last
-frame before a scene cut and the first after it, and at the last frame. Every frame is then
+frame before a scene cut and the first after it, when the camera has moved far (below), and
+at the last frame. Every frame is then
 coloured at full resolution from the contexts of the two keyframes around it, cross-faded by
 its position between them (``u = (t − key₀) / (key₁ − key₀)``), so colours glide from one
 context to the next and nothing pops; a cut starts afresh. Frames wait for the keyframe that
@@ -17,8 +18,10 @@ a cut between two scenes: 0.2).
 **Camera motion.** Before the cross-fade, each keyframe's copy is moved with the camera to
 the frame: the translation between the two frames is measured by phase correlation on NIR
 copies of about :data:`MOTION_SIZE` px (none when its peak is weak or it exceeds a quarter
-of the picture), so a panning camera's colours stay on their objects. Moving objects are
-not followed: they take the colours of the contexts around them until the next keyframe.
+of the picture), so a panning camera's colours stay on their objects; once the camera has
+moved :data:`MAX_DRIFT` of the picture's width (25 px of a 1280-px frame), the next frame is
+a keyframe. Moving objects are not followed: they take the colours of the contexts around
+them until the next keyframe.
 
 **Colouring a frame from a context.** With a guided filter in the finish (the default model
 has one), by the fast guided filter (He & Sun 2015) on the context copy: the window means of
@@ -66,6 +69,10 @@ MIN_RESPONSE = 0.1
 """Phase-correlation peak below which a camera shift is not trusted (none is applied)."""
 MIN_SHIFT = 0.25
 """Shifts of a key's copy smaller than this (in its pixels) are left out."""
+MAX_DRIFT = 0.02
+"""A moving camera gets a keyframe early, once it has moved this fraction of the picture's
+width since the last one (25 px of a 1280-px frame): the strip that came into view has no
+colours of its own in the last key's context."""
 
 
 def check_every(every: int) -> int:
@@ -177,58 +184,59 @@ class KeyframeColorizer:
         yield from self._keyed(first, frames)
 
     def _keyed(self, first: np.ndarray, frames: Iterator[np.ndarray]):
-        start = self._key(0, first)
+        start = self._key(0, first, motion_copy(first))
         yield first, self._colour(first, start, start, 0.0)
         before = thumbnail(first)
-        pending: list[tuple[int, np.ndarray]] = []
+        pending: list[_Frame] = []
         for index, nir in enumerate(frames, start=1):
             after = thumbnail(nir)
             if nir.shape != first.shape or is_cut(before, after, self.cut):
                 yield from self._close(start, pending)
                 first, pending = nir, []
-                start = self._key(index, nir)
+                start = self._key(index, nir, motion_copy(nir))
                 yield nir, self._colour(nir, start, start, 0.0)
             else:
-                pending.append((index, nir))
-                if len(pending) == self.every:
+                motion = motion_copy(nir)
+                frame = _Frame(index, nir, motion, self._shift(start, motion, nir.shape))
+                pending.append(frame)
+                drift = math.hypot(*frame.shift) / start.copy.shape[1]
+                if len(pending) == self.every or drift > MAX_DRIFT:
                     start = yield from self._close(start, pending)
                     pending = []
             before = after
         yield from self._close(start, pending)
 
-    def _close(self, start: Key, pending: list[tuple[int, np.ndarray]]):
+    def _close(self, start: Key, pending: list[_Frame]):
         """Colour the frames after ``start``, the last of them a keyframe; returns its key."""
         if not pending:
             return start
-        end = self._key(*pending[-1])
+        last = pending[-1]
+        end = self._key(last.index, last.nir, last.motion)
         span = end.index - start.index
-        for index, nir in pending:
-            yield nir, self._colour(nir, start, end, (index - start.index) / span)
+        for frame in pending:
+            u = (frame.index - start.index) / span
+            yield frame.nir, self._colour(frame.nir, start, end, u, frame)
         return end
 
-    def _key(self, index: int, nir: np.ndarray) -> Key:
+    def _key(self, index: int, nir: np.ndarray, motion: np.ndarray) -> Key:
         def read(top: int, bottom: int) -> np.ndarray:
             return nir[top:bottom]
 
         small = downscale_rows(read, nir.shape, self.context.size)
         copy = colorized_copy(small, self.model.for_image(nir).predict)
         self.keyframes.append(index)
-        return Key(index, copy, motion_copy(nir))
+        return Key(index, copy, motion)
 
-    def _aligned(self, key: Key, motion: np.ndarray, factor: float) -> np.ndarray:
-        """``key``'s copy moved with the camera from its frame to the frame of ``motion``."""
+    def _shift(self, key: Key, motion: np.ndarray, shape) -> tuple[float, float]:
+        """How far the camera moved from ``key``'s frame to the frame of ``motion``, in
+        pixels of the context copy."""
         if key.motion is motion:
-            return key.copy
+            return 0.0, 0.0
         if self._window is None or self._window.shape != motion.shape:
             self._window = cv2.createHanningWindow(motion.shape[::-1], cv2.CV_32F)
         dx, dy = camera_shift(key.motion, motion, self._window)
-        dx, dy = dx * factor, dy * factor
-        if math.hypot(dx, dy) < MIN_SHIFT:
-            return key.copy
-        height, width = key.copy.shape[:2]
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
-        border = cv2.BORDER_REPLICATE
-        return cv2.warpAffine(key.copy, shift, (width, height), borderMode=border)
+        factor = motion_factor(shape) * key.copy.shape[1] / shape[1]
+        return dx * factor, dy * factor
 
     @staticmethod
     def _stats(key: Key, radius: int) -> np.ndarray:
@@ -240,12 +248,13 @@ class KeyframeColorizer:
     def _copy_radius(self, copy: np.ndarray, nir: np.ndarray) -> int:
         return max(1, round(self.finish.guided.radius * copy.shape[1] / nir.shape[1]))
 
-    def _colour(self, nir: np.ndarray, start: Key, end: Key, u: float) -> np.ndarray:
+    def _colour(
+        self, nir: np.ndarray, start: Key, end: Key, u: float, frame: _Frame | None = None
+    ) -> np.ndarray:
         height, width = nir.shape
         if 0.0 < u < 1.0:  # both keys moved with the camera to this frame, then cross-faded
-            motion = motion_copy(nir)
-            factor = motion_factor(nir.shape) * start.copy.shape[1] / width
-            first, second = self._aligned(start, motion, factor), self._aligned(end, motion, factor)
+            first = _moved(start.copy, frame.shift)
+            second = _moved(end.copy, self._shift(end, frame.motion, nir.shape))
         else:
             first = second = (start if u <= 0.0 else end).copy
         copy = _mix(first, second, u)
@@ -276,6 +285,26 @@ class KeyframeColorizer:
         if self.finish.detail:
             rgb = self.finish.detail(nir, rgb)
         return rgb
+
+
+@dataclass
+class _Frame:
+    """A frame waiting for the keyframe that ends its stretch: its NIR, its
+    :func:`motion_copy` and the camera's shift since the stretch's first key (copy pixels)."""
+
+    index: int
+    nir: np.ndarray
+    motion: np.ndarray
+    shift: tuple[float, float]
+
+
+def _moved(copy: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """``copy`` moved by ``shift`` (its pixels); itself for a shift under :data:`MIN_SHIFT`."""
+    if math.hypot(*shift) < MIN_SHIFT:
+        return copy
+    height, width = copy.shape[:2]
+    matrix = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    return cv2.warpAffine(copy, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
 
 
 def _window_stats(copy: np.ndarray, radius: int) -> np.ndarray:
