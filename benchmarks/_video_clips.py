@@ -11,8 +11,14 @@ import numpy as np
 
 from nircolor.io import read_nir
 from nircolor.metrics import delta_e00
-from nircolor.video import colorize_video, flicker, read_rgb_frames
-from nircolor.video.codec import CRF, Encoder, video_codec
+from nircolor.video import (
+    KeyframeColorizer,
+    colorize_video,
+    flicker,
+    read_frames,
+    read_rgb_frames,
+)
+from nircolor.video.codec import CRF, Encoder, to_pixels, video_codec
 
 WIDTH, HEIGHT = 1280, 720
 RATE = Fraction(25)
@@ -87,13 +93,30 @@ def timed_colorize(source: Path, target: Path, every: int, **options) -> float:
     return time.perf_counter() - start
 
 
-def sampled_quality(ours: Path, reference: Path, step: int = 3) -> dict:
-    """Mean ΔE00 of ``ours`` against ``reference`` on every ``step``-th frame, and the flicker
-    of both on those frames and their successors (decoded H.264, what a viewer sees)."""
-    a, b = list(read_rgb_frames(ours)), list(read_rgb_frames(reference))
-    picked = range(0, len(a) - 1, step)
+def memory_quality(clip: Path, every: int, step: int = 3) -> dict:
+    """Mean ΔE00 of the keyframe path's frames (``every``) against every frame colorized as
+    a still, on every ``step``-th frame, and the flicker of both on those frames and their
+    successors; in memory, as the frames go to the encoder."""
+    keyed = KeyframeColorizer("default", every=every)(read_frames(clip))
+    still = KeyframeColorizer("default", every=1)(read_frames(clip))
+    de00, ours, theirs, previous = [], [], [], None
+    for index, ((_, a), (_, b)) in enumerate(zip(keyed, still, strict=True)):
+        a, b = to_pixels(a), to_pixels(b)  # what the encoder gets
+        if previous is not None:
+            ours.append(flicker([previous[0], a]))
+            theirs.append(flicker([previous[1], b]))
+            previous = None
+        if index % step == 0:
+            de00.append(delta_e00(a.astype(np.float32) / 255, b.astype(np.float32) / 255))
+            previous = (a, b)
     return {
-        "de00": float(np.mean([delta_e00(a[i], b[i]) for i in picked])),
-        "flicker": float(np.mean([flicker(a[i : i + 2]) for i in picked])),
-        "flicker_reference": float(np.mean([flicker(b[i : i + 2]) for i in picked])),
+        "de00": float(np.mean(de00)),
+        "flicker": float(np.mean(ours)),
+        "flicker_reference": float(np.mean(theirs)),
     }
+
+
+def decoded_de00(ours: Path, reference: Path, step: int = 3) -> float:
+    """Mean ΔE00 of two decoded outputs on every ``step``-th frame (after H.264 twice)."""
+    pairs = zip(read_rgb_frames(ours), read_rgb_frames(reference), strict=True)
+    return float(np.mean([delta_e00(a, b) for i, (a, b) in enumerate(pairs) if i % step == 0]))

@@ -19,9 +19,9 @@ a cut between two scenes: 0.2).
 the frame: the translation between the two frames is measured by phase correlation on NIR
 copies of about :data:`MOTION_SIZE` px (none when its peak is weak or it exceeds a quarter
 of the picture), so a panning camera's colours stay on their objects; once the camera has
-moved :data:`MAX_DRIFT` of the picture's width (25 px of a 1280-px frame), the next frame is
-a keyframe. Moving objects are not followed: they take the colours of the contexts around
-them until the next keyframe.
+moved :data:`MAX_DRIFT` of the picture's width (8 px of a 1280-px frame), the next frame is
+a keyframe (a fast pan makes every frame a keyframe). Moving objects are not followed: they
+take the colours of the contexts around them until the next keyframe.
 
 **Colouring a frame from a context.** With a guided filter in the finish (the default model
 has one), by the fast guided filter (He & Sun 2015) on the context copy: the window means of
@@ -30,13 +30,14 @@ the copy's NIR and colours and their covariance are computed on the cross-faded 
 full-resolution NIR (so that its noise and fine texture damp the colour's slope as in the
 full-size filter); the coefficients are upsampled bilinearly and applied to the frame's NIR,
 ``rgb = A · NIR + B``. That is the carry-up and the guided filter of
-:func:`nircolor.colorize` done at the copy's size: ΔE00 0.05 from them on 720p ``val``
-frames, in a fraction of the time (BENCHMARKS.md, "Video: context on keyframes"). With the
-NIR's detail (``detail``) and no guided filter, the copy's colours are upsampled bilinearly
-and the detail transfer, at full resolution, gives them the frame's lightness detail (ΔE00
-0.04 from the carry-up on the same frames). With neither, the cross-faded copy is carried up
-to the frame by :func:`nircolor.context.carry_up` (exact, slower). The detail transfer is
-applied at full resolution after the guided filter, as in every path.
+:func:`nircolor.colorize` done at the copy's size: ΔE00 0.07 from them on 720p ``val``
+frames, in a fraction of the time. With the NIR's detail (``detail``) and no guided filter,
+the copy's colours are upsampled bilinearly and the detail transfer, at full resolution,
+gives them the frame's lightness detail (ΔE00 0.10 from the carry-up and the detail transfer
+on the same frames; both in BENCHMARKS.md, "Video: context on keyframes"). With neither,
+the cross-faded copy is carried up to the frame by :func:`nircolor.context.carry_up`
+(exact, slower). The detail transfer is applied at full resolution after the guided filter,
+as in every path.
 
 With ``every == 1``, or when the context does not apply (frames no larger than the context,
 a model without one), every frame is colorized by :func:`nircolor.colorize`, as a still.
@@ -69,10 +70,12 @@ MIN_RESPONSE = 0.1
 """Phase-correlation peak below which a camera shift is not trusted (none is applied)."""
 MIN_SHIFT = 0.25
 """Shifts of a key's copy smaller than this (in its pixels) are left out."""
-MAX_DRIFT = 0.02
+MAX_DRIFT = 0.006
 """A moving camera gets a keyframe early, once it has moved this fraction of the picture's
-width since the last one (25 px of a 1280-px frame): the strip that came into view has no
-colours of its own in the last key's context."""
+width since the last one (8 px of a 1280-px frame): the net is not shift-invariant, so a
+still's colours change as the picture moves over its grid, and new picture comes into view;
+on a pan of 1.6 px a frame this keeps the keyframes within 0.8 ΔE00 of colorizing every
+frame, against 1.0 with a key every 8 frames only."""
 
 
 def check_every(every: int) -> int:
