@@ -258,3 +258,13 @@ def test_flicker_of_a_steady_video_is_zero():
     assert flicker([frame, 1 - frame], "de76") > 10
     with pytest.raises(ValueError):
         flicker([frame])
+
+
+def test_frames_become_pixels_as_numpy_would_round_them():
+    from nircolor.video.codec import to_pixels
+
+    rgb = np.random.default_rng(1).random((9, 11, 3)).astype(np.float32) * 1.2 - 0.1
+    rgb[0, 0] = [0.5 / 255, 1.5 / 255, 2.5 / 255]  # ties round to even
+    expected = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(to_pixels(rgb), expected)
+    np.testing.assert_array_equal(to_pixels(rgb[:, ::2]), expected[:, ::2])

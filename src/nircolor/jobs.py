@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from .filters import DetailTransfer, GuidedFilter
 from .io.atomic import output_exists
 from .models.onnx import check_temperature
 from .video import is_video
+from .video.keyframes import CONTEXT_EVERY, check_every
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -41,6 +43,9 @@ class Options:
     input_bits: int | None = None
     context: ColourContext | None = None
     temperature: float | None = None  # zhang models: the annealed-mean temperature
+    context_every: int = CONTEXT_EVERY  # videos: the net's colour context every N frames
+    max_frames: int | None = None  # videos: stop after this many frames
+    duration: float | None = None  # videos: stop after this many seconds
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
@@ -54,6 +59,12 @@ class Options:
         alpha = self.temporal_smoothing
         if alpha is not None and not 0.0 < alpha <= 1.0:
             raise NircolorError(f"--temporal-smoothing ALPHA must lie in (0, 1], not {alpha}")
+        check_every(self.context_every)
+        if self.max_frames is not None and self.max_frames < 1:
+            raise NircolorError(f"--max-frames must be at least 1, not {self.max_frames}")
+        duration = self.duration
+        if duration is not None and not (math.isfinite(duration) and duration > 0):
+            raise NircolorError(f"--duration must be a positive number of seconds, not {duration}")
         if self.temperature is not None:
             try:
                 check_temperature(self.temperature)
@@ -138,6 +149,10 @@ def process_job(
                 loaded,
                 guided=options.guided,
                 detail=options.detail,
+                context=options.context,
+                context_every=options.context_every,
+                max_frames=options.max_frames,
+                duration=options.duration,
                 overwrite=options.overwrite,
                 temporal_smoothing=options.temporal_smoothing,
                 progress=progress,

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import NircolorError
+from ..video.keyframes import CONTEXT_EVERY
 from .common import (
     app,
     console,
@@ -20,6 +21,7 @@ from .common import (
     print_table,
     progress_bar,
 )
+from .live import colorize_live, wants_live
 
 # ---------------------------------------------------------------- colorize
 
@@ -117,15 +119,51 @@ def colorize(
             "vivid colours, 1 the mean colour (default: the model's, chosen on its holdout).",
         ),
     ] = None,
+    context_every: Annotated[
+        int,
+        typer.Option(
+            "--context-every",
+            metavar="N",
+            help="Videos: the net's colour context every N frames and at scene cuts, "
+            "cross-faded between; 1: every frame as a still.",
+        ),
+    ] = CONTEXT_EVERY,
+    max_frames: Annotated[
+        int | None,
+        typer.Option("--max-frames", metavar="N", help="Videos and streams: stop after N frames."),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration", metavar="S", help="Videos and streams: stop after S seconds of video."
+        ),
+    ] = None,
+    stdout_format: Annotated[
+        str,
+        typer.Option(
+            "--stdout-format",
+            metavar="raw|mjpeg",
+            help="With -o -: raw rgb24 frames (W x H x 3 bytes each) or MJPEG on stdout.",
+        ),
+    ] = "raw",
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Live sources (URLs, /dev/video*): seconds to open and to wait for data.",
+        ),
+    ] = 10.0,
 ) -> None:
-    """Colorize NIR images and videos.
+    """Colorize NIR images, videos and live streams.
 
     X.ext becomes OUT/X.png (images) or OUT/X.mp4 (videos, H.264), and ID_nir.ext becomes
     OUT/ID_rgb.png, keeping the sub-folders of a folder input; the RGB halves of NIR/RGB pairs
     are left out, and so are earlier outputs (files in OUT, images nircolor colorized). OUT
     is the output file itself for one input. No output may be an input.
     Ends with 'N done, N skipped, N failed'; exit code 1 if anything failed, 130 if
-    interrupted.
+    interrupted. A live source (rtsp://, http://, udp://, tcp:// URL, /dev/video0) goes to
+    one video file or, with '-o -', to stdout; Ctrl+C ends it and keeps the output.
     """
     from ..batch import Options, check_outputs, clean_stale_parts, plan_batch, run_batch
     from ..io.atomic import writer_pid
@@ -143,7 +181,24 @@ def colorize(
         input_bits=input_bits,
         context=context_option(context),
         temperature=temperature,
+        context_every=context_every,
+        max_frames=max_frames,
+        duration=duration,
     )
+    if wants_live(inputs, output):
+        if cluster is not None or workers is not None:
+            raise NircolorError("--cluster and --workers take files, not a live source or -o -")
+        from ..api import with_temperature
+
+        colorize_live(
+            inputs,
+            output,
+            with_temperature(model, temperature),
+            options,
+            stdout_format=stdout_format,
+            timeout=timeout,
+        )
+        return
     if cluster is not None and workers is not None:
         raise NircolorError("--cluster and --workers exclude each other")
     if workers is not None and workers < 1:
