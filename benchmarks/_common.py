@@ -38,6 +38,7 @@ from nircolor.evaluate import Evaluation, evaluate_model, nir_as_grey
 from nircolor.metric_tables import METRIC_LABELS, METRICS, Table
 from nircolor.metric_tables import metrics_table as build_metrics_table
 from nircolor.models import list_models
+from nircolor.models.registry import NON_COLORIZERS
 from nircolor.models.base import ColorizerBase
 from nircolor.models.l3 import L3Config, L3Model, fit_l3
 from nircolor.train.common import machine_description
@@ -143,10 +144,10 @@ class MappedPairs(Sequence):
 
 def colorizer_names(text: str | None) -> list[str]:
     """The names of a comma-separated ``--models`` value, or every shipped colorizer (the scene
-    classifier and the aliases left out)."""
+    classifier, the region detector and the aliases left out)."""
     if text:
         return [name.strip() for name in text.split(",") if name.strip()]
-    return [info.name for info in list_models() if info.kind != "classifier"]
+    return [info.name for info in list_models() if info.kind not in NON_COLORIZERS]
 
 
 def guided_variants(names: Sequence[str]) -> list[tuple[str, str, bool | None]]:
