@@ -18,7 +18,7 @@ import pytest
 
 from nircolor.data import load_dataset
 from nircolor.errors import MissingExtraError, ModelError
-from nircolor.models import load_model
+from nircolor.models import list_models, load_model, read_config
 from nircolor.models.onnx import OnnxColorizer, session_options
 
 from .helpers import requires
@@ -259,6 +259,24 @@ def test_bad_requests_are_one_line_errors(tiny_unet, pairs, tmp_path, tiny_model
         quantize_model(tiny_unet, tmp_path / "file", pairs, overwrite=True)
 
 
+@requires("onnx")
+def test_a_bad_float_graph_name_is_a_one_line_error(tmp_path):
+    from onnx import helper
+
+    from .helpers.onnx_graphs import write_graph
+
+    node = helper.make_node("Concat", ["nir", "nir", "nir"], ["output"], axis=1)
+    config = {"kind": "onnx", "arch": "test", "output_space": "rgb", "stride": 1}
+    folder = write_graph(tmp_path / "m", [node], 3, config)
+    for name, message in (("../model.onnx", "'float_onnx' must name a file"), ("no.onnx", "")):
+        (folder / "config.json").write_text(json.dumps({**config, "float_onnx": name}))
+        with pytest.raises(ModelError, match=message or "missing ONNX model file") as error:
+            load_model(folder)
+        assert len(str(error.value).splitlines()) == 1
+    (folder / "config.json").write_text(json.dumps({**config, "float_onnx": "model.onnx"}))
+    assert load_model(folder).quantized and load_model(folder).float32().path.is_file()
+
+
 def test_quantizing_without_onnx_says_what_to_install(monkeypatch, tmp_path):
     from nircolor.models import quantize
 
@@ -284,13 +302,24 @@ def test_the_command(tiny_unet, pairs, tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- core only
 
 
+def shipped_int8() -> list[str]:
+    """The shipped colorizers that run an int8 graph (the default, since issue 25)."""
+    return [
+        info.name
+        for info in list_models()
+        if info.kind == "onnx" and "float_onnx" in read_config(info.path)
+    ]
+
+
 def test_an_int8_model_runs_without_onnx():
-    """The shipped default runs its int8 graph with onnxruntime alone (onnx blocked)."""
+    """A shipped int8 model runs with onnxruntime alone (onnx blocked)."""
+    if not shipped_int8():
+        pytest.skip("no shipped model runs an int8 graph")
     code = (
         "import sys; sys.modules['onnx'] = None\n"
         "import numpy as np\n"
         "from nircolor.api import colorize, get_model\n"
-        "model = get_model('default')\n"
+        f"model = get_model({shipped_int8()[0]!r})\n"
         "assert model.quantized, model\n"
         "rgb = colorize(np.full((40, 60), 0.5, np.float32), model=model)\n"
         "assert rgb.shape == (40, 60, 3)\n"
@@ -301,11 +330,13 @@ def test_an_int8_model_runs_without_onnx():
     assert done.returncode == 0, done.stderr
 
 
-def test_the_shipped_int8_default_was_calibrated_on_fit_rows():
-    config = load_model("default").config
-    record = config["quantization"]
-    assert record["calibration"]["split"] == "fit" and record["calibration"]["images"] >= 32
-    assert isinstance(load_model("default"), OnnxColorizer)
+def test_shipped_int8_models_were_calibrated_on_fit_rows():
+    for name in shipped_int8():
+        model = load_model(name)
+        record = model.config["quantization"]
+        assert record["calibration"]["split"] == "fit", name
+        assert len(record["calibration"]["ids"]) == record["calibration"]["images"] >= 32
+        assert isinstance(model, OnnxColorizer) and model.float32().path.is_file()
 
 
 def test_the_session_settings():
@@ -313,9 +344,8 @@ def test_the_session_settings():
     assert options.intra_op_num_threads == 3 and options.inter_op_num_threads == 1
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    assert (
-        session_options(1, spinning=False).get_session_config_entry(
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(RuntimeError):  # spinning asked for: onnxruntime's own default
+        session_options(2, spinning=True).get_session_config_entry(
             "session.intra_op.allow_spinning"
         )
-        == "0"
-    )

@@ -83,23 +83,26 @@ def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.nda
     return np.pad(image, padding, mode="reflect")
 
 
-def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
-    """The session settings of every nircolor graph: ``threads`` intra-op threads, one
-    inter-op thread, sequential execution, every graph optimization (BENCHMARKS.md, "ONNX
-    Runtime settings": the other settings were no faster for these nets, and the int8 graphs
-    need the optimizations that fuse their quantize and dequantize nodes)."""
+def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
+    """The session settings of every nircolor graph: ``threads`` intra-op threads that sleep
+    when idle (unless ``spinning``), one inter-op thread, sequential execution, every graph
+    optimization. BENCHMARKS.md, "ONNX Runtime settings": the int8 graphs need the extended
+    optimizations (they fuse the quantize and dequantize nodes into int8 kernels, 2.4× faster
+    than the float net; without them no faster than it), the parallel execution mode and
+    a second inter-op thread were slower, and 2 spinning threads were 20-35 % slower than 2
+    sleeping ones on the 2 shared cores (and slower than 1 thread)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    if not spinning:  # idle threads sleep: numpy runs between the graphs of a detector
+    if not spinning:  # idle threads sleep instead of burning a core another process wants
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
-def make_session(path: Path, threads: int, spinning: bool = True) -> ort.InferenceSession:
+def make_session(path: Path, threads: int, spinning: bool = False) -> ort.InferenceSession:
     """An onnxruntime session of the graph at ``path`` with :func:`session_options`; a
     one-line :class:`~nircolor.errors.ModelError` when it cannot be loaded."""
     try:
@@ -119,7 +122,7 @@ class OnnxNet:
         folder: str | os.PathLike,
         config: dict,
         threads: int | None = None,
-        spinning: bool = True,
+        spinning: bool = False,
     ):
         self.folder = Path(folder)
         self.spinning = spinning

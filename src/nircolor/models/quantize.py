@@ -17,8 +17,8 @@ Calibration
     others.
 
 What stays float
-    With every node of the shipped unet int8, its val hue accuracy fell by 0.04 (by 0.08,
-    and ΔE00 rose by 0.7, with the plain extremes as ranges; BENCHMARKS.md, "Quantized
+    With every node of the shipped unet int8, its val hue accuracy fell by 0.04 (by 0.12,
+    and ΔE00 rose by 1.1, with the plain extremes as ranges; BENCHMARKS.md, "Quantized
     net"): the stem convolution's weights (batch norm folded into 9 taps per channel)
     cancel each other, the NIR image concatenated before the last convolution would share
     the uint8 scale of features 40× larger, and the last decoder convolution's output is
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Pair, load_dataset
-from ..errors import MissingExtraError, ModelError, error_reason
+from ..errors import DataError, MissingExtraError, ModelError, error_reason
 from ..extras import installed
 from ..io import read_nir
 from ..io.atomic import write_folder_atomic
@@ -107,7 +107,7 @@ def calibration_pairs(data, images: int, seed: int) -> list[Pair]:
     """``images`` ``fit`` pairs of ``data`` drawn with ``seed`` (all of them if fewer)."""
     pairs = load_dataset(data, split=CALIBRATION_SPLIT)
     if not pairs:
-        raise ModelError(f"{data}: no '{CALIBRATION_SPLIT}' pairs to calibrate on")
+        raise DataError(f"{data}: no '{CALIBRATION_SPLIT}' pairs to calibrate on")
     if images < len(pairs):
         chosen = np.random.default_rng(seed).choice(len(pairs), images, replace=False)
         pairs = [pairs[i] for i in sorted(chosen)]
