@@ -12,7 +12,9 @@ A val NIR image resized to 1024×680 is written as an 8-bit PNG. Each round time
   saved as a PNG with ``Image.save`` at zlib level 6 (Pillow's default), the reference,
   and at level 1 (a faster write: a stricter reference);
 * **default**: ``nircolor.colorize_file(nir.png, out.png, model="default")``, the model as
-  it ships (its colour context on);
+  it ships (its colour context on; its int8 graph, issue 25);
+* **float net**: the same with the default's float graph (``OnnxColorizer.float32``), the
+  default as it shipped before issue 25;
 * **previous default**: the same with ``model="unet", context=0``, the default as issue 11
   measured it (the faithful ``unet``, the whole image through the net, no colour context).
 
@@ -59,6 +61,7 @@ def main() -> None:
     run = Run()
     pair = next(p for p in load_split(args.data, "val") if p.collection == "nirscene")
     model, previous = get_model("default"), get_model(PREVIOUS_DEFAULT)
+    float_net = model.float32() if hasattr(model, "float32") else model
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -78,25 +81,27 @@ def main() -> None:
             floor = median_ms(pillow, args.runs)
             fast = median_ms(lambda: pillow(1), args.runs)
             now = median_ms(default, args.runs)
+            unquantized = median_ms(lambda: default(float_net), args.runs)
             before = median_ms(lambda: default(previous, 0), args.runs)
-            rows.append((index + 1, floor, fast, now, before))
+            rows.append((index + 1, floor, fast, now, unquantized, before))
             print(f"round {index + 1} (ms): {rows[-1][1:]}", flush=True)
     torch = "torch" in sys.modules
     lines = [
         f"`{pair.id}` (val) resized to 1024×680, 8-bit NIR PNG in, 8-bit RGB PNG out; median of",
         f"{args.runs} calls per cell, rounds in one run; torch imported: {torch}; "
-        f"{os.cpu_count()} CPUs. Bars (issue 11): the default at most 2.5× Pillow and no slower",
-        f"than the previous default (`{PREVIOUS_DEFAULT}` without the colour context, as "
-        "issue 11 measured it). Pillow writes at zlib level 6 (its default) and 1.\n",
-        "| round | Pillow ms (6 / 1) | default ms | ÷ Pillow (6 / 1) | previous default ms "
-        "| ÷ Pillow (6 / 1) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        f"{os.cpu_count()} CPUs. Bars: the default at most 2.5× Pillow and no slower than the",
+        f"previous default (`{PREVIOUS_DEFAULT}` without the colour context, as issue 11 "
+        "measured it); at most 1.5× Pillow (issue 25, the default's int8 graph against its "
+        "float one in the same run). Pillow writes at zlib level 6 (its default) and 1.\n",
+        "| round | Pillow ms (6 / 1) | default ms | ÷ Pillow (6 / 1) | float net ms "
+        "| ÷ Pillow (6 / 1) | previous default ms | ÷ Pillow (6 / 1) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for index, floor, fast, now, before in rows:
-        lines.append(
-            f"| {index} | {floor:.1f} / {fast:.1f} | {now:.1f} | {now / floor:.2f}× / "
-            f"{now / fast:.2f}× | {before:.1f} | {before / floor:.2f}× / {before / fast:.2f}× |"
-        )
+    for index, floor, fast, now, unquantized, before in rows:
+        cells = [f"{index}", f"{floor:.1f} / {fast:.1f}"]
+        for value in (now, unquantized, before):
+            cells += [f"{value:.1f}", f"{value / floor:.2f}× / {value / fast:.2f}×"]
+        lines.append("| " + " | ".join(cells) + " |")
     publish(run, {"## Core-only speed against Pillow": "\n".join(lines)}, not args.no_write)
 
 

@@ -183,7 +183,8 @@ def test_a_model_config_gives_the_default_detail_and_a_bad_one_is_refused(tmp_pa
     shipped = resolve_model_path("default")
     folder = tmp_path / "m"
     folder.mkdir()
-    shutil.copy(shipped / "model.onnx", folder)
+    for graph in shipped.glob("*.onnx"):  # the int8 graph it runs and its float one
+        shutil.copy(graph, folder)
     config = json.loads((shipped / "config.json").read_text())
     for detail, expected in (([1.2, 2], SETTING), (None, None)):
         (folder / "config.json").write_text(json.dumps({**config, "detail": detail}))

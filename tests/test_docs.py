@@ -40,6 +40,7 @@ COMMANDS = (
     "classify",
     "detect",
     "train",
+    "quantize",
     "evaluate",
     "report",
     "simulate",

@@ -345,7 +345,10 @@ def serve(
     ] = "default",
     workers: Annotated[
         int | None,
-        typer.Option(help="Colorizations run at once, in threads (default: 2 × CPUs, 2 to 4)."),
+        typer.Option(
+            help="Colorizations run at once, in threads (default: one per CPU, 2 to 8), each "
+            "running the model on CPUs // WORKERS threads."
+        ),
     ] = None,
     max_upload_mb: Annotated[
         float, typer.Option("--max-upload-mb", help="Largest accepted image file, in MB.")

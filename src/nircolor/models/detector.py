@@ -29,9 +29,9 @@ class OnnxDetector:
 
     def __init__(self, folder, config: dict, threads: int | None = None):
         self.folder = Path(folder)
-        self.trunk = OnnxNet(folder, config, threads, spinning=False)
+        self.trunk = OnnxNet(folder, config, threads)
         head = {**config, "onnx": config.get("head", HEAD_NAME)}
-        self.head = OnnxNet(folder, head, threads, spinning=False)
+        self.head = OnnxNet(folder, head, threads)
         settings = config.get("detector")
         if not isinstance(settings, dict):
             raise ModelError(f"{self.trunk.config_path}: a detector needs 'detector' settings")

@@ -16,6 +16,9 @@ A model folder written by ``nircolor train {cnn,fusion,unet,classifier}`` holds:
     ``inverse_temperature`` ``(1,)``: ``1 / temperature`` of the annealed mean.
 ``weights.safetensors``
     The same weights for torch (fine-tuning, re-export).
+``model_int8.onnx`` (optional)
+    The graph quantized to int8 (:mod:`nircolor.models.quantize`), named by ``onnx``; the
+    float graph is then named by ``float_onnx`` (:meth:`OnnxColorizer.float32`).
 
 Inputs are padded (reflect) to a multiple of the stride and the output cropped back; the
 output space is converted to sRGB after the graph (:func:`nircolor.colorspace.to_srgb`).
@@ -43,6 +46,8 @@ from .registry import CONFIG_NAME, register_kind
 
 ONNX_NAME = "model.onnx"
 WEIGHTS_NAME = "weights.safetensors"
+FLOAT_KEY = "float_onnx"
+"""The config key naming the float graph of a quantized folder (``onnx`` names the int8 one)."""
 DEFAULT_THREADS = 2
 _UNSET = object()
 TEMPERATURE_INPUT = "inverse_temperature"
@@ -78,16 +83,32 @@ def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.nda
     return np.pad(image, padding, mode="reflect")
 
 
-def _session(path: Path, threads: int, spinning: bool = True) -> ort.InferenceSession:
+def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
+    """The session settings of every nircolor graph: ``threads`` intra-op threads that sleep
+    when idle (unless ``spinning``), one inter-op thread, sequential execution, every graph
+    optimization. BENCHMARKS.md, "ONNX Runtime settings": the int8 graphs need the extended
+    optimizations (they fuse the quantize and dequantize nodes into int8 kernels, 2.4× faster
+    than the float net; without them no faster than it), the parallel execution mode and
+    a second inter-op thread were slower, and 2 spinning threads were 20-35 % slower than 2
+    sleeping ones on the 2 shared cores (and slower than 1 thread)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    if not spinning:  # idle threads sleep: numpy runs between the graphs of a detector
+    if not spinning:  # idle threads sleep instead of burning a core another process wants
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def make_session(path: Path, threads: int, spinning: bool = False) -> ort.InferenceSession:
+    """An onnxruntime session of the graph at ``path`` with :func:`session_options`; a
+    one-line :class:`~nircolor.errors.ModelError` when it cannot be loaded."""
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), session_options(threads, spinning), providers=["CPUExecutionProvider"]
+        )
     except Exception as error:  # onnxruntime raises its own exception types
         reason = error_reason(error, empty="unreadable")
         raise ModelError(f"{path}: cannot load ONNX model ({reason})") from None
@@ -101,7 +122,7 @@ class OnnxNet:
         folder: str | os.PathLike,
         config: dict,
         threads: int | None = None,
-        spinning: bool = True,
+        spinning: bool = False,
     ):
         self.folder = Path(folder)
         self.spinning = spinning
@@ -110,20 +131,29 @@ class OnnxNet:
         self.arch = string_field(config, "arch", self.config_path, "?")
         self.stride = integer_field(config, "stride", self.config_path, 1, minimum=1)
         self.min_size = integer_field(config, "min_size", self.config_path, 0, minimum=0)
-        name = config.get("onnx", ONNX_NAME)
+        self.path = self._graph_path(config, "onnx")
+        self.float_path = self._graph_path(config, FLOAT_KEY) if FLOAT_KEY in config else None
+        self.threads = DEFAULT_THREADS if threads is None else int(threads)
+        self._sessions = {self.threads: make_session(self.path, self.threads, spinning)}
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name
+        self.extra_input_names = [i.name for i in inputs[1:]]
+
+    def _graph_path(self, config: dict, key: str) -> Path:
+        name = config.get(key, ONNX_NAME)
         if not isinstance(name, str) or Path(name).name != name:  # keep it in the folder
             raise ModelError(
-                f"{self.folder}: invalid onnx model ('onnx' must name a file in the model folder)"
+                f"{self.folder}: invalid onnx model ('{key}' must name a file in the model folder)"
             )
         path = self.folder / name
         if not path.is_file():
             raise ModelError(f"{path}: missing ONNX model file")
-        self.path = path
-        self.threads = DEFAULT_THREADS if threads is None else int(threads)
-        self._sessions = {self.threads: _session(path, self.threads, spinning)}
-        inputs = self.session.get_inputs()
-        self.input_name = inputs[0].name
-        self.extra_input_names = [i.name for i in inputs[1:]]
+        return path
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the graph it runs is an int8 one (its config names the float graph too)."""
+        return self.float_path is not None
 
     @property
     def output_size(self) -> int | None:
@@ -143,7 +173,7 @@ class OnnxNet:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         if threads not in self._sessions:
-            self._sessions[threads] = _session(self.path, threads, self.spinning)
+            self._sessions[threads] = make_session(self.path, threads, self.spinning)
         return self._sessions[threads]
 
     def run(self, nir: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -218,6 +248,14 @@ class OnnxColorizer(OnnxNet):
                 MAX_TEMPERATURE,
             )
 
+    def float32(self) -> OnnxColorizer:
+        """The same colorizer on its float graph: itself unless it runs an int8 graph."""
+        if self.float_path is None:
+            return self
+        config = {key: value for key, value in self.config.items() if key != FLOAT_KEY}
+        config["onnx"] = self.float_path.name
+        return OnnxColorizer(self.folder, config, self.threads)
+
     def with_temperature(self, temperature: float) -> OnnxColorizer:
         """A copy decoding at another annealed-mean temperature (lower: more vivid)."""
         if self.temperature is None:
@@ -246,7 +284,8 @@ class OnnxColorizer(OnnxNet):
             raise ModelError(f"{self.config_path}: 'context': {error}") from None
 
     def __repr__(self) -> str:
-        return f"OnnxColorizer(arch={self.arch!r}, output_space={self.output_space!r})"
+        int8 = ", int8" if self.quantized else ""
+        return f"OnnxColorizer(arch={self.arch!r}, output_space={self.output_space!r}{int8})"
 
     def for_image(self, nir: np.ndarray) -> Colorizer:
         return self

@@ -7,8 +7,11 @@ Endpoints
     shipped as ``nircolor/static/index.html``):
     drop an NIR image, compare NIR and colour with a wipe slider, download the result.
 ``POST /colorize``
-    Multipart form: ``file`` (the NIR image), optional ``model`` (a name from ``/models``)
-    and ``guided`` (``"RADIUS,EPS"`` such as ``"5,1e-5"``). Answers ``image/png`` (8-bit sRGB).
+    Multipart form: ``file`` (the NIR image), optional ``model`` (a name from ``/models``),
+    ``guided`` (``"RADIUS,EPS"`` such as ``"5,1e-5"``) and ``size`` (the long side, in
+    pixels, of the copy the model colours: from 64 to the model's own, 512 for the shipped
+    nets; smaller is faster, :func:`~nircolor.serve.forms.working_size`). Answers
+    ``image/png`` (8-bit sRGB).
 ``GET /models``
     JSON list of the colorizers this server offers (the scene classifier is not one);
     ``"default": true`` marks the one used when the form names none, ``"label"`` is what

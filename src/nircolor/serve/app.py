@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from .. import __version__
 from ..api import colorize, output_name
 from ..cfa import read_mosaic_bytes
+from ..context import ColourContext
 from ..errors import NircolorError
 from ..filters import GuidedFilter
 from ..io import encode_image, read_nir_bytes
@@ -28,7 +29,15 @@ from ..models.l3.cfa import takes_mosaic
 from ..tiling import DEFAULT_TILE
 from .budget import Budgeted, OverTime, pool_threads
 from .detect import detect_handler
-from .forms import Refused, _error, _text_field, check_pixels, read_upload, too_large
+from .forms import (
+    Refused,
+    _error,
+    _text_field,
+    check_pixels,
+    read_upload,
+    too_large,
+    working_size,
+)
 from .registry import ModelRegistry
 
 if starlette.formparsers.multipart is None:  # form parsing needs python-multipart
@@ -261,9 +270,11 @@ def create_app(
             name, data = await read_upload(form, max_upload_bytes)
             model_name = registry.check(_text_field(form, "model"))
             guided = GuidedFilter.parse_option(_text_field(form, "guided") or None, "guided")
+            model = registry.load(model_name)
+            context = working_size(form, model)
             check_pixels(name, data, max_pixels)
             start = time.perf_counter()
-            job = _Job(registry.load(model_name), data, name, guided, threads, time_limit_s, tile)
+            job = _Job(model, data, name, guided, threads, time_limit_s, tile, context)
             png, shape = await anyio.to_thread.run_sync(job.run, limiter=limiter)
         except Refused as refused:
             return refused.response
@@ -311,6 +322,8 @@ class _Job:
     threads: int
     time_limit_s: float
     tile: int
+    context: ColourContext | None = None
+    """The colour context asked for (the form's ``size``); ``None``: the model's own."""
 
     def run(self) -> tuple[bytes, tuple[int, int]]:
         deadline = time.monotonic() + self.time_limit_s  # from the start of the work
@@ -320,7 +333,7 @@ class _Job:
             nir = read_nir_bytes(self.data, self.name)
         budgeted = Budgeted(self.model, self.threads, deadline)
         tile = self.tile if nir.size > self.tile * self.tile else None
-        rgb = colorize(nir, model=budgeted, guided=self.guided, tile=tile)
+        rgb = colorize(nir, model=budgeted, guided=self.guided, tile=tile, context=self.context)
         return encode_image(rgb, ".png"), nir.shape
 
 

@@ -12,9 +12,14 @@ from pathlib import Path
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
+from ..context import DEFAULT as DEFAULT_CONTEXT
+from ..context import ColourContext
 from ..errors import NircolorError
 from ..io import TIFF_MAGIC
 from .budget import without_paths
+
+MIN_WORKING_SIZE = 64
+"""The smallest ``size`` a ``/colorize`` form may ask for (pixels, long side)."""
 
 
 def _probe_size(data: bytes) -> tuple[int, int] | None:
@@ -109,3 +114,34 @@ def check_pixels(name: str, data: bytes, max_pixels: int) -> None:
                 f"{max_pixels:,} pixels",
             )
         )
+
+
+def working_size(form, model) -> ColourContext | None:
+    """The colour context of the form field ``size``: the long side, in pixels, of the copy
+    that ``model`` colours (its colours are carried up to the full image along the NIR's
+    edges, :mod:`nircolor.context`); ``None`` when the form has none.
+
+    ``size`` may be from :data:`MIN_WORKING_SIZE` to the model's own context size (512 for
+    the shipped nets, and for models without one): a client can make the work smaller, never
+    larger.
+
+    Raises
+    ------
+    NircolorError
+        For anything else (one line, a 400 answer).
+    """
+    text = _text_field(form, "size")
+    if text is None:
+        return None
+    own = getattr(model, "context", None) or DEFAULT_CONTEXT
+    largest = max(own.size, MIN_WORKING_SIZE)
+    try:
+        size = int(text)
+    except ValueError:
+        size = None
+    if size is None or not MIN_WORKING_SIZE <= size <= largest:
+        raise NircolorError(
+            f"size must be a whole number of pixels from {MIN_WORKING_SIZE} to {largest} "
+            f"(the long side the model works at), not {text[:20]!r}"
+        )
+    return ColourContext(size, own.sigma)
