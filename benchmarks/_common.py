@@ -38,9 +38,9 @@ from nircolor.evaluate import Evaluation, evaluate_model, nir_as_grey
 from nircolor.metric_tables import METRIC_LABELS, METRICS, Table
 from nircolor.metric_tables import metrics_table as build_metrics_table
 from nircolor.models import list_models
-from nircolor.models.registry import NON_COLORIZERS
 from nircolor.models.base import ColorizerBase
 from nircolor.models.l3 import L3Config, L3Model, fit_l3
+from nircolor.models.registry import NON_COLORIZERS
 from nircolor.train.common import machine_description
 from nircolor.train.l3 import LazyPairs
 
