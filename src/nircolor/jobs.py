@@ -71,6 +71,12 @@ class Options:
             except ValueError as error:
                 raise NircolorError(f"--temperature: {error}") from None
 
+    def video_settings(self) -> dict:
+        """The keyword arguments of :func:`nircolor.video.colorize_video` these options set."""
+        names = ("guided", "detail", "context", "context_every", "max_frames", "duration")
+        names += ("overwrite", "temporal_smoothing")
+        return {name: getattr(self, name) for name in names}
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -143,20 +149,7 @@ def process_job(
         if is_video(source):
             from .video import colorize_video
 
-            colorize_video(
-                source,
-                target,
-                loaded,
-                guided=options.guided,
-                detail=options.detail,
-                context=options.context,
-                context_every=options.context_every,
-                max_frames=options.max_frames,
-                duration=options.duration,
-                overwrite=options.overwrite,
-                temporal_smoothing=options.temporal_smoothing,
-                progress=progress,
-            )
+            colorize_video(source, target, loaded, **options.video_settings(), progress=progress)
         else:
             colorize_file(
                 source,
