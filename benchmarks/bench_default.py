@@ -4,7 +4,7 @@ the bars.
 A candidate is ``NAME=MODEL`` (a shipped name or a model folder, with its own defaults) or
 ``NAME=MODEL;guided=G;detail=D`` (its guided filter and detail transfer replaced, ``off`` or
 ``R,EPS`` / ``GAIN,SIGMA``). Each is scored on the holdout rows, where choices are made, by
-issue 27's rule (:func:`nircolor.train.tasks.sharp_score`: ΔE00 + 30 GMSD − 10 hue accuracy,
+issue 27's rule (:func:`nircolor.train.selection.sharp_score`: ΔE00 + 30 GMSD − 10 hue accuracy,
 colour and detail ratios in [0.9, 1.1], lower is better), and on the val rows, where the bars
 are checked and nothing is chosen:
 
@@ -40,7 +40,7 @@ from bench_colour import results_table
 from nircolor.api import get_model
 from nircolor.evaluate import GREY, evaluate_grey
 from nircolor.filters import DetailTransfer, GuidedFilter
-from nircolor.train.tasks import sharp_score
+from nircolor.train.selection import sharp_score
 
 BARS = (
     ("detail ratio in [0.9, 1.1]", lambda s, grey: 0.9 <= s["detail_ratio"] <= 1.1),

@@ -30,7 +30,7 @@ if has("torch") and has("onnx") and has("safetensors"):
         hue_loss,
     )
     from nircolor.train.nets import train_net
-    from nircolor.train.tasks import COLOURFULNESS_TARGET, SHORTFALL_PENALTY, vivid_scores
+    from nircolor.train.selection import COLOURFULNESS_TARGET, SHORTFALL_PENALTY, vivid_scores
 
 pytestmark = requires("torch", "onnx", "safetensors")
 

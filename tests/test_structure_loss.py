@@ -22,7 +22,7 @@ if has("torch") and has("onnx") and has("safetensors"):
     from nircolor.errors import ModelError
     from nircolor.nets.losses import colour_terms_loss, gmsd_loss
     from nircolor.train.nets import train_net
-    from nircolor.train.tasks import SHARP_SCORE, SHORTFALL_PENALTY, sharp_score
+    from nircolor.train.selection import SHARP_SCORE, SHORTFALL_PENALTY, sharp_score
 
 pytestmark = requires("torch", "onnx", "safetensors")
 

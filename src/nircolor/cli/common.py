@@ -153,6 +153,15 @@ def detail_option(text: str | None):
     return setting_option(DetailTransfer.of, text, "--detail")
 
 
+def model_default(setting):
+    """A model default given as an option (a guided filter, a detail transfer) as a setting:
+    ``None`` when none is given (a fine-tuned model keeps its base's), ``False`` when it is
+    'off' (a fine-tuned model drops its base's), else its values as a list."""
+    if setting is None:
+        return None
+    return list(setting) if setting else False
+
+
 def context_option(text: str | None):
     from ..context import ColourContext
 

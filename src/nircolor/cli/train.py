@@ -19,6 +19,7 @@ from .common import (
     detail_option,
     guided_option,
     metrics_table,
+    model_default,
     parse_list,
     print_table,
     progress_bar,
@@ -106,15 +107,6 @@ CATEGORIES_HELP = (
     "Comma-separated categories to train on (default: all).",
     "Comma-separated categories to tell apart (default: the 9 EPFL categories).",
 )
-
-
-def model_default(setting):
-    """A model default given as an option (a guided filter, a detail transfer) as a setting:
-    ``None`` when none is given (a fine-tuned model keeps its base's), ``False`` when it is
-    'off' (a fine-tuned model drops its base's), else its values as a list."""
-    if setting is None:
-        return None
-    return list(setting) if setting else False
 
 
 def _require_training_extra() -> None:

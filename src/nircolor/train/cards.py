@@ -13,8 +13,8 @@ from ..models import CARD_NAME, CONFIG_NAME, read_config, resolve_model_path
 from .common import model_card, portable_command, portable_path
 from .config import NetTrainConfig
 from .photos import photo_notes
+from .selection import colour_terms, summary_ranking
 from .task_registry import task_for
-from .tasks import colour_terms, summary_ranking
 
 NET_DESCRIPTIONS = {
     "cnn": "The seed 'IR to RGB' CNN: stacked conv/deconv layers with BatchNorm and ReLU.",

@@ -9,8 +9,8 @@ from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS
 from .photos import check_photo_settings
+from .selection import COLOUR_TERMS
 from .task_registry import task_for
-from .tasks import COLOUR_TERMS
 
 __all__ = ["ARCHS", "DEFAULTS", "NetTrainConfig"]
 

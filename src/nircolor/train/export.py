@@ -19,8 +19,8 @@ from ..nets.export import onnx_bytes
 from .checkpoint import CHECKPOINT_FILE, RunState, cpu_tensors
 from .common import TrainResult, machine_description, save_model_folder, store_choice, timestamp
 from .config import NetTrainConfig
+from .selection import summary_ranking
 from .task_registry import task_for
-from .tasks import summary_ranking
 
 
 def write_model_folder(output: Path, net, cfg: NetTrainConfig, state: RunState, info: dict):
@@ -116,7 +116,7 @@ GUIDED_GRID = [(r, eps) for r in (2, 5, 8) for eps in (1e-5, 1e-3, 1e-2)]
 
 def choose_guided(output: Path, cfg: NetTrainConfig) -> list[dict]:
     """Score the net without and with every GUIDED_GRID filter on ``cfg.val_split`` (never the
-    reported split), store the best (by :func:`.tasks.summary_ranking`: what chose the epoch) as
+    reported split), store the best (by :func:`.selection.summary_ranking`: what chose the epoch) as
     the model's default guided filter; return the table."""
     from ..evaluate import evaluate_model
     from ..models import load_model

@@ -18,7 +18,8 @@ from ..colorspace import to_srgb
 from ..metrics import mean_metrics, psnr
 from ..models.onnx import pad_to_multiple
 from ..nets.losses import colorization_loss
-from .tasks import ColorizeTask, colour_terms, to_device, vivid_scores
+from .selection import colour_terms, vivid_scores
+from .tasks import ColorizeTask, to_device
 
 IGNORED = -1  # the label of a patch of no known class
 
@@ -51,7 +52,7 @@ class IizukaTask(ColorizeTask):
     @torch.inference_mode()
     def validate(self, net, images, cfg, device) -> dict:
         """Mean per-image PSNR in sRGB, the share of known scenes recognised, and with a
-        colourfulness term :func:`~.tasks.vivid_scores`."""
+        colourfulness term :func:`~.selection.vivid_scores`."""
         if not len(images):
             return {}
         net.eval()

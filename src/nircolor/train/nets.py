@@ -57,8 +57,9 @@ from .config import ARCHS, DEFAULTS, NetTrainConfig
 from .export import GUIDED_GRID, choose_guided, write_model_folder
 from .gan import Adversary
 from .photos import downscale, in_pretraining, load_photo_set
+from .selection import colour_terms
 from .task_registry import task_for
-from .tasks import ImageSet, Task, colour_terms, to_device
+from .tasks import ImageSet, Task, to_device
 
 __all__ = [
     "ARCHS",

@@ -19,16 +19,15 @@ import torch.nn.functional as F
 
 from ..api import colorize_whole
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
-from ..colour_metrics import colour_scores, pooled_scores
 from ..data import sample_patches
 from ..degrade import degrade_batch
 from ..errors import DataError, ModelError
 from ..filters import DetailTransfer, Finish, GuidedFilter
 from ..io import read_nir, to_uint
-from ..metrics import lab_delta_e00, mean_metrics, psnr, srgb_to_lab
+from ..metrics import mean_metrics, psnr
 from ..models.onnx import default_context, pad_to_multiple
 from ..nets.losses import LOSSES, colorization_loss
-from ..structure_metrics import detail_scores, gms_deviation
+from .selection import colour_selection, colour_terms, vivid_scores
 
 if TYPE_CHECKING:
     from .config import NetTrainConfig
@@ -101,130 +100,6 @@ def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
     for nir, rgb in zip(images.nir, images.rgb, strict=True):
         nir = nir / np.float32(255)
         yield colorize_whole(nir, predict, context, finish), rgb / np.float32(255)
-
-
-VIVID_SCORE = "val_vivid_delta_e00"
-COLOURFULNESS_TARGET = 0.8  # issue 11's bar for the colourfulness ratio
-SHORTFALL_PENALTY = 1000.0  # ΔE00 per unit of colour ratio short of the target
-
-
-def vivid_scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
-    """Mean ΔE00, the pooled colourfulness ratio and hue accuracy, and the score that picks an
-    epoch by the first two.
-
-    The score is the ΔE00 plus :data:`SHORTFALL_PENALTY` per unit of colourfulness ratio
-    below :data:`COLOURFULNESS_TARGET`: among epochs as colourful as the target the lowest
-    ΔE00 wins, and any of those beats one that is not (of which the most colourful wins).
-    """
-    de00s, rows = [], []
-    for pred, true in pairs:
-        lab_pred, lab_true = srgb_to_lab(pred), srgb_to_lab(true)
-        de00s.append(lab_delta_e00(lab_pred, lab_true))
-        rows.append(colour_scores(pred, true, lab_pred, lab_true))
-    de00, pooled = float(np.mean(de00s)), pooled_scores(rows)
-    ratio = pooled["colourfulness_ratio"]
-    return {
-        "val_delta_e00": de00,
-        "val_colourfulness_ratio": ratio,
-        "val_hue_acc": pooled["hue_acc"],
-        VIVID_SCORE: vivid_score(de00, ratio),
-    }
-
-
-def vivid_score(de00: float, ratio: float) -> float:
-    """``de00`` plus :data:`SHORTFALL_PENALTY` per unit of colourfulness ``ratio`` below
-    :data:`COLOURFULNESS_TARGET` (a nan ratio, of grey truths, falls short of nothing)."""
-    return de00 + SHORTFALL_PENALTY * max(0.0, COLOURFULNESS_TARGET - ratio)
-
-
-SHARP_SCORE = "val_sharp_score"
-SHARP_RANGE = (0.9, 1.1)  # issue 27's bars for the colour and detail ratios
-GMSD_WEIGHT = 30.0  # ΔE00 per unit of GMSD: 0.01 of GMSD counts as 0.3 of ΔE00
-HUE_WEIGHT = 10.0  # ΔE00 per unit of hue accuracy: 0.01 counts as 0.1 of ΔE00
-
-
-def sharp_scores(pairs: list[tuple[np.ndarray, np.ndarray]], vivid: dict) -> dict:
-    """The pooled detail ratio, the mean GMSD, and the score that picks an epoch by them and
-    by ``vivid``'s (:func:`vivid_scores` of the same pairs) ΔE00, colour ratio and hue."""
-    details = [detail_scores(srgb_to_lab(pred), srgb_to_lab(true)) for pred, true in pairs]
-    detail = sum(row["detail"] for row in details)
-    detail_true = sum(row["detail_true"] for row in details)
-    scores = {
-        "val_detail_ratio": detail / detail_true if detail_true > 0 else float("nan"),
-        "val_gmsd": float(np.mean([gms_deviation(pred, true) for pred, true in pairs])),
-    }
-    summary = {
-        "de00": vivid["val_delta_e00"],
-        "colourfulness_ratio": vivid["val_colourfulness_ratio"],
-        "hue_acc": vivid["val_hue_acc"],
-        "detail_ratio": scores["val_detail_ratio"],
-        "gmsd": scores["val_gmsd"],
-    }
-    return scores | {SHARP_SCORE: sharp_score(summary)}
-
-
-def sharp_score(summary: dict) -> float:
-    """Issue 27's rule, lower is better: the ΔE00, plus :data:`GMSD_WEIGHT` × GMSD, less
-    :data:`HUE_WEIGHT` × hue accuracy, plus :data:`SHORTFALL_PENALTY` per unit that the
-    colour or the detail ratio falls outside :data:`SHARP_RANGE`. Among epochs in range,
-    one that blurs (a worse GMSD) or guesses hues no better pays for the lower ΔE00 a blur
-    buys; any epoch in range beats one that is not."""
-    low, high = SHARP_RANGE
-    outside = sum(
-        max(0.0, low - summary[name], summary[name] - high)
-        for name in ("colourfulness_ratio", "detail_ratio")
-        if np.isfinite(summary[name])
-    )
-    return (
-        summary["de00"]
-        + GMSD_WEIGHT * summary["gmsd"]
-        - HUE_WEIGHT * summary["hue_acc"]
-        + SHORTFALL_PENALTY * outside
-    )
-
-
-SUMMARY_RANKS = {  # the epoch score of colour_selection -> (rank of a summary, its name)
-    VIVID_SCORE: (
-        lambda summary: vivid_score(summary["de00"], summary["colourfulness_ratio"]),
-        f"ΔE00 at a colour ratio ≥ {COLOURFULNESS_TARGET}",
-    ),
-    SHARP_SCORE: (
-        sharp_score,
-        f"ΔE00 + {GMSD_WEIGHT:g} GMSD − {HUE_WEIGHT:g} hue accuracy, colour and detail ratios "
-        f"in [{SHARP_RANGE[0]}, {SHARP_RANGE[1]}]",
-    ),
-    "val_delta_e00": (lambda summary: summary["de00"], "ΔE00"),
-    "val_psnr": (lambda summary: -summary["psnr"], "PSNR"),
-}
-
-
-def summary_ranking(cfg):
-    """``(rank, name)``: how an evaluation summary of a colorizer ranks (``rank(summary)``,
-    lower is better) by what chooses its epoch (:func:`colour_selection`, else the PSNR),
-    for the choices made after training (the guided filter), and that measure in words."""
-    return SUMMARY_RANKS[(colour_selection(cfg) or ("val_psnr",))[0]]
-
-
-COLOUR_TERMS = ("colour_weight", "delta_e_weight", "hue_weight", "structure_weight")
-"""The settings of the colour terms and the structure term
-(:func:`nircolor.nets.losses.colour_terms_loss`)."""
-
-
-def colour_terms(cfg) -> bool:
-    """Whether the run has a colour or structure term, colourfulness, CIEDE2000, hue or GMSD
-    (then validation scores ΔE00 and the colour ratio, :func:`vivid_scores`)."""
-    return any(getattr(cfg, name) for name in COLOUR_TERMS)
-
-
-def colour_selection(cfg) -> tuple[str, bool] | None:
-    """The epoch score of a run with a colour or structure term: :data:`SHARP_SCORE` with a
-    structure term, :data:`VIVID_SCORE` with a colourfulness term, the ΔE00 with a CIEDE2000
-    or hue term without them, ``None`` without any."""
-    if getattr(cfg, "structure_weight", 0.0):
-        return SHARP_SCORE, False
-    if cfg.colour_weight:
-        return VIVID_SCORE, False
-    return ("val_delta_e00", False) if colour_terms(cfg) else None
 
 
 # ----------------------------------------------------------------------------- the tasks
@@ -355,9 +230,7 @@ class ColorizeTask(Task):
         pairs = list(predictions(net, images, cfg, device))
         metrics = {"val_psnr": mean_metrics([{"psnr": psnr(*pair)} for pair in pairs])["psnr"]}
         if colour_terms(cfg):
-            metrics |= vivid_scores(pairs)
-        if cfg.structure_weight:
-            metrics |= sharp_scores(pairs, metrics)
+            metrics |= vivid_scores(pairs, structure=bool(cfg.structure_weight))
         return metrics
 
     def selection(self, cfg):

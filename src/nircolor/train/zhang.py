@@ -26,14 +26,8 @@ from ..nets.losses import colorization_loss
 from ..nets.zhang import INVERSE_TEMPERATURE_NAME, AnnealedMean, ab_bins, ab_histogram
 from ..nets.zhang_loss import rebalanced_cross_entropy
 from .common import store_choice
-from .tasks import (
-    ColorizeTask,
-    ImageSet,
-    colour_terms,
-    predictions,
-    vivid_score,
-    vivid_scores,
-)
+from .selection import colour_terms, vivid_score, vivid_scores
+from .tasks import ColorizeTask, ImageSet, predictions
 
 LIGHTNESS_WEIGHT = 1.0
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
@@ -86,7 +80,7 @@ class ZhangTask(ColorizeTask):
 
     def validate(self, net, images, cfg, device) -> dict:
         """Mean per-image ΔE00 (the score) and PSNR in sRGB; with a colour term,
-        :func:`~.tasks.vivid_scores` (which holds the ΔE00)."""
+        :func:`~.selection.vivid_scores` (which holds the ΔE00)."""
         if not len(images):
             return {}
         pairs = list(predictions(net, images, cfg, device))
