@@ -22,9 +22,10 @@ from .context import (
     colorized_copy,
     downscale_rows,
 )
-from .data import RGB_SUFFIXES
+from .data import NIR_SUFFIX, output_name  # noqa: F401  (part of the API)
 from .errors import ImageReadError, ModelError, is_an_input
-from .filters import DetailTransfer, Finish, GuidedFilter
+from .filters import DetailTransfer, Finish, GuidedFilter, check_denoise, denoise_input
+from .filters.denoise import denoised_rows, filter_strength, noise_of_rows
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id, output_path
 from .io.band_writers import check_output, write_bands
@@ -98,6 +99,7 @@ def colorize(
     input_bits: int | None = None,
     context: ColourContext | int | None = None,
     detail: DetailTransfer | None = None,
+    denoise: str = "auto",
 ) -> np.ndarray:
     """Colorize a near-infrared image.
 
@@ -134,6 +136,11 @@ def colorize(
         times ``gain`` (:mod:`nircolor.filters.detail`), after the guided filter. ``None``
         uses the model's own default, :data:`DetailTransfer.OFF` (or ``False``) none; a
         ``(gain, sigma)`` pair is accepted too.
+    denoise : {"auto", "on", "off"}
+        Non-local means on the NIR first (:mod:`nircolor.filters.denoise`): ``"auto"`` only
+        when its noise, estimated from the image, is above that of a clean camera image (a
+        clean image is colorized as with ``"off"``); ``"on"`` always. Raw mosaics are never
+        denoised.
 
     Returns
     -------
@@ -153,7 +160,11 @@ def colorize(
             "colorizes a file into a file, read_nir() reads one as an array"
         )
     nir = nir_array(nir, input_bits)
-    loaded = get_model(model).for_image(nir)  # routed: classify the whole image, not each tile
+    denoise = check_denoise(denoise)
+    loaded = get_model(model)
+    if not takes_mosaic(loaded):  # a mosaic's pixel pattern is no noise
+        nir = denoise_input(nir, denoise)
+    loaded = loaded.for_image(nir)  # routed: classify the whole image, not each tile
     finish = resolve_finish(loaded, guided, detail)
     context = resolve_context(loaded, context)
     if takes_mosaic(loaded):
@@ -223,20 +234,22 @@ def colorize_file(
     context: ColourContext | int | None = None,
     progress: RowProgress | None = None,
     detail: DetailTransfer | None = None,
+    denoise: str = "auto",
 ) -> Path:
     """Read an NIR file, colorize it and write the colour image atomically to ``target``.
 
     Files above :data:`~nircolor.tiling.STREAM_PIXELS` pixels (judged from the header), or
     any file when ``tile`` is given, are streamed in row bands in bounded memory
-    (:func:`colorize_large_file`). ``input_bits`` is as for :func:`~nircolor.read_image`
-    (12 for a 12-bit camera's 16-bit files), ``context``, ``guided`` and ``detail`` as for
-    :func:`colorize`.
+    (:func:`colorize_large_file`).
+    ``input_bits`` is as for :func:`~nircolor.read_image` (12 for a 12-bit camera's 16-bit
+    files), ``context``, ``guided``, ``detail`` and ``denoise`` as for :func:`colorize`.
     ``target`` may not be ``source`` (nor a link to it). A raw-mosaic (CFA) model reads
     ``source`` whole as a 16-bit raw mosaic (:func:`~nircolor.cfa.read_mosaic`). A streamed
     file calls ``progress(rows_done, rows_total)`` after each band.
     """
     check_not_input(source, target)
     input_bits = check_input_bits(input_bits)
+    denoise = check_denoise(denoise)
     if takes_mosaic(loaded := get_model(model)):
         raw = read_mosaic(source, input_bits)
         rgb = colorize(raw, loaded, guided, tile, context=context, detail=detail)
@@ -255,9 +268,10 @@ def colorize_file(
             input_bits=input_bits,
             context=context,
             progress=progress,
+            denoise=denoise,
         )
     nir = read_nir(source, input_bits)
-    rgb = colorize(nir, model=loaded, guided=guided, context=context, detail=detail)
+    rgb = colorize(nir, loaded, guided, context=context, detail=detail, denoise=denoise)
     return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
 
 
@@ -275,6 +289,7 @@ def colorize_large_file(
     context: ColourContext | int | None = None,
     progress: RowProgress | None = None,
     detail: DetailTransfer | None = None,
+    denoise: str = "auto",
 ) -> Path:
     """Colorize an image file of any size into another file, in bounded memory.
 
@@ -308,6 +323,9 @@ def colorize_large_file(
     detail : DetailTransfer, optional
         The NIR's detail given to the lightness after the guided filter, band by band (same
         result as on the whole; see :func:`colorize`).
+    denoise : {"auto", "on", "off"}
+        As for :func:`colorize`, with the same result: the noise is estimated in one more
+        pass over the file, and a noisy file is denoised band by band.
 
     Returns
     -------
@@ -331,13 +349,16 @@ def colorize_large_file(
         context = resolve_context(model, context)
     else:
         context = ColourContext.of(context) or ColourContext.OFF
+    strength = _file_denoise(source, input_bits, check_denoise(denoise))
     context_copy = None
     if context.applies(image_size(source)):
-        context_copy = _file_context(source, input_bits, model, context), context.sigma
+        copy = _file_context(source, input_bits, model, context, strength)
+        context_copy = copy, context.sigma
     reader = open_rows(source, input_bits)
     try:
+        read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
         bands = colorize_bands(
-            reader, reader.shape, model, tile, overlap, finish, context_copy=context_copy
+            read, reader.shape, model, tile, overlap, finish, context_copy=context_copy
         )
         quantised = (to_uint(rgb, bit_depth) for rgb in _reported(bands, reader.shape, progress))
         write_bands(
@@ -360,44 +381,31 @@ def _reported(bands, shape, progress: RowProgress | None):
         yield rgb
 
 
-def _file_context(source: Path, input_bits, model, context: ColourContext) -> np.ndarray:
-    """The colorized context copy of an image file, from one streamed pass over its rows."""
+def _file_denoise(source: Path, input_bits, mode: str) -> float | None:
+    """The strength of the non-local means a file gets under ``mode``, from one streamed
+    pass over its rows (``None``: not denoised)."""
+    if mode == "off":
+        return None
     reader = open_rows(source, input_bits)
     try:
-        small = downscale_rows(reader, reader.shape, context.size)
+        return filter_strength(noise_of_rows(reader, reader.shape), mode)
+    finally:
+        reader.close()
+
+
+def _file_context(
+    source: Path, input_bits, model, context: ColourContext, strength: float | None
+) -> np.ndarray:
+    """The colorized context copy of an image file (denoised by ``strength``), from one
+    streamed pass over its rows."""
+    reader = open_rows(source, input_bits)
+    try:
+        read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
+        small = downscale_rows(read, reader.shape, context.size)
     finally:
         reader.close()
     specialist = model.for_image(small) if isinstance(model, Colorizer) else model
     return colorized_copy(small, predictor(specialist))
-
-
-NIR_SUFFIX = "_nir"
-"""Stem suffix of the NIR half of a pair (``<id>_nir.<ext>``); its RGB half is ``<id>_rgb``."""
-
-
-def output_name(name: str, suffix: str = ".png", tag: str = "") -> str:
-    """The file name of the colour image made from the input file ``name``.
-
-    Parameters
-    ----------
-    name : str
-        Input file name (``0001_nir.tiff``, ``photo.jpg``).
-    suffix : str
-        Extension of the output (``".png"``; ``".mp4"`` for videos).
-    tag : str
-        Added to the stem of a name that is not a pair name (the web download: ``_color``).
-
-    Returns
-    -------
-    name : str
-        ``<id>_nir.<ext>`` becomes ``<id>_rgb<suffix>`` (the NIR/RGB pair convention), any
-        other ``X.<ext>`` becomes ``X<tag><suffix>``.
-    """
-    stem = Path(name).stem
-    pair_id = stem.removesuffix(NIR_SUFFIX)
-    if pair_id and pair_id != stem:
-        return f"{pair_id}{RGB_SUFFIXES[0]}{suffix}"
-    return f"{stem}{tag}{suffix}"
 
 
 def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:

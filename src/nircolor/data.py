@@ -28,6 +28,34 @@ MANIFEST_NAME = "MANIFEST.csv"
 SPLITS = ("train", "val", "all", "fit", "holdout")
 RGB_SUFFIXES = ("_rgb", "_rgb_reg")
 
+NIR_SUFFIX = "_nir"
+"""Stem suffix of the NIR half of a pair (``<id>_nir.<ext>``); its RGB half is ``<id>_rgb``."""
+
+
+def output_name(name: str, suffix: str = ".png", tag: str = "") -> str:
+    """The file name of the colour image made from the input file ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Input file name (``0001_nir.tiff``, ``photo.jpg``).
+    suffix : str
+        Extension of the output (``".png"``; ``".mp4"`` for videos).
+    tag : str
+        Added to the stem of a name that is not a pair name (the web download: ``_color``).
+
+    Returns
+    -------
+    name : str
+        ``<id>_nir.<ext>`` becomes ``<id>_rgb<suffix>`` (the NIR/RGB pair convention), any
+        other ``X.<ext>`` becomes ``X<tag><suffix>``.
+    """
+    stem = Path(name).stem
+    pair_id = stem.removesuffix(NIR_SUFFIX)
+    if pair_id and pair_id != stem:
+        return f"{pair_id}{RGB_SUFFIXES[0]}{suffix}"
+    return f"{stem}{tag}{suffix}"
+
 
 @dataclass(frozen=True)
 class Pair:

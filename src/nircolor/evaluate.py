@@ -115,6 +115,7 @@ def evaluate_model(
     on_prediction: Callable[[Pair, np.ndarray, np.ndarray], None] | None = None,
     grey: bool = False,
     load: Callable[[Pair], tuple[np.ndarray, np.ndarray]] | None = None,
+    denoise: str = "auto",
 ) -> Evaluation:
     """Colorize every pair's NIR image with ``model`` and score it against its RGB image.
 
@@ -139,6 +140,8 @@ def evaluate_model(
         ``load(pair) -> (nir, rgb)`` in place of reading the pair's files
         (:func:`nircolor.data.load_pair`): inputs prepared by the caller, such as the degraded
         NIR images of ``benchmarks/bench_robustness.py`` (the grey reference reads them too).
+    denoise : {"auto", "on", "off"}
+        As for :func:`~nircolor.colorize` (``"auto"``: as it ships).
 
     Returns
     -------
@@ -152,7 +155,7 @@ def evaluate_model(
     for pair in pairs:
         nir, rgb = load(pair) if load is not None else load_pair(pair, mosaic)
         start = time.perf_counter()
-        prediction = colorize(nir, model=loaded, guided=guided)
+        prediction = colorize(nir, model=loaded, guided=guided, denoise=denoise)
         elapsed_ms = (time.perf_counter() - start) * 1000
         row = score_row(pair, prediction, rgb)
         row["ms"] = elapsed_ms

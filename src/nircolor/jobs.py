@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .context import ColourContext
 from .errors import NircolorError, already_exists
-from .filters import DetailTransfer, GuidedFilter
+from .filters import DetailTransfer, GuidedFilter, check_denoise
 from .io.atomic import output_exists
 from .models.onnx import check_temperature
 from .video import is_video
@@ -46,6 +46,7 @@ class Options:
     context_every: int = CONTEXT_EVERY  # videos: the net's colour context every N frames
     max_frames: int | None = None  # videos: stop after this many frames
     duration: float | None = None  # videos: stop after this many seconds
+    denoise: str = "auto"  # images: non-local means on noisy NIR (auto, on, off)
 
     def __post_init__(self) -> None:
         if self.overwrite and self.skip_existing:
@@ -65,6 +66,10 @@ class Options:
         duration = self.duration
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise NircolorError(f"--duration must be a positive number of seconds, not {duration}")
+        try:
+            check_denoise(self.denoise)
+        except ValueError as error:
+            raise NircolorError(f"--denoise: {error}") from None
         if self.temperature is not None:
             try:
                 check_temperature(self.temperature)
@@ -163,6 +168,7 @@ def process_job(
                 context=options.context,
                 progress=progress,
                 detail=options.detail,
+                denoise=options.denoise,
             )
     except NircolorError as error:
         return Outcome(job, FAILED, one_line(str(error)), time.perf_counter() - start)

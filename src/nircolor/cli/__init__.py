@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from ..errors import NircolorError
+from ..runtime import keep_freed_memory
 from . import commands, detect, quantize, scoring, simulate, train  # noqa: F401  (registers commands)
 from .common import app, console, metrics_table, print_error, show_warning
 
@@ -21,6 +22,7 @@ __all__ = ["app", "main", "metrics_table", "print_error"]
 def main() -> None:
     """Run the CLI; user errors become one line on stderr and exit code 1, nircolor's
     warnings one line each."""
+    keep_freed_memory()
     saved, warnings.showwarning = warnings.showwarning, show_warning
     try:
         app()

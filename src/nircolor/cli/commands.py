@@ -54,6 +54,14 @@ def colorize(
             "or 'off'; default: the model's.",
         ),
     ] = None,
+    denoise: Annotated[
+        str,
+        typer.Option(
+            metavar="auto|on|off",
+            help="Images: non-local means on the NIR first; auto: only when its estimated "
+            "noise is above a clean camera's (not for videos, nor images streamed in bands).",
+        ),
+    ] = "auto",
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="8 or 16 (PNG/TIFF).")] = 8,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     skip_existing: Annotated[
@@ -184,6 +192,7 @@ def colorize(
         context_every=context_every,
         max_frames=max_frames,
         duration=duration,
+        denoise=denoise,
     )
     if wants_live(inputs, output):
         if cluster is not None or workers is not None:

@@ -1,6 +1,6 @@
 """Edge-aware filters for colorized images, and what finishes a colorization."""
 
-from .denoise import denoise_nir, estimate_noise
+from .denoise import check_denoise, denoise_input, denoise_nir, estimate_noise
 from .detail import DetailTransfer, transfer_detail
 from .finish import Finish
 from .guided import GuidedFilter, apply_guided, guided_filter
@@ -10,6 +10,8 @@ __all__ = [
     "Finish",
     "GuidedFilter",
     "apply_guided",
+    "check_denoise",
+    "denoise_input",
     "denoise_nir",
     "estimate_noise",
     "guided_filter",

@@ -10,7 +10,8 @@ Endpoints
     Multipart form: ``file`` (the NIR image), optional ``model`` (a name from ``/models``),
     ``guided`` (``"RADIUS,EPS"`` such as ``"5,1e-5"``) and ``size`` (the long side, in
     pixels, of the copy the model colours: from 64 to the model's own, 512 for the shipped
-    nets; smaller is faster, :func:`~nircolor.serve.forms.working_size`). Answers
+    nets; smaller is faster, :func:`~nircolor.serve.forms.working_size`) and ``denoise``
+    (``auto``, the default: non-local means on a noisy NIR only; ``on``; ``off``). Answers
     ``image/png`` (8-bit sRGB).
 ``GET /models``
     JSON list of the colorizers this server offers (the scene classifier is not one);

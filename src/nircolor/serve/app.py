@@ -22,7 +22,7 @@ from ..api import colorize, output_name
 from ..cfa import read_mosaic_bytes
 from ..context import ColourContext
 from ..errors import NircolorError
-from ..filters import GuidedFilter
+from ..filters import GuidedFilter, check_denoise
 from ..io import encode_image, read_nir_bytes
 from ..models import Colorizer
 from ..models.l3.cfa import takes_mosaic
@@ -272,9 +272,10 @@ def create_app(
             guided = GuidedFilter.parse_option(_text_field(form, "guided") or None, "guided")
             model = registry.load(model_name)
             context = working_size(form, model)
+            denoise = _denoise_field(form)
             check_pixels(name, data, max_pixels)
             start = time.perf_counter()
-            job = _Job(model, data, name, guided, threads, time_limit_s, tile, context)
+            job = _Job(model, data, name, guided, threads, time_limit_s, tile, context, denoise)
             png, shape = await anyio.to_thread.run_sync(job.run, limiter=limiter)
         except Refused as refused:
             return refused.response
@@ -324,6 +325,8 @@ class _Job:
     tile: int
     context: ColourContext | None = None
     """The colour context asked for (the form's ``size``); ``None``: the model's own."""
+    denoise: str = "auto"
+    """The form's ``denoise``: ``auto``, ``on`` or ``off`` (:func:`nircolor.colorize`)."""
 
     def run(self) -> tuple[bytes, tuple[int, int]]:
         deadline = time.monotonic() + self.time_limit_s  # from the start of the work
@@ -333,8 +336,23 @@ class _Job:
             nir = read_nir_bytes(self.data, self.name)
         budgeted = Budgeted(self.model, self.threads, deadline)
         tile = self.tile if nir.size > self.tile * self.tile else None
-        rgb = colorize(nir, model=budgeted, guided=self.guided, tile=tile, context=self.context)
+        rgb = colorize(
+            nir,
+            budgeted,
+            self.guided,
+            tile,
+            context=self.context,
+            denoise=self.denoise,
+        )
         return encode_image(rgb, ".png"), nir.shape
+
+
+def _denoise_field(form) -> str:
+    """The form's ``denoise`` (``auto`` when absent), checked: a bad one is a user error."""
+    try:
+        return check_denoise(_text_field(form, "denoise") or None)
+    except ValueError as error:
+        raise NircolorError(str(error)) from None
 
 
 def _limited_receive(receive, limit: int):

@@ -87,7 +87,7 @@ def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
     """``(prediction, truth)`` sRGB float32 pairs of every validation image (eval mode),
     colorized as :func:`nircolor.colorize` will colorize them with the exported model
     (:func:`nircolor.api.colorize_whole`: its colour context, its default guided filter and
-    detail transfer), so
+    detail transfer; no denoise, which leaves clean photographs alone), so
     an epoch is chosen on the pictures a user gets, not on the raw net output at full size."""
     net.eval()
     context = default_context(cfg.arch)

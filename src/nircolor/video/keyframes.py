@@ -56,6 +56,7 @@ from ..api import colorize, get_model, resolve_context, resolve_finish
 from ..context import carry_up, colorized_copy, downscale_rows
 from ..errors import NircolorError
 from ..filters.guided import box_mean
+from .pipeline import ordered_map
 
 CONTEXT_EVERY = 8
 """Default keyframe interval: the net runs on one frame in 8 (about 3 times a second at
@@ -147,6 +148,8 @@ class KeyframeColorizer:
 
     ``colorizer(frames)`` yields ``(nir, rgb)`` for every frame in order, ``rgb`` float32
     ``(H, W, 3)`` in [0, 1]; :attr:`keyframes` lists the indices of the frames the net ran on.
+    The frames between two keyframes are coloured on ``workers`` threads (default: one per
+    core, at most 4; see :func:`~nircolor.video.pipeline.ordered_map`).
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class KeyframeColorizer:
         context=None,
         every: int = CONTEXT_EVERY,
         cut: float = CUT,
+        workers: int | None = None,
     ) -> None:
         self.model = get_model(model)
         self.guided, self.detail, self.context_asked = guided, detail, context
@@ -164,13 +168,19 @@ class KeyframeColorizer:
         self.context = resolve_context(self.model, context)
         self.every = check_every(every)
         self.cut = cut
+        self.workers = workers
         self.keyframes: list[int] = []
         self._window: np.ndarray | None = None
 
     def per_frame(self, nir: np.ndarray) -> np.ndarray:
         """A frame colorized on its own, as :func:`nircolor.colorize` colours a still."""
         return colorize(
-            nir, self.model, guided=self.guided, context=self.context_asked, detail=self.detail
+            nir,
+            self.model,
+            guided=self.guided,
+            context=self.context_asked,
+            detail=self.detail,
+            denoise="off",  # as the keyframe path: frames are not denoised
         )
 
     def __call__(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -216,9 +226,17 @@ class KeyframeColorizer:
         last = pending[-1]
         end = self._key(last.index, last.nir, last.motion)
         span = end.index - start.index
-        for frame in pending:
+        self._window_for(last.motion)  # the shared state the threads read, made here
+        if self.finish.guided:
+            radius = self._copy_radius(start.copy, last.nir)
+            self._stats(start, radius), self._stats(end, radius)
+
+        def colour(frame: _Frame) -> np.ndarray:
             u = (frame.index - start.index) / span
-            yield frame.nir, self._colour(frame.nir, start, end, u, frame)
+            return self._colour(frame.nir, start, end, u, frame)
+
+        for frame, rgb in zip(pending, ordered_map(colour, pending, self.workers), strict=True):
+            yield frame.nir, rgb
         return end
 
     def _key(self, index: int, nir: np.ndarray, motion: np.ndarray) -> Key:
@@ -235,11 +253,16 @@ class KeyframeColorizer:
         pixels of the context copy."""
         if key.motion is motion:
             return 0.0, 0.0
-        if self._window is None or self._window.shape != motion.shape:
-            self._window = cv2.createHanningWindow(motion.shape[::-1], cv2.CV_32F)
-        dx, dy = camera_shift(key.motion, motion, self._window)
+        dx, dy = camera_shift(key.motion, motion, self._window_for(motion))
         factor = motion_factor(shape) * key.copy.shape[1] / shape[1]
         return dx * factor, dy * factor
+
+    def _window_for(self, motion: np.ndarray) -> np.ndarray:
+        """The Hanning window of phase correlation for copies of ``motion``'s size (made
+        here, before frames are coloured on several threads, which then only read it)."""
+        if self._window is None or self._window.shape != motion.shape:
+            self._window = cv2.createHanningWindow(motion.shape[::-1], cv2.CV_32F)
+        return self._window
 
     @staticmethod
     def _stats(key: Key, radius: int) -> np.ndarray:

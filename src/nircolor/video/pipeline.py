@@ -7,13 +7,19 @@ consumer per stage). The first exception of any stage stops the others and is ra
 caller, with its own type and message; so is a KeyboardInterrupt (Ctrl+C) of the caller,
 after the threads have stopped. ``stop`` (a :class:`threading.Event`) ends the input early,
 as if it had ended there: what was read is still transformed and written.
+
+:func:`ordered_map` spreads a stage's independent items over threads and keeps their order:
+the frames between two keyframes are coloured two at a time on two cores.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 In = TypeVar("In")
@@ -136,3 +142,32 @@ def run_pipeline(
         threads[0].join()
         threads[1].join(JOIN)
     return written[0]
+
+
+def worker_count() -> int:
+    """Threads for :func:`ordered_map`: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def ordered_map(
+    function: Callable[[In], Out], items: Iterable[In], workers: int | None = None
+) -> Iterator[Out]:
+    """``function(item)`` for every item, in order, on ``workers`` threads (default
+    :func:`worker_count`). At most ``workers + 1`` results are computed ahead of the one
+    being waited for, so memory stays bounded whatever the number of items."""
+    workers = worker_count() if workers is None else workers
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="nircolor-map") as pool:
+        waiting: deque = deque()
+        for item in items:
+            waiting.append(pool.submit(function, item))
+            if len(waiting) > workers:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
