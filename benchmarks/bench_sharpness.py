@@ -154,10 +154,17 @@ def configured(name: str, guided=None, detail=None):
     return model
 
 
+def finish_words(net) -> str:
+    """A model's own finish in words: ``guided r 8, ε 0.001; no detail``."""
+    guided = f"guided r {net.guided.radius}, ε {net.guided.eps:g}" if net.guided else "no guided"
+    detail = f"detail {net.detail.gain:g}, σ {net.detail.sigma:g}" if net.detail else "no detail"
+    return f"{guided}; {detail}"
+
+
 def candidates(model: str) -> dict[str, ColorizerBase]:
     net = get_model(model)
-    shipped = f"`{model}` as it ships (guided r {net.guided.radius}, ε {net.guided.eps:g})"
-    found = {shipped: net, f"`{model}`, no guided filter": configured(model)}
+    shipped = f"`{model}` as it ships ({finish_words(net)})"
+    found = {shipped: net, f"`{model}`, no guided filter, no detail": configured(model)}
     for gain, sigma in DETAILS:
         found[f"`{model}`, detail {gain:g}, σ {sigma:g}"] = configured(model, None, (gain, sigma))
     found[f"`{model}`, guided r 2, ε 1e-5, detail 1.2, σ 2"] = configured(

@@ -4,6 +4,9 @@ line; a file streamed in bands is denoised exactly as the whole; raw mosaics nev
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,13 @@ from nircolor.api import colorize, colorize_file
 from nircolor.degrade import add_gaussian_noise, blur
 from nircolor.examples import synthetic_pair
 from nircolor.filters import check_denoise, denoise_input, denoise_nir, estimate_noise
-from nircolor.filters.denoise import NOISE_THRESHOLD, denoised_rows, filter_strength, noise_of_rows
+from nircolor.filters.denoise import (
+    DENOISE_MODES,
+    NOISE_THRESHOLD,
+    denoised_rows,
+    filter_strength,
+    noise_of_rows,
+)
 from nircolor.io import encode_image, read_image, write_image
 from nircolor.models import ColorizerBase
 
@@ -143,3 +152,13 @@ def test_service_denoise_field(tmp_path):
     assert auto.content != off.content
     assert bad.status_code == 400
     assert bad.json()["error"] == "invalid denoise setting 'loud': expected auto, on or off"
+
+
+def test_the_web_page_offers_every_setting_and_sends_it():
+    page = resources.files("nircolor").joinpath("static/index.html").read_text()
+    menu = page[
+        page.index('<select id="denoise">') : page.index("</select>", page.index('id="denoise"'))
+    ]
+    offered = re.findall(r'<option value="(\w+)"', menu)
+    assert sorted(offered) == sorted(DENOISE_MODES)
+    assert 'body.append("denoise", $("denoise").value)' in page
