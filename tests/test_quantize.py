@@ -254,6 +254,8 @@ def test_bad_requests_are_one_line_errors(tiny_unet, pairs, tmp_path, tiny_model
         quantize_model(tiny_unet, tmp_path / "b", pairs, images=0)
     with pytest.raises(ModelError, match="float_tail must be at least 0"):
         quantize_model(tiny_unet, tmp_path / "c", pairs, float_tail=-1)
+    with pytest.raises(ModelError, match="ranges must be one of mean, extremes, not 'max'"):
+        quantize_model(tiny_unet, tmp_path / "d", pairs, ranges="max")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ModelError, match="exists and is not a folder"):
         quantize_model(tiny_unet, tmp_path / "file", pairs, overwrite=True)
@@ -349,3 +351,33 @@ def test_the_session_settings():
         session_options(2, spinning=True).get_session_config_entry(
             "session.intra_op.allow_spinning"
         )
+
+
+@TORCH
+def test_the_ranges_are_the_mean_of_each_images_extremes_or_the_extremes(
+    quantized, pairs, tmp_path
+):
+    """The extremes over all images are at least as wide as the mean of each image's: the
+    int8 graph's activation scales are no smaller, and the record says which was used."""
+    import onnx
+    from onnx import numpy_helper
+
+    from nircolor.models.quantize import quantize_model
+
+    quantize_model(quantized, tmp_path / "wide", pairs, images=4, ranges="extremes")
+
+    def scales(folder):
+        graph = onnx.load(folder / "model_int8.onnx").graph
+        found = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        return {
+            name: float(value)
+            for name, value in found.items()
+            if name.endswith("_scale") and value.ndim == 0
+        }
+
+    mean, wide = scales(quantized), scales(tmp_path / "wide")
+    assert mean.keys() == wide.keys() and mean
+    assert all(wide[name] >= mean[name] * (1 - 1e-6) for name in mean)
+    assert any(wide[name] > mean[name] * 1.01 for name in mean)
+    record = json.loads((tmp_path / "wide" / "config.json").read_text())["quantization"]
+    assert record["calibration"]["method"] == "MinMax, each tensor's extremes over all the images"

@@ -30,6 +30,14 @@ def quantize(
         bool,
         typer.Option(help="Keep the nodes that read the NIR image float (the stem and so on)."),
     ] = True,
+    ranges: Annotated[
+        str,
+        typer.Option(
+            metavar="mean|extremes",
+            help="Activation ranges: the mean of each image's extremes, or the extremes "
+            "over all images.",
+        ),
+    ] = "mean",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
 ) -> None:
     """Quantize an ONNX colorizer to int8 (static QDQ, calibrated on 'fit' images).
@@ -54,6 +62,7 @@ def quantize(
             seed=seed,
             float_input=float_input,
             float_tail=float_tail,
+            ranges=ranges,
             overwrite=overwrite,
             command=command_line(),
             progress=report,
