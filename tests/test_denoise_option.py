@@ -110,20 +110,11 @@ def test_cli_denoise_option(monkeypatch, capsys, tmp_path):
     source = write_image(tmp_path / "scene_nir.png", noisy)
     outputs = {}
     for mode in ("auto", "off"):
-        code, _, err = run_cli(
-            monkeypatch,
-            capsys,
-            "colorize",
-            source,
-            "-o",
-            tmp_path / f"{mode}.png",
-            "--model",
-            "l3",
-            "--denoise",
-            mode,
-        )
+        target = tmp_path / f"{mode}.png"
+        options = ["-o", target, "--model", "l3", "--denoise", mode]
+        code, _, err = run_cli(monkeypatch, capsys, "colorize", source, *options)
         assert code == 0, err
-        outputs[mode] = read_image(tmp_path / f"{mode}.png")
+        outputs[mode] = read_image(target)
     assert not np.array_equal(outputs["auto"], outputs["off"])
     code, _, err = run_cli(
         monkeypatch, capsys, "colorize", source, "-o", tmp_path / "bad.png", "--denoise", "max"
