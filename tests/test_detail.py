@@ -17,7 +17,13 @@ from nircolor.api import colorize, colorize_file
 from nircolor.errors import ModelError
 from nircolor.examples import textured_nir as textured
 from nircolor.filters import DetailTransfer, Finish, GuidedFilter, transfer_detail
-from nircolor.filters.detail import lightness, linear_to_srgb, luminance_of, srgb_to_linear
+from nircolor.filters.detail import (
+    grey_lightness,
+    lightness,
+    linear_to_srgb,
+    luminance_of,
+    srgb_to_linear,
+)
 from nircolor.io import read_image, write_image
 from nircolor.metrics import detail_ratio
 from nircolor.models import ColorizerBase, load_model
@@ -192,3 +198,14 @@ def test_a_model_config_gives_the_default_detail_and_a_bad_one_is_refused(tmp_pa
     (folder / "config.json").write_text(json.dumps({**config, "detail": [1, -2]}))
     with pytest.raises(ModelError, match="'detail'.*SIGMA"):
         load_model(folder)
+
+
+def test_the_nir_lightness_table_is_exact_on_8_and_16_bit_values():
+    for levels in (255, 65535):
+        nir = (np.arange(levels + 1, dtype=np.float32) / np.float32(levels))[None, :]
+        np.testing.assert_array_equal(grey_lightness(nir), lightness(srgb_to_linear(nir)))
+    other = np.random.default_rng(1).random((64, 64), dtype=np.float32)
+    np.testing.assert_allclose(grey_lightness(other), lightness(srgb_to_linear(other)), atol=1e-3)
+    assert grey_lightness(np.float32([[0.0, 1.0]])).tolist() == [
+        [0.0, pytest.approx(100, abs=1e-3)]
+    ]
