@@ -46,6 +46,7 @@ from nircolor.api import get_model
 from nircolor.data import load_pair
 from nircolor.degrade import CONDITIONS, degrade_condition, downscale
 from nircolor.evaluate import GREY, evaluate_grey, evaluate_model
+from nircolor.filters.denoise import BLOCK, NOISE_THRESHOLD, PERCENTILE, STRENGTH
 from nircolor.models import ALIASES
 
 HEADING = "## Robustness: noise, blur, JPEG and smaller pictures"
@@ -284,8 +285,9 @@ re-encoding them changes them less: JPEG q 75 is close to their clean input.
 Issue 24's bars for the default as it ships, ΔE00 rise over clean (issue 24 measured an older
 default on 23 full-size pairs: clean 11.5, blur σ 2 px 14.9, noise σ 0.03 17.7, ×4 smaller
 12.1). The light denoise (`nircolor.filters.denoise`, on by default as `denoise="auto"`): the
-NIR's noise σ estimated from the image, Immerkær's residual with a median; above 0.018,
-OpenCV's non-local means with h = 0.8 σ; below it, the input unchanged, so the clean, blurred,
+NIR's noise σ estimated from the image (Immerkær's residual in its flattest
+{BLOCK}×{BLOCK} blocks, their {PERCENTILE}th percentile); from {NOISE_THRESHOLD:g}, OpenCV's
+non-local means with h = {STRENGTH:g} σ; below it, the input unchanged, so the clean, blurred,
 JPEG and downscaled rows are those without it wherever no noise is detected:
 
 {checks}

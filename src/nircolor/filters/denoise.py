@@ -8,7 +8,7 @@ proportional to the estimate (:func:`denoise_nir`), below it the image is return
 a clean input is colorized exactly as before.
 
 :func:`nircolor.colorize` runs it on its input by default (``denoise="auto"``, ΔE00 rise under
-noise σ 0.03 on val from +1.75 to +1.08; BENCHMARKS.md, "Robustness"); ``"on"`` filters
+noise σ 0.03 on val from +1.75 to +1.02; BENCHMARKS.md, "Robustness"); ``"on"`` filters
 whatever the estimate, ``"off"`` never.
 """
 
