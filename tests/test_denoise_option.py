@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nircolor.api import colorize, colorize_file
+from nircolor.context import ColourContext
 from nircolor.degrade import add_gaussian_noise, blur
 from nircolor.examples import synthetic_pair
 from nircolor.filters import check_denoise, denoise_input, denoise_nir, estimate_noise
@@ -22,6 +23,7 @@ from nircolor.filters.denoise import (
     noise_of_rows,
 )
 from nircolor.io import encode_image, read_image, write_image
+from nircolor.io.stream import open_rows
 from nircolor.models import ColorizerBase
 
 from .helpers import has, requires
@@ -94,6 +96,37 @@ def test_a_streamed_file_is_denoised_exactly_as_the_whole(tmp_path, mode):
     assert np.array_equal(read_image(whole)[..., 0], nir) == (mode == "off")
 
 
+class ContextSepia(Sepia):
+    """Sepia through a 64-px colour context: the context copy is made of the (denoised) NIR."""
+
+    kind = "context-sepia"
+    context = ColourContext(64, 0.05)
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_a_streamed_file_with_a_context_is_the_whole_image(tmp_path, mode):
+    _, noisy = clean_and_noisy(6)
+    source = write_image(tmp_path / "noisy_nir.png", noisy)
+    model = ContextSepia()
+    whole = colorize_file(source, tmp_path / "whole.png", model, denoise=mode)
+    streamed = colorize_file(source, tmp_path / "bands.png", model, tile=32, denoise=mode)
+    assert np.array_equal(read_image(streamed), read_image(whole))
+    plain = colorize_file(source, tmp_path / "plain.png", model, denoise="off")
+    assert np.array_equal(read_image(whole), read_image(plain)) == (mode == "off")
+
+
+@pytest.mark.parametrize("shape", [(1, 50), (2, 2), (2, 40), (40, 1)])
+def test_images_too_small_to_measure_are_colorized_as_they_are(tmp_path, shape):
+    nir = np.random.default_rng(0).random(shape, dtype=np.float32)
+    for mode in ("auto", "on"):
+        np.testing.assert_array_equal(
+            colorize(nir, Sepia(), denoise=mode), colorize(nir, Sepia(), denoise="off")
+        )
+    source = write_image(tmp_path / "tiny_nir.png", nir)
+    streamed = colorize_file(source, tmp_path / "bands.png", Sepia(), tile=16)
+    assert read_image(streamed).shape == (*shape, 3)
+
+
 def test_the_noise_of_an_image_read_in_bands_is_that_of_the_whole():
     _, noisy = clean_and_noisy(5)
     for band in (1, 2, 3, 7, 64, 500):
@@ -153,3 +186,21 @@ def test_the_web_page_offers_every_setting_and_sends_it():
     offered = re.findall(r'<option value="(\w+)"', menu)
     assert sorted(offered) == sorted(DENOISE_MODES)
     assert 'body.append("denoise", $("denoise").value)' in page
+
+
+@pytest.mark.parametrize(
+    ("mode", "noisy", "passes"), [("off", True, 2), ("auto", False, 2), ("auto", True, 3)]
+)
+def test_a_streamed_file_is_read_once_more_only_to_be_denoised(
+    tmp_path, monkeypatch, mode, noisy, passes
+):
+    """The noise is measured in the pass that makes the context copy; only a file that is
+    denoised is read again, for the copy of its denoised rows."""
+    import nircolor.api as api
+
+    clean, noisy_nir = clean_and_noisy(7)
+    source = write_image(tmp_path / "scene_nir.png", noisy_nir if noisy else clean)
+    opened = []
+    monkeypatch.setattr(api, "open_rows", lambda *a: opened.append(a) or open_rows(*a))
+    colorize_file(source, tmp_path / "out.png", ContextSepia(), tile=32, denoise=mode)
+    assert len(opened) == passes

@@ -25,7 +25,7 @@ from .context import (
 from .data import NIR_SUFFIX, output_name  # noqa: F401  (part of the API)
 from .errors import ImageReadError, ModelError, is_an_input
 from .filters import DetailTransfer, Finish, GuidedFilter, check_denoise, denoise_input
-from .filters.denoise import denoised_rows, filter_strength, noise_of_rows
+from .filters.denoise import NoiseMeter, denoised_rows, filter_strength, noise_of_rows
 from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
 from .io.atomic import file_id, output_path
 from .io.band_writers import check_output, write_bands
@@ -349,11 +349,14 @@ def colorize_large_file(
         context = resolve_context(model, context)
     else:
         context = ColourContext.of(context) or ColourContext.OFF
-    strength = _file_denoise(source, input_bits, check_denoise(denoise))
+    size = context.size if context.applies(image_size(source)) else None
+    strength, small = _first_pass(source, input_bits, check_denoise(denoise), size)
     context_copy = None
-    if context.applies(image_size(source)):
-        copy = _file_context(source, input_bits, model, context, strength)
-        context_copy = copy, context.sigma
+    if size is not None:
+        if strength is not None:  # the copy of the denoised rows, as of the whole image
+            small = _context_rows(source, input_bits, size, strength)
+        specialist = model.for_image(small) if isinstance(model, Colorizer) else model
+        context_copy = colorized_copy(small, predictor(specialist)), context.sigma
     reader = open_rows(source, input_bits)
     try:
         read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
@@ -381,31 +384,39 @@ def _reported(bands, shape, progress: RowProgress | None):
         yield rgb
 
 
-def _file_denoise(source: Path, input_bits, mode: str) -> float | None:
-    """The strength of the non-local means a file gets under ``mode``, from one streamed
-    pass over its rows (``None``: not denoised)."""
-    if mode == "off":
-        return None
+def _first_pass(
+    source: Path, input_bits, mode: str, size: int | None
+) -> tuple[float | None, np.ndarray | None]:
+    """One streamed pass over a file's rows, for the strength of the non-local means it gets
+    under ``mode`` (``None``: not denoised) and, for a colour context of ``size`` px
+    (``None``: none), the context copy of its rows as they are; no pass for neither."""
+    if mode == "off" and size is None:
+        return None, None
+    meter = NoiseMeter()
     reader = open_rows(source, input_bits)
     try:
-        return filter_strength(noise_of_rows(reader, reader.shape), mode)
+        if size is None:
+            return filter_strength(noise_of_rows(reader, reader.shape), mode), None
+
+        def read(top: int, bottom: int) -> np.ndarray:
+            rows = reader(top, bottom)
+            if mode != "off":
+                meter.feed(rows)  # the copy's bands run top to bottom, as the meter needs
+            return rows
+
+        small = downscale_rows(read, reader.shape, size)
     finally:
         reader.close()
+    return (None if mode == "off" else filter_strength(meter.sigma(), mode)), small
 
 
-def _file_context(
-    source: Path, input_bits, model, context: ColourContext, strength: float | None
-) -> np.ndarray:
-    """The colorized context copy of an image file (denoised by ``strength``), from one
-    streamed pass over its rows."""
+def _context_rows(source: Path, input_bits, size: int, strength: float) -> np.ndarray:
+    """The context copy (long side ``size``) of a file's rows denoised by ``strength``."""
     reader = open_rows(source, input_bits)
     try:
-        read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
-        small = downscale_rows(read, reader.shape, context.size)
+        return downscale_rows(denoised_rows(reader, reader.shape[0], strength), reader.shape, size)
     finally:
         reader.close()
-    specialist = model.for_image(small) if isinstance(model, Colorizer) else model
-    return colorized_copy(small, predictor(specialist))
 
 
 def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:

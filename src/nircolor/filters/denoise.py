@@ -53,6 +53,10 @@ def estimate_noise(nir) -> float:
     nir = np.asarray(nir, dtype=np.float32)
     if nir.ndim != 2 or min(nir.shape) < 3:
         raise ValueError(f"need a (H, W) image of at least 3×3 pixels, not {nir.shape}")
+    return _measured(nir)
+
+
+def _measured(nir: np.ndarray) -> float:
     meter = NoiseMeter()
     meter.feed(nir)
     return meter.sigma()
@@ -96,23 +100,21 @@ class NoiseMeter:
             self._block_means.append(blocks.mean(axis=(1, 3)).ravel())
 
     def sigma(self) -> float:
-        """The estimate of what was fed (an image of at least 3×3 pixels; one smaller than a
-        block is taken as one block)."""
+        """The estimate of what was fed: an image smaller than a block is taken as one block,
+        and one under 3×3 pixels, with no residual to measure, gives 0."""
         if self._block_means:
             means = np.concatenate(self._block_means)
             level = float(np.percentile(means, PERCENTILE)) / _WHITE_PERCENTILE
         elif self._residual:
             level = float(np.concatenate(self._residual).mean())
         else:
-            raise ValueError("need an image of at least 3×3 pixels to estimate its noise")
+            level = 0.0
         return level / _WHITE_MEAN_ABS
 
 
 def noise_of_rows(read, shape, band: int = 256) -> float:
     """:func:`estimate_noise` of an image read by ``read(a, b)`` (its rows ``a:b``) in bands of
-    ``band`` rows; ``shape`` is its ``(height, width)``."""
-    if min(shape[:2]) < 3:
-        raise ValueError(f"need a (H, W) image of at least 3×3 pixels, not {tuple(shape)}")
+    ``band`` rows; ``shape`` is its ``(height, width)`` (0 under 3×3, as :class:`NoiseMeter`)."""
     meter = NoiseMeter()
     for top in range(0, shape[0], band):
         meter.feed(read(top, min(top + band, shape[0])))
@@ -171,7 +173,7 @@ def denoise_input(nir: np.ndarray, mode="auto") -> np.ndarray:
     mode = check_denoise(mode)
     if mode == "off":
         return nir
-    h = filter_strength(estimate_noise(nir), mode)
+    h = filter_strength(_measured(nir), mode)  # 0 for an image under 3×3: left as it is
     return nir if h is None else _non_local_means(nir, h)
 
 
