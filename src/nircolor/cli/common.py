@@ -130,6 +130,17 @@ def progress_bar() -> Progress | LineProgress:
     return progress_display(console)
 
 
+def step_report(progress: Progress | LineProgress, description: str, total: int | None = None):
+    """A new task of ``progress`` and the ``report(done, total)`` that moves it (the
+    ``progress`` callback of the training, quantizing and simulating functions)."""
+    task = progress.add_task(description, total=total)
+
+    def report(done: int, total: int | None) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return report
+
+
 def guided_option(text: str | None):
     from ..filters import GuidedFilter
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import command_line, console, progress_bar
+from .common import command_line, console, progress_bar, step_report
 
 ColourPhotos = Annotated[
     Path | None,
@@ -81,7 +81,7 @@ def train_reverse_command(
     from ..train.reverse import train_reverse
 
     with progress_bar() as progress:
-        task = progress.add_task("fitting RGB -> NIR", total=None)
+        report = step_report(progress, "fitting RGB -> NIR")
         result = train_reverse(
             data,
             output,
@@ -89,7 +89,7 @@ def train_reverse_command(
             seed=seed,
             overwrite=overwrite,
             command=command_line(),
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=report,
         )
     held_out = result.info.get("holdout_mse")
     score = f"; holdout MSE {held_out:.5f}" if held_out is not None else ""

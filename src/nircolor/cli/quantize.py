@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import app, command_line, console, progress_bar
+from .common import app, command_line, console, progress_bar, step_report
 
 
 @app.command()
@@ -49,11 +49,7 @@ def quantize(
     from ..models.quantize import quantize_model
 
     with progress_bar() as progress:
-        task = progress.add_task("reading calibration images", total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+        report = step_report(progress, "reading calibration images")
         result = quantize_model(
             model,
             output,

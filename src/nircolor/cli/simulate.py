@@ -8,7 +8,7 @@ import typer
 
 from ..errors import DataError
 from ..extras import require_extra
-from .common import CommandGroup, app, console, parse_list, progress_bar
+from .common import CommandGroup, app, console, parse_list, progress_bar, step_report
 
 simulate_app = typer.Typer(
     cls=CommandGroup,
@@ -47,7 +47,7 @@ def scenes(
     refuse_existing(output, overwrite)
     chosen = tuple(parse_list(categories) or CATEGORIES)
     with progress_bar() as progress:
-        task = progress.add_task("making scenes", total=n)
+        report = step_report(progress, "making scenes", n)
         make_scenes(
             output,
             count=n,
@@ -56,7 +56,7 @@ def scenes(
             lights=tuple(parse_list(lights) or ("daylight",)),
             categories=chosen,
             overwrite=overwrite,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=report,
         )
     console.print(f"wrote {n} scenes -> {output}", highlight=False)
 
@@ -98,13 +98,13 @@ def pairs(
     if cfa is not None:
         cfa_cell(cfa)  # an unknown pattern fails before any rendering
     with progress_bar() as progress:
-        task = progress.add_task("rendering pairs", total=None)
+        report = step_report(progress, "rendering pairs")
         options = dict(
             settings=settings,
             seed=seed,
             val_fraction=val_fraction,
             overwrite=overwrite,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=report,
         )
         if cfa is None:
             simulate_pairs(scenes, output, rgb_camera, nir_camera, **options)

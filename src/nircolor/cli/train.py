@@ -23,6 +23,7 @@ from .common import (
     parse_list,
     print_table,
     progress_bar,
+    step_report,
     train_app,
 )
 from .photos import (
@@ -63,11 +64,7 @@ def train_l3(
     from ..train import train_l3 as run_training
 
     with progress_bar() as progress:
-        task = progress.add_task("training l3", total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+        report = step_report(progress, "training l3")
         result = run_training(
             data,
             output,
