@@ -1,4 +1,4 @@
-"""Process-wide settings for fast work on large arrays.
+"""Process-wide settings for fast work on large arrays, and the cores there are to use.
 
 glibc serves each large allocation (above 128 KB, a threshold it raises as it goes, to at
 most 32 MB) with fresh pages from the kernel and returns them when the array is freed. A
@@ -12,9 +12,10 @@ it. The command line calls it at start; a program that imports nircolor may call
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["keep_freed_memory", "usable_cores"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -22,6 +23,14 @@ MMAP_THRESHOLD = 32 * 2**20
 """Allocations up to this size come from the heap (the largest threshold glibc accepts)."""
 TRIM_THRESHOLD = 256 * 2**20
 """Free memory at the top of the heap beyond this is given back to the system."""
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity outside Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def keep_freed_memory() -> bool:

@@ -14,13 +14,14 @@ the frames between two keyframes are coloured two at a time on two cores.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from ..runtime import usable_cores
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -146,11 +147,7 @@ def run_pipeline(
 
 def worker_count() -> int:
     """Threads for :func:`ordered_map`: the cores this process may use, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return min(4, usable_cores())
 
 
 def ordered_map(

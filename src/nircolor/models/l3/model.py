@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 
 from ...errors import ModelError, error_reason
 from ...io import write_bytes_atomic
+from ...runtime import usable_cores
 from ..base import check_nir
 from ..registry import CONFIG_NAME, read_config, register_kind
 from .config import L3Config
@@ -290,11 +290,7 @@ def load(folder: Path, config: dict, threads: int | None = None) -> L3Model:
 
 
 def _default_threads() -> int:
-    try:
-        count = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        count = os.cpu_count() or 1
-    return max(1, min(8, count))
+    return min(8, usable_cores())
 
 
 def write_model_files(folder: str | Path, config: dict, **arrays: np.ndarray) -> None:
