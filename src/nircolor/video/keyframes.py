@@ -229,7 +229,8 @@ class KeyframeColorizer:
         self._window_for(last.motion)  # the shared state the threads read, made here
         if self.finish.guided:
             radius = self._copy_radius(start.copy, last.nir)
-            self._stats(start, radius), self._stats(end, radius)
+            for key in (start, end):
+                self._stats(key, radius)
 
         def colour(frame: _Frame) -> np.ndarray:
             u = (frame.index - start.index) / span
