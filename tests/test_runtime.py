@@ -39,3 +39,21 @@ def page_faults(mode: str) -> int:
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     assert page_faults("default") > 5 * FRAME_PAGES
     assert page_faults("keep") < FRAME_PAGES // 10
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (3, 3), (64, 4)])
+def test_band_writers_compress_on_the_cores_this_process_may_use(monkeypatch, cores, expected):
+    from nircolor.io import band_writers
+
+    monkeypatch.setattr("nircolor.runtime.usable_cores", lambda: cores)
+    assert band_writers._pool_size() == expected
+
+
+def test_usable_cores_follows_the_affinity_mask():
+    import os
+
+    from nircolor.runtime import usable_cores
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1

@@ -272,7 +272,7 @@ def test_model_threads_are_sized_with_the_pool(workers, cpus, threads):
 
 
 def test_default_pool_uses_one_thread_per_cpu(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("nircolor.runtime.usable_cores", lambda: 2)
     health = call(create_app(Recording()), "GET", "/health").json()
     assert health["workers"] * health["threads_per_worker"] == 2
 

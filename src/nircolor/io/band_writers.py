@@ -9,7 +9,6 @@ published); on any failure the temporary file is removed and the target is untou
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 import tifffile
 
+from .. import runtime
 from ..errors import ImageWriteError, already_exists, error_reason
 from .atomic import atomic_path, output_exists, write_bytes_atomic
 from .images import TIFF_EXTENSIONS, WRITE_EXTENSIONS
@@ -75,7 +75,7 @@ def _tiff_strips(
 
 
 def _pool_size() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return min(4, runtime.usable_cores())
 
 
 def _deflate(data: bytes) -> bytes:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from .. import __version__
+from .. import __version__, runtime
 from ..api import colorize, output_name
 from ..cfa import read_mosaic_bytes
 from ..context import ColourContext
@@ -71,7 +71,7 @@ def default_workers() -> int:
     requests keep even 1 CPU busy; more than 8 would only add memory (each request holds
     its image several times over as float32).
     """
-    return min(8, max(2, os.cpu_count() or 1))
+    return min(8, max(2, runtime.usable_cores()))
 
 
 class _UploadTooLarge(Exception):
@@ -119,7 +119,8 @@ def create_app(
         Images of more than ``tile × tile`` pixels are colorized in tiles (or row bands) of
         that size, in bounded memory (:func:`nircolor.tiling.tile_colorize`).
     cpus : int, optional
-        CPUs the colorizations share (default :func:`os.cpu_count`); each gets
+        CPUs the colorizations share (default: those this process may run on,
+        :func:`nircolor.runtime.usable_cores`); each gets
         ``cpus // workers`` model threads (at least 1).
     """
     for label, value in (

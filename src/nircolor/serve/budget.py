@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import time
 from pathlib import PurePath, PureWindowsPath
 
 import numpy as np
 
+from .. import runtime
 from ..errors import ModelError
 from ..filters import GuidedFilter
 from ..models import Colorizer
@@ -28,7 +28,7 @@ def pool_threads(workers: int, cpus: int | None = None) -> int:
     1 thread (benchmarks/bench_serve.py).
     """
     if cpus is None:
-        cpus = os.cpu_count() or 1
+        cpus = runtime.usable_cores()
     return max(1, cpus // max(1, workers))
 
 
