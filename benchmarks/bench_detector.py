@@ -40,10 +40,19 @@ SEED_SECONDS = {(128, 128): 0.58, (256, 256): 1.35, (512, 512): 2.95, (600, 800)
 FASTER_RCNN_SECONDS = {(128, 128): 0.75, (256, 256): 1.61, (512, 512): 3.26, (600, 800): 4.58}
 PICTURE = REPO / "docs" / "images" / "detector_val.jpg"
 TILE = (216, 288)  # (h, w) of one picture in the grid
-TRAIN_COMMAND = (
-    "nircolor train detector --data ../shared/data -o src/nircolor/models/weights/detector "
-    "--epochs 20 --steps-per-epoch 200 --patch 384 --threads 1 --init classifier"
-)
+
+
+def training_sentence(model) -> str:
+    """How the model's last training run was made, from its ``config.json``."""
+    training = model.trunk.config.get("training", {})
+    command = training.get("command")
+    if not command:
+        return "The detector's folder has no training record."
+    minutes = training.get("wall_seconds", 0) / 60
+    return (
+        f"The detector's last training run was `{command}` ({minutes:.0f} min, best epoch "
+        f"{training.get('best_epoch')}); its model card has the whole chain."
+    )
 
 
 def ms_per_image(model, size: tuple[int, int], runs: int) -> float:
@@ -125,12 +134,10 @@ def main() -> None:
     classifier_hits = [c == p.category for c, p in zip(classified, pairs, strict=True)]
 
     lines = [
-        f"The shipped detector was trained by `{TRAIN_COMMAND}` (18 min; the export, NMS "
-        "choice and card rerun with `--resume` after the first ending tripped on a code "
-        "change; its model card has the record) on composites of the `fit` rows only; the "
-        "epoch was chosen on composites of the scene-disjoint `holdout` rows. Everything "
-        "below is on the `"
-        f"{args.split}` rows ({len(pairs)} images of known categories), never seen in training.",
+        f"{training_sentence(model)} It was trained on composites of the `fit` rows only; "
+        "the epoch was chosen on composites of the scene-disjoint `holdout` rows. Everything "
+        f"below is on the `{args.split}` rows ({len(pairs)} images of known categories), never "
+        "seen in training.",
         "",
         f"**Held-out composites** ({scores['count']} pictures, {scores['boxes']} boxes, built "
         f"only from `split == {args.split}` images; all detections kept): "
