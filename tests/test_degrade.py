@@ -210,11 +210,11 @@ def test_degraded_training_resumes_exactly_and_is_recorded(tmp_path):
 
 
 @training
-def test_degrade_is_a_share_and_for_colorizers_only(tmp_path):
+def test_degrade_is_a_share_and_not_for_the_classifier(tmp_path):
     data = write_pairs(tmp_path / "data")
     with pytest.raises(ModelError, match="share"):
         tiny_config(tmp_path, data, "x", degrade=2.0)
-    with pytest.raises(ModelError, match="not a colorizer"):
+    with pytest.raises(ModelError, match="does not degrade"):
         tiny_config(tmp_path, data, "y", arch="classifier", degrade=0.5)
 
 

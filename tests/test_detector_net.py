@@ -93,3 +93,28 @@ def test_tiny_detector_trains_exports_and_detects_as_in_torch(tmp_path):
     reference = torch_detector(net, detector_spec(config), "cpu")(nir[0, 0])
     assert 1 <= len(found) <= 5 and len(reference) >= len(found)
     assert all(d.label in ("bright", "dark") for d in found)
+
+
+def test_degraded_detector_batches_keep_their_boxes():
+    from types import SimpleNamespace
+
+    from nircolor.train.detect import DetectTask
+
+    class Images(list):
+        pass
+
+    rng = np.random.default_rng(0)
+    images = Images((rng.random((60, 80)) * 255).astype(np.uint8) for _ in range(4))
+    images.nir, images.labels = list(images), [0, 1, 2, 0]
+
+    def batch(share):
+        cfg = SimpleNamespace(batch=3, patch=96, degrade=share)
+        return DetectTask().batch(images, cfg, np.random.default_rng(7))
+
+    clean, (boxes, classes, _) = batch(0.0)
+    degraded, (boxes_d, classes_d, _) = batch(1.0)
+    np.testing.assert_array_equal(boxes, boxes_d)
+    np.testing.assert_array_equal(classes, classes_d)
+    assert clean.shape == degraded.shape and degraded.dtype == np.float32
+    assert np.abs(clean - degraded).mean() > 0.01
+    assert 0 <= degraded.min() and degraded.max() <= 1

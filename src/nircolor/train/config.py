@@ -92,8 +92,8 @@ class NetTrainConfig:
             )
         if not 0 <= self.degrade <= 1:
             raise ModelError(f"degrade must be a share in [0, 1], not {self.degrade}")
-        if self.degrade and self.output_space is None:
-            raise ModelError(f"degrade: the {self.arch} is not a colorizer (no NIR to degrade)")
+        if self.degrade and self.arch == "classifier":
+            raise ModelError("degrade: the classifier's training does not degrade its images")
         if not 0 <= self.average < 1:
             raise ModelError(f"average must be a decay in [0, 1), not {self.average}")
         check_weights(self)

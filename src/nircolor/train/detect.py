@@ -2,7 +2,9 @@
 composites, the Faster R-CNN losses, and validation by the numpy pipeline of inference.
 
 Each batch is ``cfg.batch`` composites (:mod:`nircolor.detection.composites`) of the
-training images at the working size (long side ``cfg.patch``). The loss, per picture:
+training images at the working size (long side ``cfg.patch``), a share ``cfg.degrade`` of
+them degraded at random (:func:`nircolor.degrade.degrade_batch`: blur, rescaling, noise,
+JPEG). The loss, per picture:
 
 * RPN: 256 anchors sampled (at most half positive): positive at IoU ≥ 0.7 with a box (and
   each box's best anchor), negative below 0.3; binary cross entropy on the objectness,
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..degrade import degrade_batch
 from ..detection.boxes import HEAD_WEIGHTS, encode, iou, roi_weights
 from ..detection.composites import SHAPES, PiecePool, make_composite
 from ..detection.evaluate import composite_scores, held_out_composites, top_box_hits
@@ -95,6 +98,8 @@ class DetectTask(Task):
             boxes[i, : len(picture.boxes)] = picture.boxes
             classes[i, : len(picture.labels)] = picture.labels + 1
         nir = np.stack([p.image for p in pictures]).astype(np.float32) / 255
+        if cfg.degrade:  # the pictures only: the boxes stay where the pieces are
+            nir = degrade_batch(nir, cfg.degrade, rng)
         seed = np.array([rng.integers(2**31)], np.int64)
         return nir[:, None], (boxes, classes, seed)
 
