@@ -12,7 +12,7 @@ import typer
 
 from ..data import SPLITS
 from ..errors import NircolorError
-from ..train.defaults import DEFAULTS
+from ..train.defaults import DEFAULTS, DEGRADE_ARCHS
 from .common import (
     command_line,
     console,
@@ -261,7 +261,7 @@ def _train_net_command(arch: str):
                 help="Degrade the NIR of this share of the training patches at random (blur, "
                 "down-and-up rescaling, signal-dependent noise, JPEG; the truth and validation "
                 "stay clean; 0: off), e.g. 0.5.",
-                hidden=arch == "classifier",
+                hidden=arch not in DEGRADE_ARCHS,
             ),
         ] = 0.0,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,

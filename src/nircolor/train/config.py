@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
-from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS
+from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS, DEGRADE_ARCHS
 from .photos import check_photo_settings
 from .selection import COLOUR_TERMS
 from .task_registry import task_for
@@ -92,8 +92,8 @@ class NetTrainConfig:
             )
         if not 0 <= self.degrade <= 1:
             raise ModelError(f"degrade must be a share in [0, 1], not {self.degrade}")
-        if self.degrade and self.arch == "classifier":
-            raise ModelError("degrade: the classifier's training does not degrade its images")
+        if self.degrade and self.arch not in DEGRADE_ARCHS:
+            raise ModelError(f"degrade: the {self.arch}'s training does not degrade its images")
         if not 0 <= self.average < 1:
             raise ModelError(f"average must be a decay in [0, 1), not {self.average}")
         check_weights(self)

@@ -21,6 +21,10 @@ DEFAULTS = {  # per architecture: patch side, batch, loss, output space
 """The nets with a global vector see 128 × 128 patches: a 64 × 64 patch has no global context
 (the U-Net's bottleneck would be 4 × 4, all border). MSE is what the validation PSNR rewards."""
 
+DEGRADE_ARCHS = ("cnn", "fusion", "unet", "zhang", "iizuka", "detector")
+"""The archs whose training batches can be degraded (``--degrade``): the colorizers' NIR
+patches and the detector's composite pictures; the classifier's crops are not."""
+
 CLASS_WEIGHT_ARCHS = ("iizuka",)
 """The archs with an auxiliary scene-class loss. Iizuka et al. weighted it 1/300 against an
 MSE on chroma in [0, 1]; ours is on a/128 and b/128, in [-1, 1], 4× larger for the same
