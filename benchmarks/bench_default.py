@@ -26,6 +26,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
+
 from _common import REPO, Run, base_parser, describe_pairs, evaluate, load_split, publish
 from _scores import (
     RECORDS,
@@ -40,6 +42,7 @@ from bench_colour import results_table
 from nircolor.api import get_model
 from nircolor.evaluate import GREY, evaluate_grey
 from nircolor.filters import DetailTransfer, GuidedFilter
+from nircolor.metrics import mean_metrics
 from nircolor.train.selection import sharp_score
 
 BARS = (
@@ -96,6 +99,39 @@ def verdicts(summary: dict, grey: dict) -> str:
     return "all met" if not missed else "misses " + ", ".join(missed)
 
 
+def rule_margin(first: list[dict], second: list[dict], rounds: int = 1000, seed: int = 0):
+    """The rule's score of ``first`` less that of ``second`` (per-image rows of the same
+    pairs), and its 95 % paired bootstrap interval: the images drawn with replacement, the
+    same draw for both."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(rounds):
+        drawn = rng.integers(0, len(first), len(first))
+        differences.append(
+            sharp_score(mean_metrics([first[i] for i in drawn]))
+            - sharp_score(mean_metrics([second[i] for i in drawn]))
+        )
+    margin = sharp_score(mean_metrics(first)) - sharp_score(mean_metrics(second))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return margin, low, high
+
+
+def margin_sentence(ranked: list[str], images: dict[str, list[dict]]) -> str:
+    """How sure the holdout is of its first place: the two best candidates scored in this
+    run, with the bootstrap interval of their difference."""
+    if len(ranked) < 2:
+        return ""
+    first, second = ranked[:2]
+    margin, low, high = rule_margin(images[first], images[second])
+    verdict = "excludes" if high < 0 else "includes"
+    return (
+        f"\nHow sure the holdout is: {first} less {second}, the two best candidates scored in"
+        f" this run, is {margin:+.3f} on the rule; its 95 % paired bootstrap interval over the"
+        f" {len(images[first])} holdout images (1000 draws) is [{low:+.3f}, {high:+.3f}], which"
+        f" {verdict} 0.\n"
+    )
+
+
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL")
@@ -104,14 +140,16 @@ def main() -> None:
     args = parser.parse_args()
     run = Run()
     splits = {"holdout": load_split(args.data, "holdout"), "val": load_split(args.data, "val")}
-    entries = {}
+    entries, holdout_images = {}, {}
     for item in args.candidate:
         name, model, changes = parse_candidate(item)
         command, wall = training_record(model)
-        scores = {
-            split: evaluate(configured(model, changes), pairs, f"{split}: {name}").summary
+        evaluations = {
+            split: evaluate(configured(model, changes), pairs, f"{split}: {name}")
             for split, pairs in splits.items()
         }
+        scores = {split: evaluation.summary for split, evaluation in evaluations.items()}
+        holdout_images[name] = evaluations["holdout"].images
         entries[name] = {"model": describe(model, changes), "command": portable(command)}
         entries[name] |= {"wall": wall}
         entries[name] |= {"scored": run.date, "scores": scores}
@@ -160,6 +198,7 @@ NIR shown as grey's {greys["val"]["gmsd"]:.3f}, hue accuracy ≥ 0.76, ΔE00 ≤
 | candidate | holdout score | val bars |
 |---|---:|---|
 {rule}
+{margin_sentence([name for name in ranked if name in holdout_images], holdout_images)}
 {recorded_notes(record, marked, args.record, "this script")}
 """
     if not args.no_write:

@@ -139,7 +139,10 @@ def _train_net_command(arch: str):
             str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier or is_zhang)
         ] = defaults["output_space"],
         loss: Annotated[str, typer.Option(help=LOSS_HELP[is_classifier])] = defaults["loss"],
-        width: Annotated[int | None, typer.Option(help="Base width of the net.")] = None,
+        width: Annotated[
+            int | None,
+            typer.Option(help="Base width of the net; with --init, a larger one widens it (unet)."),
+        ] = None,
         categories: Annotated[str | None, typer.Option(help=CATEGORIES_HELP[is_classifier])] = None,
         classifier: Annotated[
             Path | None,

@@ -42,6 +42,7 @@ from ..models.onnx import WEIGHTS_NAME
 from ..nets import count_parameters, create_net
 from ..nets.colour import output_to_srgb
 from ..nets.losses import colour_terms_loss
+from ..nets.widen import WIDENERS
 from .cards import write_net_card
 from .checkpoint import (
     CHECKPOINT,
@@ -137,8 +138,13 @@ def init_weights(net, init: dict) -> None:
     """Load the base model's weights: all of them, or (a trunk) those of the same name and
     shape — the new heads keep their fresh initialisation."""
     weights = load_file(Path(init["folder"]) / WEIGHTS_NAME)
-    if not init["trunk"]:
+    if not init["trunk"] and net.config == init["net"]:
         net.load_state_dict(weights)
+        return
+    if not init["trunk"]:  # a wider net of the same kind (see net_kwargs)
+        base = create_net(init["arch"], **init["net"])
+        base.load_state_dict(weights)
+        WIDENERS[init["arch"]](base, net)
         return
     own = net.state_dict()
     shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
@@ -160,13 +166,27 @@ def net_kwargs(cfg: NetTrainConfig, init: dict | None = None, images: ImageSet |
     """Constructor arguments of the net for these settings (a fine-tuned one: its base's; on
     a base's trunk: the base's width and depth)."""
     if init is not None and not init["trunk"]:
-        return dict(init["net"])
+        return dict(init["net"]) | widened(cfg, init)
     kwargs: dict = {}
     if init is not None:
         kwargs = {k: init["net"][k] for k in ("width", "levels") if k in init["net"]}
     elif cfg.width is not None:
         kwargs["width"] = cfg.width
     return kwargs | task_for(cfg.arch).net_kwargs(cfg, images)
+
+
+def widened(cfg: NetTrainConfig, init: dict) -> dict:
+    """``{"width": cfg.width}`` where a fine-tune asks for a wider net than its base: the
+    base is widened without changing what it computes (:mod:`nircolor.nets.widen`)."""
+    base = init["net"].get("width")
+    if cfg.width is None or cfg.width == base:
+        return {}
+    if cfg.arch not in WIDENERS or base is None or cfg.width < base:
+        raise ModelError(
+            f"--width {cfg.width}: {cfg.init} is a {cfg.arch} of width {base}; a fine-tune"
+            f" keeps it, or widens it ({', '.join(sorted(WIDENERS))} only, never narrower)"
+        )
+    return {"width": cfg.width}
 
 
 def classifier_weights(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
