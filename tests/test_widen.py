@@ -47,6 +47,16 @@ def test_a_widened_unet_computes_what_its_base_computes(wider, mode):
     assert sum(p.numel() for p in wide.parameters()) > 2 * sum(p.numel() for p in base.parameters())
 
 
+def test_a_unet_without_batchnorm_widens_too():
+    torch.manual_seed(1)
+    base = create_net("unet", width=4, levels=2, norm="none")
+    wide = create_net("unet", width=7, levels=2, norm="none")
+    widen_unet(base, wide)
+    nir = torch.rand(1, 1, 24, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(wide(nir).numpy(), base(nir).numpy(), atol=2e-5)
+
+
 def test_copied_channels_drift_apart_in_training():
     base, wide = trained_looking_unet(4), create_net("unet", width=6, levels=3)
     widen_unet(base, wide, seed=0)
