@@ -120,10 +120,11 @@ def margin_sentence(ranked: list[str], images: dict[str, list[dict]], shipped: s
     """How sure the holdout is of its first place: the best candidate scored in this run
     against the one that ships (``--shipped``; else the second best), with the bootstrap
     interval of their difference."""
-    first = ranked[0] if ranked else None
-    second = shipped if shipped in images and shipped != first else (ranked[1:] or [None])[0]
-    if first is None or second is None:
+    if len(ranked) < 2:
         return ""
+    first, second = ranked[0], ranked[1]
+    if shipped in images and shipped != first:
+        second = shipped
     margin, low, high = rule_margin(images[first], images[second])
     verdict = "excludes" if high < 0 else "includes"
     return (

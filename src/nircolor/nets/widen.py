@@ -49,10 +49,9 @@ def widen_channels(old: int, new: int, rng: np.random.Generator) -> Channels:
     (of random ones again once every old channel has a copy)."""
     if new < old:
         raise ValueError(f"cannot narrow {old} channels to {new}")
-    copies = np.concatenate(
-        [rng.permutation(old) for _ in range(-(-(new - old) // old))] or [np.zeros(0, int)]
-    )[: new - old]
-    source = np.concatenate([np.arange(old), copies]).astype(int)
+    rounds = -(-(new - old) // old)  # how many times some old channel is copied
+    copies = [rng.permutation(old) for _ in range(rounds)]
+    source = np.concatenate([np.arange(old), *copies])[:new]
     share = np.ones(new)
     for channel in range(old):
         holders = np.flatnonzero(source == channel)
@@ -82,8 +81,10 @@ def copy_norm(old: nn.BatchNorm2d, new: nn.BatchNorm2d, out: Channels) -> None:
     new.num_batches_tracked.copy_(old.num_batches_tracked)
 
 
-def copy_unit(old: nn.Sequential, new: nn.Sequential, inp: Channels, out: Channels) -> Channels:
-    """A ``conv_bn_relu`` unit (convolution, optional BatchNorm, ReLU); returns ``out``."""
+def copy_unit(old: nn.Sequential, new: nn.Sequential, inp: Channels, rng) -> Channels:
+    """A ``conv_bn_relu`` unit (convolution, optional BatchNorm, ReLU) on widened inputs
+    ``inp``; returns the channels of its output."""
+    out = widen_channels(old[0].out_channels, new[0].out_channels, rng)
     copy_conv(old[0], new[0], inp, out)
     if isinstance(old[1], nn.BatchNorm2d):
         copy_norm(old[1], new[1], out)
@@ -92,12 +93,7 @@ def copy_unit(old: nn.Sequential, new: nn.Sequential, inp: Channels, out: Channe
 
 def copy_block(old, new, inp: Channels, rng: np.random.Generator) -> Channels:
     """Two ``conv_bn_relu`` units; returns the channels of its output."""
-    mid = copy_unit(old[0], new[0], inp, _widened(old[0], new[0], rng))
-    return copy_unit(old[1], new[1], mid, _widened(old[1], new[1], rng))
-
-
-def _widened(old: nn.Sequential, new: nn.Sequential, rng: np.random.Generator) -> Channels:
-    return widen_channels(old[0].out_channels, new[0].out_channels, rng)
+    return copy_unit(old[1], new[1], copy_unit(old[0], new[0], inp, rng), rng)
 
 
 def widen_unet(old: nn.Module, new: nn.Module, seed: int = 0) -> None:
@@ -107,13 +103,13 @@ def widen_unet(old: nn.Module, new: nn.Module, seed: int = 0) -> None:
         raise ValueError("only the width may differ between the net and its widened copy")
     rng = np.random.default_rng(seed)
     nir = identity_channels(1)
-    x = copy_unit(old.stem, new.stem, nir, _widened(old.stem, new.stem, rng))
+    x = copy_unit(old.stem, new.stem, nir, rng)
     x = copy_block(old.encoders[0], new.encoders[0], x, rng)
     skips = [x]
     for old_down, new_down, old_enc, new_enc in zip(
         old.downs, new.downs, old.encoders[1:], new.encoders[1:], strict=True
     ):
-        x = copy_unit(old_down, new_down, x, _widened(old_down, new_down, rng))
+        x = copy_unit(old_down, new_down, x, rng)
         x = copy_block(old_enc, new_enc, x, rng)
         skips.append(x)
     first, second = old.global_mlp[0], old.global_mlp[2]

@@ -135,20 +135,20 @@ def init_config(cfg: NetTrainConfig) -> dict | None:
 
 
 def init_weights(net, init: dict) -> None:
-    """Load the base model's weights: all of them, or (a trunk) those of the same name and
-    shape — the new heads keep their fresh initialisation."""
+    """Load the base model's weights: all of them, widened if the net is wider (see
+    :func:`widened`), or (a trunk) those of the same name and shape — the new heads keep
+    their fresh initialisation."""
     weights = load_file(Path(init["folder"]) / WEIGHTS_NAME)
-    if not init["trunk"] and net.config == init["net"]:
+    if init["trunk"]:
+        own = net.state_dict()
+        shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+        net.load_state_dict(shared, strict=False)
+    elif net.config == init["net"]:
         net.load_state_dict(weights)
-        return
-    if not init["trunk"]:  # a wider net of the same kind (see net_kwargs)
+    else:  # a wider net of the same kind (see net_kwargs)
         base = create_net(init["arch"], **init["net"])
         base.load_state_dict(weights)
         WIDENERS[init["arch"]](base, net)
-        return
-    own = net.state_dict()
-    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    net.load_state_dict(shared, strict=False)
 
 
 def apply_init(cfg: NetTrainConfig, init: dict | None) -> None:
