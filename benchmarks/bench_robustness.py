@@ -43,6 +43,7 @@ from _common import (
     single_threaded_blas,
 )
 from nircolor.api import get_model
+from nircolor.context import SOFT_RATIO
 from nircolor.data import load_pair
 from nircolor.degrade import CONDITIONS, degrade_condition, downscale
 from nircolor.evaluate import GREY, evaluate_grey, evaluate_model
@@ -265,6 +266,9 @@ the NIR in [0, 1], clipped, seeded per image), Gaussian blur σ 1 / 2 / 4 px, JP
 with the truth downscaled the same way. The truth is never degraded; each model runs as it
 ships (its colour context, guided filter and detail transfer, and `denoise="auto"`: the
 light denoise below on a noisy NIR); `{default}`, denoise off is the default without it.
+A model with a colour context colours a soft copy at its sharp scale (`nircolor.context`,
+re-blur ratio above {SOFT_RATIO:g}: the copy is halved first; "Soft pictures" has the choice),
+which is what the blurred rows test; no clean val copy is that soft.
 Mean per-image metrics.
 {", ".join(f"`{n}`" for n in sorted(light & set(names)))} (slowest) scored clean, at the
 middle strengths and under both downscalings only (—: not run), to keep the run short. Time

@@ -108,7 +108,8 @@ def test_small_copy_is_the_same_for_any_band_height(monkeypatch):
     assert abs(float(whole.mean()) - float(nir.mean())) < 2e-3  # an average, not a sample
 
 
-def test_a_smooth_colouring_is_carried_to_full_size():
+def test_a_smooth_colouring_is_carried_to_full_size(monkeypatch):
+    monkeypatch.setattr(context_module, "SOFT_RATIO", np.inf)  # the carry-up alone: no halving
     y, x = np.mgrid[0:900, 0:1200] / 1200
     nir = (0.5 + 0.3 * np.sin(3 * x + 2 * y)).astype(np.float32)
     slopes, offsets = np.array([0.8, 0.5, -0.3]), np.array([0.1, 0.2, 0.6])
@@ -153,7 +154,7 @@ def test_bands_give_the_pixels_of_the_whole(monkeypatch):
     model = SizeDependent()
     whole = colorize_in_context(nir, model.predict, setting)
     small = downscale_rows(lambda a, b: nir[a:b], nir.shape, 300)
-    copy = colorized_copy(small, model.predict)
+    copy = colorized_copy(small, model.predict, setting.sigma)
     monkeypatch.setattr(context_module, "BAND_PIXELS", 1400 * 37)
     monkeypatch.setattr(context_module, "CARRY_PIXELS", 1400 * 5)
     bands = context_bands(lambda a, b: nir[a:b], nir.shape, copy, setting.sigma)

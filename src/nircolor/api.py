@@ -20,6 +20,7 @@ from .context import (
     ColourContext,
     colorize_in_context,
     colorized_copy,
+    colour_at_sharp_scale,
     downscale_rows,
 )
 from .data import NIR_SUFFIX, output_name  # noqa: F401  (part of the API)
@@ -194,8 +195,13 @@ def colorize_whole(
 ) -> np.ndarray:
     """``predict``'s colours of a whole in-memory image: through ``context`` when the image
     is larger than it, then ``finish`` (the guided filter, the NIR's detail). Training
-    validates with this too, so an epoch is chosen on the pictures :func:`colorize` gives."""
-    rgb = colorize_in_context(nir, predict, context) if context.applies(nir.shape) else predict(nir)
+    validates with this too, so an epoch is chosen on the pictures :func:`colorize` gives.
+    An image no larger than ``context`` is its own copy: a soft one is coloured at its
+    sharp scale (:func:`nircolor.context.colour_at_sharp_scale`)."""
+    if context.applies(nir.shape):
+        rgb = colorize_in_context(nir, predict, context)
+    else:
+        rgb = colour_at_sharp_scale(nir, predict, context.sigma) if context else predict(nir)
     return finish(nir, rgb) if finish else rgb
 
 
@@ -356,7 +362,7 @@ def colorize_large_file(
         if strength is not None:  # the copy of the denoised rows, as of the whole image
             small = _context_rows(source, input_bits, size, strength)
         specialist = model.for_image(small) if isinstance(model, Colorizer) else model
-        context_copy = colorized_copy(small, predictor(specialist)), context.sigma
+        context_copy = colorized_copy(small, predictor(specialist), context.sigma), context.sigma
     reader = open_rows(source, input_bits)
     try:
         read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)

@@ -22,6 +22,21 @@ guided filter of a model that carries one.
 The small copy is made in two steps that a stream of row bands reproduces exactly: a mean
 over ``f × f`` blocks (``f`` an integer, about ``max(H, W) / (2 size)``), then an area
 resize to the context size.
+
+A soft copy is coloured at the scale where it is sharp. A net learns its colours from
+sharp pictures; shown an out-of-focus one (NIR often is: lenses made for visible light focus
+the NIR behind the sensor) it paints wrong colours, worse than if it were shown a smaller
+sharp picture of the same scene (BENCHMARKS.md, "Robustness"). How soft an image is, is its
+re-blur ratio: the share of its gradient energy that one more blur keeps,
+
+    ρ = Σ |∇ (G₁ * x)|² / Σ |∇ x|²     (Sobel gradients, G₁ a Gaussian of σ 1 px)
+
+An edge blurred by σ px keeps about σ / √(σ² + 1) of it (0.75 for σ 1, 0.90 for σ 2 with
+Sobel's kernels), fine texture less; the copies of the fit and holdout rows lie between
+0.26 and 0.65. While the copy's ρ is above :data:`SOFT_RATIO` it is halved (area), the net
+colours the smallest, and its colours are carried up to the copy's size as above, so the
+copy keeps its shape (and a video's keyframes and a streamed file's bands get the same
+pixels as the whole image). An image no larger than the context is its own copy.
 """
 
 from __future__ import annotations
@@ -38,10 +53,13 @@ __all__ = [
     "ColourContext",
     "carry_up",
     "colorize_in_context",
+    "colour_at_sharp_scale",
     "colorized_copy",
     "context_bands",
     "context_shape",
     "downscale_rows",
+    "reblur_ratio",
+    "sharp_scale",
 ]
 
 MAX_SIZE = 8192
@@ -53,6 +71,13 @@ CARRY_PIXELS = 1_000_000
 FLOOR = 1e-6
 """Range weight below which a neighbour counts as unlike: a pixel unlike all four of its
 neighbours in the copy gets their bilinear mean."""
+
+SOFT_RATIO = 0.75
+"""Re-blur ratio above which a copy is soft and is halved before the net colours it, chosen
+on the holdout rows (BENCHMARKS.md, "Soft pictures": ΔE00 under blur σ 1, 2 and 4 px, with
+0.05 to spare above the softest clean fit or holdout copy, 0.65)."""
+MIN_SOFT_SIDE = 64
+"""A soft copy is not halved below this long side (the net needs a scene to see)."""
 
 RowReader = Callable[[int, int], np.ndarray]
 
@@ -184,14 +209,63 @@ def downscale_rows(read: RowReader, shape, size: int) -> np.ndarray:
     return np.clip(small.reshape(small_h, small_w), 0.0, 1.0)
 
 
+# ------------------------------------------------------------------------------ a soft copy
+
+
+def reblur_ratio(image: np.ndarray) -> float:
+    """How soft ``image`` is: the share of its gradient energy that one more blur (σ 1 px)
+    keeps (see the module notes); 0 for a flat image."""
+    image = np.asarray(image, dtype=np.float32)
+    sharp = _gradient_energy(image)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
+    return _gradient_energy(blurred) / sharp if sharp > 0 else 0.0
+
+
+def _gradient_energy(image: np.ndarray) -> float:
+    dx = cv2.Sobel(image, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT)
+    dy = cv2.Sobel(image, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT)
+    return float(np.einsum("ij,ij->", dx, dx, dtype=np.float64)) + float(
+        np.einsum("ij,ij->", dy, dy, dtype=np.float64)
+    )
+
+
+def sharp_scale(nir: np.ndarray) -> np.ndarray:
+    """``nir`` halved (area) while it is soft (:data:`SOFT_RATIO`) and its long side stays
+    at least :data:`MIN_SOFT_SIDE`; ``nir`` itself when it is sharp."""
+    while max(nir.shape) >= 2 * MIN_SOFT_SIDE and reblur_ratio(nir) > SOFT_RATIO:
+        height, width = nir.shape
+        half = (max(1, round(width / 2)), max(1, round(height / 2)))
+        nir = cv2.resize(nir, half, interpolation=cv2.INTER_AREA)
+    return nir
+
+
+def colour_at_sharp_scale(
+    nir: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], sigma: float
+) -> np.ndarray:
+    """``predict(nir)``, or for a soft ``nir`` its colours at its :func:`sharp_scale`,
+    carried up to its size with an NIR range of ``sigma``: ``(h, w, 3)`` float32."""
+    sharp = sharp_scale(nir)
+    if sharp is nir:
+        return np.asarray(predict(nir), dtype=np.float32)
+    return carry_up(_with_guide(predict(sharp), sharp), nir, 0, nir.shape[0], sigma)
+
+
 # ------------------------------------------------------------------------------ the carry-up
 
 
-def colorized_copy(small_nir: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]):
-    """The context copy colorized by ``predict``: ``(h, w, 4)`` float32, its colour and then
-    its NIR (the range guide of :func:`carry_up`)."""
-    small_rgb = np.asarray(predict(small_nir), dtype=np.float32)
-    return np.concatenate([small_rgb, small_nir[:, :, None].astype(np.float32)], axis=2)
+def colorized_copy(
+    small_nir: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], sigma: float
+):
+    """The context copy colorized by ``predict`` (at its :func:`sharp_scale`, ``sigma`` the
+    NIR range that carries a soft copy's colours up): ``(h, w, 4)`` float32, its colour and
+    then its NIR (the range guide of :func:`carry_up`)."""
+    return _with_guide(colour_at_sharp_scale(small_nir, predict, sigma), small_nir)
+
+
+def _with_guide(rgb, nir: np.ndarray) -> np.ndarray:
+    """Colours and their NIR as one ``(h, w, 4)`` float32 array."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    return np.concatenate([rgb, nir[:, :, None].astype(np.float32)], axis=2)
 
 
 def _neighbours(start: int, stop: int, small: int, full: int):
@@ -259,7 +333,7 @@ def colorize_in_context(
     def read(a: int, b: int) -> np.ndarray:
         return nir[a:b]
 
-    copy = colorized_copy(downscale_rows(read, nir.shape, context.size), predict)
+    copy = colorized_copy(downscale_rows(read, nir.shape, context.size), predict, context.sigma)
     out = np.empty((height, width, 3), dtype=np.float32)
     for top, _, rgb in context_bands(read, nir.shape, copy, context.sigma):
         out[top : top + len(rgb)] = rgb

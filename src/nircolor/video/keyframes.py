@@ -245,7 +245,7 @@ class KeyframeColorizer:
             return nir[top:bottom]
 
         small = downscale_rows(read, nir.shape, self.context.size)
-        copy = colorized_copy(small, self.model.for_image(nir).predict)
+        copy = colorized_copy(small, self.model.for_image(nir).predict, self.context.sigma)
         self.keyframes.append(index)
         return Key(index, copy, motion)
 
