@@ -209,3 +209,12 @@ def test_the_nir_lightness_table_is_exact_on_8_and_16_bit_values():
     assert grey_lightness(np.float32([[0.0, 1.0]])).tolist() == [
         [0.0, pytest.approx(100, abs=1e-3)]
     ]
+
+
+@pytest.mark.parametrize("value", [0.0, 0.37, 1.0])
+def test_a_one_pixel_image_gets_its_lightness_and_colours(value):
+    nir = np.float32([[value]])  # OpenCV takes a 1 × 1 array for a scalar
+    assert grey_lightness(nir).shape == (1, 1)
+    assert grey_lightness(nir)[0, 0] == grey_lightness(np.float32([[value, value]]))[0, 0]
+    rgb = api.colorize(nir)
+    assert rgb.shape == (1, 1, 3) and np.isfinite(rgb).all()

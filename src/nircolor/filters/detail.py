@@ -96,7 +96,10 @@ def grey_lightness(nir: np.ndarray) -> np.ndarray:
     any other value is within 0.001 L* of its own (the NIR's L* is a third of the detail
     transfer's work when computed)."""
     nir, flat = _as_matrix(nir)
-    steps = cv2.multiply(flat, float(_STEPS), dtype=cv2.CV_16U)  # rounded, clipped to [0, 1]
+    if flat.size == 1:  # OpenCV takes a 1 × 1 array for a scalar (and gives 4 values)
+        steps = np.rint(np.clip(flat, 0.0, 1.0) * np.float32(_STEPS)).astype(np.uint16)
+    else:
+        steps = cv2.multiply(flat, float(_STEPS), dtype=cv2.CV_16U)  # rounded, clipped to [0, 1]
     return _GREY_LIGHTNESS.take(steps).reshape(nir.shape)
 
 
