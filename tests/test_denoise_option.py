@@ -196,11 +196,11 @@ def test_a_streamed_file_is_read_once_more_only_to_be_denoised(
 ):
     """The noise is measured in the pass that makes the context copy; only a file that is
     denoised is read again, for the copy of its denoised rows."""
-    import nircolor.api as api
+    import nircolor.streamed as streamed
 
     clean, noisy_nir = clean_and_noisy(7)
     source = write_image(tmp_path / "scene_nir.png", noisy_nir if noisy else clean)
     opened = []
-    monkeypatch.setattr(api, "open_rows", lambda *a: opened.append(a) or open_rows(*a))
+    monkeypatch.setattr(streamed, "open_rows", lambda *a: opened.append(a) or open_rows(*a))
     colorize_file(source, tmp_path / "out.png", ContextSepia(), tile=32, denoise=mode)
     assert len(opened) == passes

@@ -16,7 +16,18 @@ import pytest
 
 import nircolor
 
-CORE = ("io", "data", "metrics", "colorspace", "filters", "models", "nets", "tiling", "api")
+CORE = (
+    "io",
+    "data",
+    "metrics",
+    "colorspace",
+    "filters",
+    "models",
+    "nets",
+    "tiling",
+    "streamed",
+    "api",
+)
 FRONT_ENDS = ("cli", "serve", "report", "batch", "cluster", "video")
 
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from nircolor import api
+from nircolor import api, streamed
 from nircolor.api import colorize_file
 from nircolor.batch import FAILED, Options, plan, run_batch
 from nircolor.errors import ImageWriteError, NircolorError
@@ -98,13 +98,13 @@ def test_output_created_during_the_run_is_not_replaced(monkeypatch, tmp_path, ti
 def test_streamed_output_created_during_the_run_is_not_replaced(monkeypatch, tmp_path, tiny_model):
     source = make_nir_files(tmp_path / "in", ["a.png"]) / "a.png"
     target = tmp_path / "a.tif"
-    original = api.open_rows
+    original = streamed.open_rows
 
     def someone_else_writes_first(path, *args):
         target.write_bytes(b"theirs")
         return original(path, *args)
 
-    monkeypatch.setattr(api, "open_rows", someone_else_writes_first)
+    monkeypatch.setattr(streamed, "open_rows", someone_else_writes_first)
     with pytest.raises(ImageWriteError, match="appeared while"):
         colorize_file(source, target, model=str(tiny_model), tile=16)
     assert target.read_bytes() == b"theirs"

@@ -2,8 +2,9 @@
 
 :func:`colorize` colorizes an array in memory (tiled above
 :data:`~nircolor.tiling.AUTO_TILE_PIXELS` pixels); :func:`colorize_file` a file into a file,
-streamed by row bands through :func:`colorize_large_file` above
-:data:`~nircolor.tiling.STREAM_PIXELS` pixels.
+streamed by row bands through :func:`colorize_large_file` (:mod:`nircolor.streamed`) above
+:data:`~nircolor.tiling.STREAM_PIXELS` pixels. :func:`resolve_context` and
+:func:`check_not_input` are the context's and the output files' own, offered here too.
 """
 
 from __future__ import annotations
@@ -16,37 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from .cfa import read_mosaic
-from .context import (
-    ColourContext,
-    colorize_in_context,
-    colorized_copy,
-    colour_at_sharp_scale,
-    downscale_rows,
-)
+from .context import ColourContext, colorize_in_context, colour_at_sharp_scale, resolve_context
 from .data import NIR_SUFFIX, output_name  # noqa: F401  (part of the API)
-from .errors import ImageReadError, ModelError, is_an_input
+from .errors import ImageReadError, ModelError
 from .filters import DetailTransfer, Finish, GuidedFilter, check_denoise, denoise_input
-from .filters.denoise import NoiseMeter, denoised_rows, filter_strength, noise_of_rows
-from .io import as_grey, read_nir, samples_to_float, to_uint, write_image
-from .io.atomic import file_id, output_path
-from .io.band_writers import check_output, write_bands
+from .io import as_grey, read_nir, samples_to_float, write_image
+from .io.atomic import check_not_input
 from .io.marks import COLORIZED_BY
 from .io.samples import check_array_type, check_input_bits, sample_bits
-from .io.stream import image_size, open_rows
+from .io.stream import image_size
 from .models import Colorizer, check_nir, load_model, refuse_classifier, shown_model
 from .models.l3.cfa import check_mosaic_rendering, takes_mosaic
 from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
-from .tiling import (
-    AUTO_TILE_PIXELS,
-    DEFAULT_TILE,
-    STREAM_PIXELS,
-    STREAM_TILE,
-    check_tile,
-    colorize_bands,
-    default_overlap,
-    predictor,
-    tile_colorize,
-)
+from .streamed import RowProgress, colorize_large_file
+from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, STREAM_PIXELS, STREAM_TILE, tile_colorize
 
 
 @lru_cache(maxsize=8)
@@ -220,14 +204,6 @@ def _asked_or_default(asked, default):
     return asked or None
 
 
-def resolve_context(model: Colorizer, context) -> ColourContext:
-    """The colour context to use: the one asked for, else the model's; ``OFF``: none."""
-    context = ColourContext.of(context)
-    if context is None:
-        return model.context or ColourContext.OFF
-    return context
-
-
 def colorize_file(
     source: str | os.PathLike,
     target: str | os.PathLike,
@@ -279,158 +255,6 @@ def colorize_file(
     nir = read_nir(source, input_bits)
     rgb = colorize(nir, loaded, guided, context=context, detail=detail, denoise=denoise)
     return write_image(target, rgb, bit_depth, overwrite, COLORIZED_BY)
-
-
-def colorize_large_file(
-    source: str | os.PathLike,
-    target: str | os.PathLike,
-    model: Colorizer,
-    guided: GuidedFilter | None = None,
-    bit_depth: int = 8,
-    overwrite: bool = False,
-    tile: int = DEFAULT_TILE,
-    overlap: int | None = None,
-    compression: str | None = "zlib",
-    input_bits: int | None = None,
-    context: ColourContext | int | None = None,
-    progress: RowProgress | None = None,
-    detail: DetailTransfer | None = None,
-    denoise: str = "auto",
-) -> Path:
-    """Colorize an image file of any size into another file, in bounded memory.
-
-    Parameters
-    ----------
-    source : str or path-like
-        NIR image (TIFF is read by row bands; see the module notes for other formats).
-    target : str or path-like
-        Output file; its extension chooses the format. TIFF is written strip by strip.
-    model : Colorizer or callable
-        A loaded model (see :func:`nircolor.tiling.tile_colorize`).
-    guided : GuidedFilter, optional
-        Guided-filter post-processing, applied band by band (same result as on the whole).
-    bit_depth : {8, 16}
-        Bits per sample; 16 only for PNG and TIFF.
-    overwrite : bool
-        Replace an existing ``target``; without it an existing file is an error.
-    tile : int
-        Tile side (blending path) or largest band height (row path).
-    overlap : int, optional
-        Tile overlap for the blending path (default ``min(DEFAULT_OVERLAP, tile // 4)``).
-    compression : {"zlib", None}
-        Compression of a TIFF output (``None`` or ``"none"``: uncompressed).
-    input_bits : int, optional
-        As for :func:`~nircolor.read_image`.
-    context : ColourContext or int, optional
-        As for :func:`colorize`. When it applies, the file is read twice: once for its
-        context copy, once to colour it band by band (no tiles, so no tile borders).
-    progress : callable, optional
-        ``progress(rows_done, rows_total)``, called as each band is coloured.
-    detail : DetailTransfer, optional
-        The NIR's detail given to the lightness after the guided filter, band by band (same
-        result as on the whole; see :func:`colorize`).
-    denoise : {"auto", "on", "off"}
-        As for :func:`colorize`, with the same result: the noise is estimated in one more
-        pass over the file, and a noisy file is denoised band by band.
-
-    Returns
-    -------
-    target : Path
-
-    Raises
-    ------
-    ImageReadError, ImageWriteError
-        For unreadable input or unwritable output; ``target`` is then left as it was.
-    ValueError
-        For invalid arguments (checked before any reading).
-    """
-    source, target = Path(source), Path(target)
-    check_not_input(source, target)
-    input_bits = check_input_bits(input_bits)
-    tile, overlap = check_tile(tile, default_overlap(tile) if overlap is None else overlap)
-    finish = Finish(GuidedFilter.of(guided), DetailTransfer.of(detail))
-    check_output(target, bit_depth, overwrite, compression)
-    predictor(model)  # refuse a bad model before opening the file
-    if isinstance(model, Colorizer):
-        context = resolve_context(model, context)
-    else:
-        context = ColourContext.of(context) or ColourContext.OFF
-    size = context.size if context.applies(image_size(source)) else None
-    strength, small = _first_pass(source, input_bits, check_denoise(denoise), size)
-    context_copy = None
-    if size is not None:
-        if strength is not None:  # the copy of the denoised rows, as of the whole image
-            small = _context_rows(source, input_bits, size, strength)
-        specialist = model.for_image(small) if isinstance(model, Colorizer) else model
-        context_copy = colorized_copy(small, predictor(specialist), context.sigma), context.sigma
-    reader = open_rows(source, input_bits)
-    try:
-        read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
-        bands = colorize_bands(
-            read, reader.shape, model, tile, overlap, finish, context_copy=context_copy
-        )
-        quantised = (to_uint(rgb, bit_depth) for rgb in _reported(bands, reader.shape, progress))
-        write_bands(
-            target, quantised, reader.shape, bit_depth, compression, overwrite, COLORIZED_BY
-        )
-    finally:
-        reader.close()
-    return target
-
-
-RowProgress = Callable[[int, int], object]
-"""``progress(rows_done, rows_total)`` of a file colorized by row bands."""
-
-
-def _reported(bands, shape, progress: RowProgress | None):
-    """The colour rows of ``bands``, calling ``progress`` as each band comes."""
-    for top, _, rgb in bands:
-        if progress is not None:
-            progress(top + len(rgb), shape[0])
-        yield rgb
-
-
-def _first_pass(
-    source: Path, input_bits, mode: str, size: int | None
-) -> tuple[float | None, np.ndarray | None]:
-    """One streamed pass over a file's rows, for the strength of the non-local means it gets
-    under ``mode`` (``None``: not denoised) and, for a colour context of ``size`` px
-    (``None``: none), the context copy of its rows as they are; no pass for neither."""
-    if mode == "off" and size is None:
-        return None, None
-    meter = NoiseMeter()
-    reader = open_rows(source, input_bits)
-    try:
-        if size is None:
-            return filter_strength(noise_of_rows(reader, reader.shape), mode), None
-
-        def read(top: int, bottom: int) -> np.ndarray:
-            rows = reader(top, bottom)
-            if mode != "off":
-                meter.feed(rows)  # the copy's bands run top to bottom, as the meter needs
-            return rows
-
-        small = downscale_rows(read, reader.shape, size)
-    finally:
-        reader.close()
-    return (None if mode == "off" else filter_strength(meter.sigma(), mode)), small
-
-
-def _context_rows(source: Path, input_bits, size: int, strength: float) -> np.ndarray:
-    """The context copy (long side ``size``) of a file's rows denoised by ``strength``."""
-    reader = open_rows(source, input_bits)
-    try:
-        return downscale_rows(denoised_rows(reader, reader.shape[0], strength), reader.shape, size)
-    finally:
-        reader.close()
-
-
-def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Refuse an empty ``target`` or one that is the file ``source`` (same path, symlink or
-    hard link)."""
-    target_id = file_id(output_path(target))
-    if target_id is not None and target_id == file_id(source):
-        raise is_an_input(target)
 
 
 def _header_pixels(source: str | os.PathLike) -> int:

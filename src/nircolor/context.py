@@ -59,6 +59,7 @@ __all__ = [
     "context_shape",
     "downscale_rows",
     "reblur_ratio",
+    "resolve_context",
     "sharp_scale",
 ]
 
@@ -163,6 +164,15 @@ DEFAULT = ColourContext(512, 0.05)
 """The setting of the nets that carry none in their config: the size chosen on the holdout
 rows (BENCHMARKS.md, "Colour context"), the NIR range on the holdout's full-size images
 (BENCHMARKS.md, "Colour carry-up")."""
+
+
+def resolve_context(model, context) -> ColourContext:
+    """The colour context to use: the one asked for (any form :meth:`ColourContext.of`
+    takes), else ``model.context``; ``OFF``: none."""
+    context = ColourContext.of(context)
+    if context is None:
+        return model.context or ColourContext.OFF
+    return context
 
 
 # --------------------------------------------------------------------------- the small copy

@@ -22,9 +22,9 @@ for a model that is not local). See :func:`model_halo`.
 
 The finishing filters (the guided filter, the NIR's detail: :class:`nircolor.filters.Finish`)
 are applied band by band with a halo of :attr:`~nircolor.filters.Finish.halo` rows, so the
-result equals the whole image finished. :func:`nircolor.api.colorize_large_file` uses the same bands
-to stream a file to a file (:mod:`nircolor.io.stream` reads, :mod:`nircolor.io.band_writers`
-writes).
+result equals the whole image finished. :func:`nircolor.streamed.colorize_large_file` uses
+the same bands to stream a file to a file (:mod:`nircolor.io.stream` reads,
+:mod:`nircolor.io.band_writers` writes).
 """
 
 from __future__ import annotations

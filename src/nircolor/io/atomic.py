@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ImageWriteError, error_reason
+from ..errors import ImageWriteError, error_reason, is_an_input
 
 PART_SUFFIX = ".part"
 """The suffix (before any extension the writer needs) of temporary files being written."""
@@ -205,3 +205,11 @@ def remove_stale_parts(folder: Path, older_than: float) -> list[Path]:
         except OSError:
             continue  # gone meanwhile, or not ours to remove
     return removed
+
+
+def check_not_input(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Refuse an empty ``target`` or one that is the file ``source`` (same path, symlink or
+    hard link)."""
+    target_id = file_id(output_path(target))
+    if target_id is not None and target_id == file_id(source):
+        raise is_an_input(target)
