@@ -41,6 +41,7 @@ COMMANDS = (
     "detect",
     "train",
     "quantize",
+    "calibrate",
     "evaluate",
     "report",
     "simulate",

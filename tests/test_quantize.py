@@ -23,7 +23,7 @@ from nircolor.models.onnx import OnnxColorizer, session_options
 
 from .helpers import requires
 from .helpers.cli import run_cli
-from .helpers.training import one_torch_thread, write_pairs  # noqa: F401  (fixture)
+from .helpers.training import one_torch_thread, write_pairs, write_tiny_unet  # noqa: F401
 
 TORCH = requires("torch", "onnx")
 CONTEXT = 32
@@ -31,22 +31,9 @@ CONTEXT = 32
 
 @pytest.fixture(scope="module")
 def tiny_unet(tmp_path_factory) -> Path:
-    """A random unet (width 4, 2 levels: stride 4) exported as a model folder whose colour
-    context is 32 px, so the 48×64 pairs reach the net as 24×32 copies."""
-    import torch
-
-    from nircolor.nets.export import onnx_bytes
-    from nircolor.nets.unet import UNet
-
-    torch.manual_seed(0)
-    net = UNet(width=4, levels=2).eval()
-    folder = tmp_path_factory.mktemp("tiny-unet") / "unet"
-    folder.mkdir()
-    (folder / "model.onnx").write_bytes(onnx_bytes(net, torch.rand(1, 1, 32, 48)))
-    config = {"kind": "onnx", "arch": "unet", "net": net.config, "stride": net.stride}
-    config |= {"output_space": "rgb", "context": [CONTEXT, 0.05], "guided": None}
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+    """A random unet whose colour context is 32 px, so the 48×64 pairs reach the net as
+    24×32 copies."""
+    return write_tiny_unet(tmp_path_factory.mktemp("tiny-unet") / "unet", CONTEXT)
 
 
 @pytest.fixture(scope="module")

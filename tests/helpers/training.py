@@ -23,6 +23,26 @@ def write_pairs(root: Path, count: int = 6, height: int = 48, width: int = 64) -
     return root
 
 
+def write_tiny_unet(folder: Path, context: int) -> Path:
+    """A random unet (width 4, 2 levels: stride 4) exported as an ONNX model folder whose
+    colour context is ``context`` px (needs torch)."""
+    import json
+
+    import torch
+
+    from nircolor.nets.export import onnx_bytes
+    from nircolor.nets.unet import UNet
+
+    torch.manual_seed(0)
+    net = UNet(width=4, levels=2).eval()
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(onnx_bytes(net, torch.rand(1, 1, 32, 48)))
+    config = {"kind": "onnx", "arch": "unet", "net": net.config, "stride": net.stride}
+    config |= {"output_space": "rgb", "context": [context, 0.05], "guided": None}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def tiny_config(tmp_path: Path, data: Path, name: str, **overrides) -> NetTrainConfig:
     from nircolor.train.nets import NetTrainConfig
 

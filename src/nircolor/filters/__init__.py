@@ -1,7 +1,7 @@
 """Edge-aware filters for colorized images, and what finishes a colorization."""
 
 from .denoise import check_denoise, denoise_input, denoise_nir, estimate_noise
-from .detail import DetailTransfer, transfer_detail
+from .detail import DetailTransfer, shift_lightness, transfer_detail
 from .finish import Finish
 from .guided import GuidedFilter, apply_guided, guided_filter
 
@@ -15,5 +15,6 @@ __all__ = [
     "denoise_nir",
     "estimate_noise",
     "guided_filter",
+    "shift_lightness",
     "transfer_detail",
 ]

@@ -14,6 +14,9 @@ fainter than the visible one (BENCHMARKS.md, "Detail from the NIR").
 
 An output row depends on the input rows within :meth:`DetailTransfer.halo` rows of it, so a
 stream of row bands gets the pixels of the whole image (:mod:`nircolor.tiling`).
+
+:func:`shift_lightness` moves a colorization's L* by a constant, its a* and b* kept
+(a model's fitted lightness offset, :mod:`nircolor.models.lightness`).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-__all__ = ["DetailTransfer", "transfer_detail"]
+__all__ = ["DetailTransfer", "shift_lightness", "transfer_detail"]
 
 MAX_GAIN = 4.0
 MAX_SIGMA = 16.0
+MAX_LIGHTNESS_OFFSET = 20.0
+"""Largest lightness offset, in CIELAB L* units (of 100), that :func:`shift_lightness` takes."""
 _EXPECTED = (
     f"expected GAIN,SIGMA such as '1.2,2' (GAIN in [0, {MAX_GAIN:g}], SIGMA in "
     f"(0, {MAX_SIGMA:g}] px), or 'off'"
@@ -36,6 +41,12 @@ _EXPECTED = (
 
 _LUMINANCE = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Relative luminance Y of linear sRGB (D65)."""
+_RGB_TO_XYZ = np.array(
+    [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+)
+_RGB_TO_XYZ_WHITE = _RGB_TO_XYZ / _RGB_TO_XYZ.sum(axis=1, keepdims=True)
+"""Linear sRGB → X/Xn, Y/Yn, Z/Zn (relative to sRGB white, D65), for ``cv2.transform``."""
+_XYZ_WHITE_TO_RGB = np.linalg.inv(_RGB_TO_XYZ_WHITE)
 _F = np.float32
 _DARK = np.float32(1e-4)
 """Luminance below which a pixel's colour is scaled as if it were this bright, and the rest
@@ -67,6 +78,11 @@ def lightness(luminance: np.ndarray) -> np.ndarray:
     cv2.addWeighted(out, 116.0, out, 0.0, -16.0, dst=out)
     np.multiply(flat, _F(24389 / 27), out=out, where=flat <= _F(216 / 24389))
     return out.reshape(y.shape)
+
+
+def srgb_lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB L* (D65) of an ``(H, W, 3)`` sRGB image in [0, 1]: ``(H, W)`` float32."""
+    return lightness(srgb_to_linear(rgb) @ _LUMINANCE)
 
 
 def luminance_of(lightness_: np.ndarray) -> np.ndarray:
@@ -154,6 +170,46 @@ def transfer_detail(nir: np.ndarray, rgb: np.ndarray, gain: float, sigma: float)
     if (luminance < _DARK).any():  # what a black pixel's colour cannot carry comes as grey
         cv2.add(out, _channels(target_luminance - luminance * scale), dst=out)
     return linear_to_srgb(out)
+
+
+def shift_lightness(rgb: np.ndarray, offset: float) -> np.ndarray:
+    """``rgb`` with its CIELAB lightness moved by ``offset``, its a* and b* kept.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) ndarray
+        sRGB in [0, 1].
+    offset : float
+        L* units (of 100), in [-20, 20].
+
+    Returns
+    -------
+    out : (H, W, 3) ndarray of float32
+        sRGB in [0, 1] (colours moved out of the gamut are clipped); ``rgb`` itself (as
+        float32) for an offset of 0.
+
+    Notes
+    -----
+    With ``f`` CIELAB's companding, L* = 116 f(Y/Yn) − 16, a* = 500 (f(X/Xn) − f(Y/Yn)) and
+    b* = 200 (f(Y/Yn) − f(Z/Zn)): adding ``offset / 116`` to all three of f(X/Xn), f(Y/Yn)
+    and f(Z/Zn) moves L* by ``offset`` and leaves a* and b* as they were.
+    """
+    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, numbers.Real):
+        raise ValueError(f"invalid lightness offset {offset!r}: expected a number")
+    if not (math.isfinite(offset) and abs(offset) <= MAX_LIGHTNESS_OFFSET):
+        raise ValueError(
+            f"invalid lightness offset {offset!r}: expected a number in "
+            f"[-{MAX_LIGHTNESS_OFFSET:g}, {MAX_LIGHTNESS_OFFSET:g}] (L* units)"
+        )
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    if offset == 0:
+        return rgb
+    xyz = cv2.transform(srgb_to_linear(rgb), _RGB_TO_XYZ_WHITE)  # X/Xn, Y/Yn, Z/Zn
+    shifted = lightness(xyz)  # 116 f(·) − 16 of each of the three
+    shifted += _F(offset)
+    return linear_to_srgb(cv2.transform(luminance_of(shifted), _XYZ_WHITE_TO_RGB))
 
 
 class DetailTransfer(NamedTuple):

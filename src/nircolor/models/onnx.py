@@ -39,7 +39,8 @@ from ..colorspace import OUTPUT_SPACES, to_srgb
 from ..context import DEFAULT as DEFAULT_CONTEXT
 from ..context import ColourContext
 from ..errors import ModelError, error_reason
-from ..filters import DetailTransfer, GuidedFilter
+from ..filters import DetailTransfer, GuidedFilter, shift_lightness
+from ..filters.detail import MAX_LIGHTNESS_OFFSET
 from .base import Colorizer, check_nir
 from .fields import integer_field, number_field, string_field
 from .registry import CONFIG_NAME, register_kind
@@ -48,6 +49,8 @@ ONNX_NAME = "model.onnx"
 WEIGHTS_NAME = "weights.safetensors"
 FLOAT_KEY = "float_onnx"
 """The config key naming the float graph of a quantized folder (``onnx`` names the int8 one)."""
+LIGHTNESS_OFFSET_KEY = "lightness_offset"
+"""The config key of a colorizer's fitted lightness offset (:mod:`nircolor.models.lightness`)."""
 DEFAULT_THREADS = 2
 _UNSET = object()
 TEMPERATURE_INPUT = "inverse_temperature"
@@ -205,8 +208,10 @@ class OnnxColorizer(OnnxNet):
     """A learned colorizer (``kind == "onnx"``).
 
     ``guided`` is the model's default guided filter ``(radius, eps)`` from ``config.json``
-    (or ``None``). :meth:`predict` returns the net's own output; :func:`nircolor.colorize`
-    applies ``guided`` after it (band by band when tiling), unless told otherwise.
+    (or ``None``). :meth:`predict` returns the net's own output, its lightness moved by the
+    config's ``lightness_offset`` (L* units, 0 when absent; fitted by ``nircolor calibrate``;
+    :mod:`nircolor.models.lightness`); :func:`nircolor.colorize` applies ``guided`` after it
+    (band by band when tiling), unless told otherwise.
     """
 
     kind = "onnx"
@@ -237,6 +242,14 @@ class OnnxColorizer(OnnxNet):
         except ValueError as error:
             raise ModelError(f"{self.config_path}: 'detail': {error}") from None
         self.context = self._context(config)
+        self.lightness_offset = number_field(
+            config,
+            LIGHTNESS_OFFSET_KEY,
+            self.config_path,
+            0.0,
+            -MAX_LIGHTNESS_OFFSET,
+            MAX_LIGHTNESS_OFFSET,
+        )
         self.temperature = None
         if TEMPERATURE_INPUT in self.extra_input_names:
             self.temperature = number_field(
@@ -295,7 +308,8 @@ class OnnxColorizer(OnnxNet):
         nir = check_nir(nir)
         height, width = nir.shape
         output = self.run(nir, threads)[:, :height, :width]
-        return to_srgb(np.moveaxis(output, 0, -1), nir, self.output_space)
+        rgb = to_srgb(np.moveaxis(output, 0, -1), nir, self.output_space)
+        return shift_lightness(rgb, self.lightness_offset)
 
     def save(self, folder: str | os.PathLike) -> None:
         raise ModelError("ONNX models are written by 'nircolor train'; copy the folder instead")

@@ -52,7 +52,7 @@ from ..io import read_nir
 from ..io.atomic import write_folder_atomic
 from .base import ColorizerBase
 from .onnx import FLOAT_KEY, OnnxColorizer, make_session, pad_to_multiple
-from .registry import CONFIG_NAME, load_model, resolve_model_path
+from .registry import CONFIG_NAME, load_model, output_model_folder, resolve_model_path
 
 QUANTIZED_NAME = "model_int8.onnx"
 DEFAULT_IMAGES = 64
@@ -349,11 +349,7 @@ def quantize_model(
         raise ModelError(f"ranges must be one of {', '.join(RANGES)}, not {ranges!r}")
     _require_onnx()
     folder = resolve_model_path(model)
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
-    if output.exists() and not output.is_dir():
-        raise ModelError(f"{output}: exists and is not a folder")
+    output = output_model_folder(output, overwrite)
     net = load_model(folder, threads=1)
     if not isinstance(net, OnnxColorizer):
         raise ModelError(f"{model}: only ONNX colorizers can be quantized, not a {net.kind} model")

@@ -93,6 +93,17 @@ def colorizer_path(model: str | os.PathLike) -> Path:
     return folder
 
 
+def output_model_folder(output: str | os.PathLike, overwrite: bool) -> Path:
+    """``output`` as a model folder a post-training step may write: refused when it exists,
+    unless ``overwrite`` and it is a folder."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
+    if output.exists() and not output.is_dir():
+        raise ModelError(f"{output}: exists and is not a folder")
+    return output
+
+
 def resolve_model_path(model: str | Path) -> Path:
     """Turn a registered name, an alias or a user path into a model folder, validating it."""
     text = str(model)
