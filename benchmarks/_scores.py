@@ -50,16 +50,24 @@ def shown(path: Path) -> Path:
     return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
+POST_TRAINING = ("quantization", "lightness_calibration")
+"""The ``config.json`` records of the steps run on a folder after its training."""
+
+
 def training_record(model: str) -> tuple[str, str]:
-    """``(command, wall time)`` of a model folder's training, from its ``config.json``."""
+    """``(commands, wall time)`` of a model folder's training, from its ``config.json``: the
+    training command, then those of the steps run after it (int8, lightness offset)."""
     from nircolor.models import read_config, resolve_model_path
 
-    training = read_config(resolve_model_path(model)).get("training", {})
+    config = read_config(resolve_model_path(model))
+    training = config.get("training", {})
     seconds = training.get("wall_seconds")
     threads = training.get("threads")
     wall = f"{seconds / 60:.1f} min" if seconds is not None else "—"
     wall += f" ({threads} thread{'s' if threads != 1 else ''})" if threads else ""
-    return f"`{training.get('command', '—')}`", wall
+    steps = [config[key]["command"] for key in POST_TRAINING if config.get(key, {}).get("command")]
+    commands = [training.get("command", "—"), *steps]
+    return "; then ".join(f"`{command}`" for command in commands), wall
 
 
 def candidate_entries(
