@@ -254,6 +254,27 @@ def test_tiff_max_sample_value_is_honoured_whole_and_streamed(tmp_path, compress
         rows.close()
 
 
+def test_an_lzw_tiff_is_read_by_rows_as_whole(tmp_path, monkeypatch):
+    # LZW (OpenCV's and many cameras' default) needs imagecodecs in tifffile, which nircolor
+    # does not install: the rows come from Pillow's decoding of the whole image
+    grey = _ramp(255, (40, 30)).astype(np.uint8)
+    path = tmp_path / "lzw.tif"
+    Image.fromarray(grey).save(path, compression="tiff_lzw")
+    with tifffile.TiffFile(path) as tif:
+        assert int(tif.pages.first.compression) not in tifffile.TIFF.DECOMPRESSORS
+    rows = open_rows(path)
+    try:
+        assert np.array_equal(np.concatenate([rows(0, 17), rows(17, 40)]), grey / np.float32(255))
+    finally:
+        rows.close()
+    monkeypatch.setattr("nircolor.tiling.STREAM_PIXELS", 100)  # colorize it as a large file
+    monkeypatch.setattr("nircolor.api.STREAM_PIXELS", 100)
+    from nircolor import colorize_file
+
+    out = colorize_file(path, tmp_path / "lzw_rgb.png", model="l3")
+    assert read_image(out).shape == (40, 30, 3)
+
+
 def test_input_bits_scales_samples_and_refuses_values_too_big(tmp_path):
     grey = _ramp(1023)
     path = tmp_path / "ten.tif"

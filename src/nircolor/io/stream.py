@@ -145,6 +145,9 @@ class _TiffSource(RowSource):
     def streamable(page) -> bool:
         return (
             page.dtype is not None
+            # a codec tifffile lacks here (LZW, JPEG... need imagecodecs): read whole, by
+            # read_image, which has Pillow decode it
+            and int(page.compression) in tifffile.TIFF.DECOMPRESSORS
             and page.dtype.char in "BHfd?"
             and int(page.imagedepth) == 1
             and int(page.samplesperpixel) >= 1
