@@ -14,15 +14,13 @@ Writes the section "Lightness calibration" of BENCHMARKS.md::
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 import nircolor
 from _common import Run, base_parser, describe_pairs, load_split, markdown_table, publish, track
 from nircolor.api import get_model
 from nircolor.data import load_pair
-from nircolor.metrics import delta_e00
+from nircolor.metrics import delta_e00, psnr
 from nircolor.models import read_config, resolve_model_path
 from nircolor.models.lightness import mean_lightness
 
@@ -36,7 +34,7 @@ def scores(model, pairs, label: str) -> dict:
         rgb = nircolor.colorize(nir, model=model)
         differences.append(mean_lightness(truth) - mean_lightness(rgb))
         de00s.append(float(delta_e00(rgb, truth)))
-        psnrs.append(10 * np.log10(1 / max(float(np.mean((rgb - truth) ** 2)), 1e-12)))
+        psnrs.append(psnr(rgb, truth))
     d = np.array(differences)
     return {
         "difference": float(d.mean()),
@@ -53,9 +51,7 @@ def variants(names: list[str]) -> dict[str, object]:
         model = get_model(name)
         found[f"`{name}` as it ships"] = model
         if getattr(model, "lightness_offset", 0):
-            uncalibrated = copy.copy(model)
-            uncalibrated.lightness_offset = 0.0
-            found[f"`{name}` with no offset (as trained)"] = uncalibrated
+            found[f"`{name}` with no offset (as trained)"] = model.with_lightness_offset(0.0)
     return found
 
 

@@ -71,6 +71,18 @@ def test_the_shipped_default_carries_an_offset_fitted_on_fit_rows():
     assert CARD_HEADING in (folder / "MODEL_CARD.md").read_text()
 
 
+def test_a_copy_with_another_offset_leaves_the_model_as_it_is():
+    model = load_model("default")
+    shipped = model.lightness_offset
+    assert model.with_lightness_offset(0.0).lightness_offset == 0.0
+    assert model.lightness_offset == shipped != 0
+    nir = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    darker = mean_lightness(model.predict(nir))
+    assert mean_lightness(model.with_lightness_offset(0.0).predict(nir)) > darker
+    with pytest.raises(ModelError, match="lightness_offset"):
+        model.with_lightness_offset(50.0)
+
+
 def test_the_card_section_is_added_once_and_then_replaced():
     card = "# model\n\n## Data\n\ncited\n"
     once = with_card_section(card, f"{CARD_HEADING}\n\nfirst\n")

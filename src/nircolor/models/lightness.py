@@ -19,7 +19,6 @@ ships is decided on ``holdout`` (``benchmarks/bench_default.py``).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -30,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import Pair, load_dataset, load_pair
-from ..errors import DataError, ModelError
+from ..data import Pair, load_pair
+from ..errors import ModelError
 from ..filters.detail import MAX_LIGHTNESS_OFFSET, srgb_lightness
 from ..io.atomic import write_folder_atomic
 from .onnx import LIGHTNESS_OFFSET_KEY, OnnxColorizer
+from .quantize import CALIBRATION_SPLIT, calibration_pairs
 from .registry import CONFIG_NAME, load_model, output_model_folder, resolve_model_path
 
-CALIBRATION_SPLIT = "fit"
 RECORD_KEY = "lightness_calibration"
 CARD_NAME = "MODEL_CARD.md"
 CARD_HEADING = "## Lightness calibration"
@@ -72,17 +71,6 @@ def lightness_differences(
         if progress is not None:
             progress(done, len(pairs))
     return np.array(differences)
-
-
-def calibration_pairs(data, images: int | None, seed: int) -> list[Pair]:
-    """The ``fit`` pairs of ``data``, or ``images`` of them drawn with ``seed``."""
-    pairs = load_dataset(data, split=CALIBRATION_SPLIT)
-    if not pairs:
-        raise DataError(f"{data}: no '{CALIBRATION_SPLIT}' pairs to calibrate on")
-    if images is not None and images < len(pairs):
-        chosen = np.random.default_rng(seed).choice(len(pairs), images, replace=False)
-        pairs = [pairs[i] for i in sorted(chosen)]
-    return pairs
 
 
 def calibrate_lightness(
@@ -125,10 +113,8 @@ def calibrate_lightness(
     net = load_model(folder)
     if not isinstance(net, OnnxColorizer):
         raise ModelError(f"{model}: only ONNX colorizers can be calibrated, not a {net.kind} model")
-    uncalibrated = copy.copy(net)
-    uncalibrated.lightness_offset = 0.0
     pairs = calibration_pairs(data, images, seed)
-    differences = lightness_differences(uncalibrated, pairs, progress)
+    differences = lightness_differences(net.with_lightness_offset(0.0), pairs, progress)
     offset = float(np.clip(differences.mean(), -MAX_LIGHTNESS_OFFSET, MAX_LIGHTNESS_OFFSET))
     record = {
         "offset": round(offset, 3),

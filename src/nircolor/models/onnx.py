@@ -186,6 +186,16 @@ class OnnxNet:
         feeds = {self.input_name: batch} | self.extra_feeds()
         return self.session_for(threads).run(None, feeds)[0][0]
 
+    def with_lightness_offset(self, offset: float) -> OnnxColorizer:
+        """A copy that moves its net's lightness by ``offset`` L* instead (0: as trained)."""
+        copied = copy.copy(self)
+        copied.lightness_offset = self._lightness_offset({LIGHTNESS_OFFSET_KEY: offset})
+        return copied
+
+    def _lightness_offset(self, config: dict) -> float:
+        low, high = -MAX_LIGHTNESS_OFFSET, MAX_LIGHTNESS_OFFSET
+        return number_field(config, LIGHTNESS_OFFSET_KEY, self.config_path, 0.0, low, high)
+
     def extra_feeds(self) -> dict[str, np.ndarray]:
         """The graph's inputs besides the image (none for most nets)."""
         if self.extra_input_names:
@@ -242,14 +252,7 @@ class OnnxColorizer(OnnxNet):
         except ValueError as error:
             raise ModelError(f"{self.config_path}: 'detail': {error}") from None
         self.context = self._context(config)
-        self.lightness_offset = number_field(
-            config,
-            LIGHTNESS_OFFSET_KEY,
-            self.config_path,
-            0.0,
-            -MAX_LIGHTNESS_OFFSET,
-            MAX_LIGHTNESS_OFFSET,
-        )
+        self.lightness_offset = self._lightness_offset(config)
         self.temperature = None
         if TEMPERATURE_INPUT in self.extra_input_names:
             self.temperature = number_field(

@@ -108,12 +108,13 @@ def net_inputs(net: OnnxColorizer, nir: np.ndarray) -> list[np.ndarray]:
     return recorder.inputs
 
 
-def calibration_pairs(data, images: int, seed: int) -> list[Pair]:
-    """``images`` ``fit`` pairs of ``data`` drawn with ``seed`` (all of them if fewer)."""
+def calibration_pairs(data, images: int | None, seed: int) -> list[Pair]:
+    """``images`` ``fit`` pairs of ``data`` drawn with ``seed`` (all of them if fewer, or
+    if ``images`` is ``None``); the lightness offset (:mod:`.lightness`) reads them too."""
     pairs = load_dataset(data, split=CALIBRATION_SPLIT)
     if not pairs:
         raise DataError(f"{data}: no '{CALIBRATION_SPLIT}' pairs to calibrate on")
-    if images < len(pairs):
+    if images is not None and images < len(pairs):
         chosen = np.random.default_rng(seed).choice(len(pairs), images, replace=False)
         pairs = [pairs[i] for i in sorted(chosen)]
     return pairs
