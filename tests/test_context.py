@@ -207,6 +207,24 @@ def test_a_streamed_file_gets_the_colours_of_the_whole_image(tmp_path):
     assert np.abs(got - whole).max() <= 1 / 255 + 1e-6
 
 
+def test_an_image_no_larger_than_the_context_is_never_tiled(tmp_path):
+    """Its net runs in one piece, whatever the tile: a net's colours depend on what it sees,
+    so tiles would each get their own (seams, duller colours)."""
+    model = SizeDependent(ColourContext(512, 0.05))
+    nir = smooth_scene(300, 400, seed=3)
+    whole = nircolor.colorize(nir, model)
+    tiled = nircolor.colorize(nir, model, tile=64)
+    assert np.array_equal(tiled, whole)
+    assert not np.array_equal(nircolor.colorize(nir, model, tile=64, context=0), whole)
+    source = tmp_path / "small_nir.png"
+    nircolor.write_image(source, nir, bit_depth=16)
+    for tile in (None, 64):
+        target = tmp_path / f"small_rgb_{tile}.png"
+        colorize_file(source, target, model=model, tile=tile)
+        expected = nircolor.colorize(nircolor.read_nir(source), model)
+        assert np.abs(nircolor.read_image(target) - expected).max() <= 1 / 255 + 1e-6
+
+
 def test_model_configs_carry_their_context(tmp_path):
     shipped = get_model("unet").folder
     assert get_model("unet").context == DEFAULT == ColourContext(512, 0.05)

@@ -10,14 +10,13 @@ streamed by row bands through :func:`colorize_large_file` (:mod:`nircolor.stream
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .cfa import read_mosaic
-from .context import ColourContext, colorize_in_context, colour_at_sharp_scale, resolve_context
+from .context import ColourContext, colorize_whole, resolve_context
 from .data import NIR_SUFFIX, output_name  # noqa: F401  (part of the API)
 from .errors import ImageReadError, ModelError
 from .filters import DetailTransfer, Finish, GuidedFilter, check_denoise, denoise_input
@@ -108,6 +107,8 @@ def colorize(
         ``tile`` rows for local models such as L3 (exact), overlapping ``tile × tile`` tiles
         cross-faded for others. Images above :data:`~nircolor.tiling.AUTO_TILE_PIXELS`
         pixels are tiled with :data:`~nircolor.tiling.DEFAULT_TILE` when it is not given.
+        A model with a colour ``context`` is never tiled in memory: its net colours at most
+        the context's copy, in one piece (an image no larger than it is its own copy).
     input_bits : int, optional
         Integer samples hold ``input_bits``-bit values (12 for 12-bit data in uint16):
         ``2**input_bits - 1`` is white.
@@ -154,7 +155,7 @@ def colorize(
     context = resolve_context(loaded, context)
     if takes_mosaic(loaded):
         check_mosaic_rendering(finish, context, nir.shape)
-    if not context.applies(nir.shape):
+    if not context:  # a context's net colours at most its size, in one piece: never tiled
         if tile is None and nir.size > AUTO_TILE_PIXELS:
             tile = DEFAULT_TILE
         if tile is not None:
@@ -169,24 +170,6 @@ def nir_array(nir, input_bits: int | None = None) -> np.ndarray:
     if nir.ndim == 3 and nir.shape[2] != 1:
         nir = as_grey(nir, name="input")
     return check_nir(nir)
-
-
-def colorize_whole(
-    nir: np.ndarray,
-    predict: Callable[[np.ndarray], np.ndarray],
-    context: ColourContext,
-    finish: Finish,
-) -> np.ndarray:
-    """``predict``'s colours of a whole in-memory image: through ``context`` when the image
-    is larger than it, then ``finish`` (the guided filter, the NIR's detail). Training
-    validates with this too, so an epoch is chosen on the pictures :func:`colorize` gives.
-    An image no larger than ``context`` is its own copy: a soft one is coloured at its
-    sharp scale (:func:`nircolor.context.colour_at_sharp_scale`)."""
-    if context.applies(nir.shape):
-        rgb = colorize_in_context(nir, predict, context)
-    else:
-        rgb = colour_at_sharp_scale(nir, predict, context.sigma) if context else predict(nir)
-    return finish(nir, rgb) if finish else rgb
 
 
 def resolve_finish(model: Colorizer, guided, detail) -> Finish:

@@ -53,6 +53,7 @@ __all__ = [
     "ColourContext",
     "carry_up",
     "colorize_in_context",
+    "colorize_whole",
     "colour_at_sharp_scale",
     "colorized_copy",
     "context_bands",
@@ -348,3 +349,22 @@ def colorize_in_context(
     for top, _, rgb in context_bands(read, nir.shape, copy, context.sigma):
         out[top : top + len(rgb)] = rgb
     return out
+
+
+def colorize_whole(
+    nir: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    context: ColourContext,
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    """``predict``'s colours of a whole in-memory image: through ``context`` when the image
+    is larger than it, then ``finish`` (:class:`nircolor.filters.Finish`: the guided filter,
+    the NIR's detail). Training validates with this too, so an epoch is chosen on the
+    pictures :func:`nircolor.colorize` gives. An image no larger than ``context`` is its own
+    copy, coloured in one piece (a soft one at its sharp scale, :func:`colour_at_sharp_scale`)
+    whether or not it is asked to be tiled: its colours never depend on tiles."""
+    if context.applies(nir.shape):
+        rgb = colorize_in_context(nir, predict, context)
+    else:
+        rgb = colour_at_sharp_scale(nir, predict, context.sigma) if context else predict(nir)
+    return finish(nir, rgb) if finish else rgb

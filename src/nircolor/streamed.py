@@ -8,7 +8,9 @@ ever held. Every step gives the pixels of the whole image in memory:
   context's small copy (:mod:`nircolor.context`);
 - the second colours each band from that copy, or (no context) by row bands or cross-faded
   tiles (:func:`nircolor.tiling.colorize_bands`), then finishes it with the guided filter
-  and the NIR's detail (:class:`nircolor.filters.Finish`).
+  and the NIR's detail (:class:`nircolor.filters.Finish`). An image no larger than its
+  context is its own copy: read whole and coloured in one piece, as in memory, whatever
+  the tile size.
 
 :func:`nircolor.api.colorize_file` sends large files here.
 """
@@ -21,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .context import ColourContext, colorized_copy, downscale_rows, resolve_context
+from .context import (
+    ColourContext,
+    colorize_whole,
+    colorized_copy,
+    downscale_rows,
+    resolve_context,
+)
 from .filters import DetailTransfer, Finish, GuidedFilter, check_denoise
 from .filters.denoise import NoiseMeter, denoised_rows, filter_strength, noise_of_rows
 from .io import to_uint
@@ -111,7 +119,8 @@ def colorize_large_file(
         context = resolve_context(model, context)
     else:
         context = ColourContext.of(context) or ColourContext.OFF
-    size = context.size if context.applies(image_size(source)) else None
+    shape = image_size(source)
+    size = context.size if context.applies(shape) else None
     strength, small = _first_pass(source, input_bits, check_denoise(denoise), size)
     context_copy = None
     if size is not None:
@@ -122,9 +131,12 @@ def colorize_large_file(
     reader = open_rows(source, input_bits)
     try:
         read = reader if strength is None else denoised_rows(reader, reader.shape[0], strength)
-        bands = colorize_bands(
-            read, reader.shape, model, tile, overlap, finish, context_copy=context_copy
-        )
+        if context and size is None:  # no larger than the context: in one piece, never tiled
+            bands = _in_one_piece(read(0, shape[0]), model, context, finish)
+        else:
+            bands = colorize_bands(
+                read, reader.shape, model, tile, overlap, finish, context_copy=context_copy
+            )
         quantised = (to_uint(rgb, bit_depth) for rgb in _reported(bands, reader.shape, progress))
         write_bands(
             target, quantised, reader.shape, bit_depth, compression, overwrite, COLORIZED_BY
@@ -132,6 +144,13 @@ def colorize_large_file(
     finally:
         reader.close()
     return target
+
+
+def _in_one_piece(nir: np.ndarray, model: Colorizer, context: ColourContext, finish: Finish):
+    """The one band of an image no larger than its colour context, as in memory
+    (:func:`nircolor.context.colorize_whole`; at most ``context.size`` px a side)."""
+    specialist = model.for_image(nir) if isinstance(model, Colorizer) else model
+    yield 0, nir, colorize_whole(nir, predictor(specialist), context, finish)
 
 
 def _reported(bands, shape, progress: RowProgress | None):

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..api import colorize_whole
 from ..colorspace import OUTPUT_SPACES, from_srgb, to_srgb
+from ..context import colorize_whole
 from ..data import sample_patches
 from ..degrade import degrade_batch
 from ..errors import DataError, ModelError
@@ -86,7 +86,7 @@ def net_output(net, nir: np.ndarray, device: torch.device) -> np.ndarray:
 def predictions(net, images: ImageSet, cfg: NetTrainConfig, device):
     """``(prediction, truth)`` sRGB float32 pairs of every validation image (eval mode),
     colorized as :func:`nircolor.colorize` will colorize them with the exported model
-    (:func:`nircolor.api.colorize_whole`: its colour context, its default guided filter and
+    (:func:`nircolor.context.colorize_whole`: its colour context, its default guided filter and
     detail transfer; no denoise, which leaves clean photographs alone), so
     an epoch is chosen on the pictures a user gets, not on the raw net output at full size."""
     net.eval()
