@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import DataError
 from ..extras import require_extra
 from .common import CommandGroup, app, console, parse_list, progress_bar, step_report
 
@@ -18,11 +17,6 @@ simulate_app = typer.Typer(
 app.add_typer(simulate_app, name="simulate")
 
 CAMERA_HELP = "A named camera ({names}) or a CSV file of channel sensitivities."
-
-
-def refuse_existing(output: Path, overwrite: bool) -> None:
-    if output.exists() and not overwrite:
-        raise DataError(f"{output}: already exists (use --overwrite to replace it)")
 
 
 @simulate_app.command("scenes")
@@ -44,7 +38,6 @@ def scenes(
     require_extra("simulate", "'nircolor simulate'")
     from ..spectral import CATEGORIES, make_scenes
 
-    refuse_existing(output, overwrite)
     chosen = tuple(parse_list(categories) or CATEGORIES)
     with progress_bar() as progress:
         report = step_report(progress, "making scenes", n)
@@ -93,7 +86,6 @@ def pairs(
     from ..spectral import CameraSettings, simulate_pairs
     from ..spectral.mosaic import simulate_mosaic_pairs
 
-    refuse_existing(output, overwrite)
     settings = CameraSettings(f_number, pixel_pitch, full_well, read_noise, bits, exposure)
     if cfa is not None:
         cfa_cell(cfa)  # an unknown pattern fails before any rendering

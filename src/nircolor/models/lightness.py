@@ -109,7 +109,7 @@ def calibrate_lightness(
     if images is not None and images < 1:
         raise ModelError(f"images must be at least 1, not {images}")
     folder = resolve_model_path(model)
-    output = output_model_folder(output, overwrite)
+    output = output_model_folder(output, overwrite, [data], source=folder)
     net = load_model(folder)
     if not isinstance(net, OnnxColorizer):
         raise ModelError(f"{model}: only ONNX colorizers can be calibrated, not a {net.kind} model")

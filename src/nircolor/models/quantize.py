@@ -350,7 +350,7 @@ def quantize_model(
         raise ModelError(f"ranges must be one of {', '.join(RANGES)}, not {ranges!r}")
     _require_onnx()
     folder = resolve_model_path(model)
-    output = output_model_folder(output, overwrite)
+    output = output_model_folder(output, overwrite, [data], source=folder)
     net = load_model(folder, threads=1)
     if not isinstance(net, OnnxColorizer):
         raise ModelError(f"{model}: only ONNX colorizers can be quantized, not a {net.kind} model")

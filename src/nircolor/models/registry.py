@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError, error_reason
+from ..io.outputs import check_output_folder
 from .base import Colorizer
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -93,15 +94,44 @@ def colorizer_path(model: str | os.PathLike) -> Path:
     return folder
 
 
-def output_model_folder(output: str | os.PathLike, overwrite: bool) -> Path:
-    """``output`` as a model folder a post-training step may write: refused when it exists,
-    unless ``overwrite`` and it is a folder."""
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a model folder (it holds a ``config.json``)."""
+    return (folder / CONFIG_NAME).is_file()
+
+
+def output_model_folder(
+    output: str | os.PathLike,
+    overwrite: bool,
+    inputs: Iterable[str | os.PathLike] = (),
+    source: str | os.PathLike | None = None,
+    is_ours: Callable[[Path], bool] = is_model_folder,
+) -> Path:
+    """``output`` as a model folder a training or post-training step may write.
+
+    Parameters
+    ----------
+    output : path
+        Refused when it exists, unless ``overwrite`` and it is an empty folder or a model
+        folder (``is_ours``) that holds neither the current folder nor any of ``inputs``.
+    overwrite : bool
+        Replace an existing model folder.
+    inputs : iterable of paths
+        The step's inputs (the pairs' folder, say): never replaced.
+    source : path, optional
+        The model folder the output is made from: ``output`` may be that folder itself
+        (rewritten from itself), never a folder that holds it.
+    is_ours : callable
+        Which non-empty folders count as model folders.
+
+    Returns
+    -------
+    Path
+    """
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
-    if output.exists() and not output.is_dir():
-        raise ModelError(f"{output}: exists and is not a folder")
-    return output
+    kept = list(inputs)
+    if source is not None and Path(source).resolve() != output.resolve():
+        kept.append(source)
+    return check_output_folder(output, overwrite, kept, is_ours, error_type=ModelError)
 
 
 def resolve_model_path(model: str | Path) -> Path:

@@ -24,6 +24,7 @@ from ..errors import DataError, NircolorError
 from ..evaluate import Evaluation, evaluate_grey, evaluate_model
 from ..extras import require_extra
 from ..io import write_folder_atomic
+from ..io.outputs import check_output_folder
 from ..models import Colorizer, resolve_model_path
 from .documents import (
     METRICS_DOC,
@@ -109,22 +110,6 @@ def worst_images(
     scores = np.mean([[row["de00"] for row in e.images] for e in evaluations], axis=0)
     order = sorted(range(len(pairs)), key=lambda i: -scores[i])
     return [pairs[i] for i in order[:count]]
-
-
-def _check_output(output: Path, overwrite: bool, keep: Sequence[Path] = ()) -> None:
-    """Refuse an output that is a file, a non-empty folder (without ``overwrite``), or a
-    folder holding something the run needs (``keep``) or the current folder."""
-    if output.exists() and not output.is_dir():
-        raise NircolorError(f"{output}: exists and is not a folder")
-    if not output.is_dir() or not any(output.iterdir()):
-        return
-    if not overwrite:
-        raise NircolorError(f"{output}: exists and is not empty (use --overwrite to replace it)")
-    resolved = output.resolve()
-    for path in (Path.cwd(), *keep):
-        path = Path(path).resolve()
-        if path == resolved or resolved in path.parents:
-            raise NircolorError(f"{output}: refusing to replace a folder that holds {path}")
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -288,7 +273,7 @@ def build_report(
         raise NircolorError("n_chosen and n_worst must not be negative")
     keep = [p.nir for p in pairs] + [p.rgb for p in pairs]
     keep += [resolve_model_path(m) for m in models]
-    _check_output(output, overwrite, keep)
+    check_output_folder(output, overwrite, keep, allow_empty=True)
     loaded = {name: load_colorizer(name, threads) for name in models}
 
     histograms = {name: ChannelHistogram() for name in models}
@@ -359,7 +344,9 @@ def _write_folder(
 ) -> None:
     """Fill a temporary sibling of ``output`` with ``write`` and rename it into place."""
     try:  # the output is checked again before the swap: evaluating took a while
-        write_folder_atomic(output, write, lambda: _check_output(output, overwrite, keep))
+        write_folder_atomic(
+            output, write, lambda: check_output_folder(output, overwrite, keep, allow_empty=True)
+        )
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise NircolorError(f"{output}: cannot write the report ({reason})") from None

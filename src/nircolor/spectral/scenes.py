@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..errors import DataError, already_exists
+from ..errors import DataError
 from ..io.atomic import write_folder_atomic
+from ..io.outputs import check_output_folder
 from .curves import WAVELENGTHS_NM
 from .library import illuminant, reflectances
 
@@ -332,6 +333,11 @@ def region_spectra(
     return spectra
 
 
+def is_scenes_folder(folder: Path) -> bool:
+    """Whether ``folder`` is what :func:`make_scenes` writes: category folders only."""
+    return all(entry.is_dir() and entry.name in CATEGORIES for entry in folder.iterdir())
+
+
 def make_scenes(
     output: str | os.PathLike,
     count: int = 40,
@@ -355,8 +361,7 @@ def make_scenes(
         or a count below 1.
     """
     output = Path(output).expanduser()
-    if output.exists() and not overwrite:
-        raise already_exists(output, DataError)
+    check_output_folder(output, overwrite, is_ours=is_scenes_folder, error_type=DataError)
     if count < 1:
         raise DataError(f"the number of scenes must be at least 1, not {count}")
     unknown = [c for c in categories if c not in CATEGORIES] or not categories

@@ -31,10 +31,11 @@ import numpy as np
 from scipy import ndimage
 
 from ..data import MANIFEST_NAME
-from ..errors import DataError, already_exists
+from ..errors import DataError
 from ..extras import require_extra
 from ..io import write_image
 from ..io.atomic import write_folder_atomic
+from ..io.outputs import check_output_folder
 from .cameras import Camera, camera
 from .library import reflectances
 from .scenes import SCENE_EXTENSIONS, SpectralScene, read_scene
@@ -275,6 +276,11 @@ def simulate_pairs(
     return write_pairs(scenes, output, render, nir_bits, seed, val_fraction, overwrite, progress)
 
 
+def is_pairs_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a folder of pairs (it holds a ``MANIFEST.csv``)."""
+    return (folder / MANIFEST_NAME).is_file()
+
+
 def write_pairs(
     scenes: str | os.PathLike,
     output: str | os.PathLike,
@@ -289,8 +295,7 @@ def write_pairs(
     into ``output/<category>/<id>_nir.png`` (``nir_bits`` bits) / ``<id>_rgb.png`` and a
     ``MANIFEST.csv``, atomically (see :func:`simulate_pairs`)."""
     output = Path(output).expanduser()
-    if output.exists() and not overwrite:
-        raise already_exists(output, DataError)
+    check_output_folder(output, overwrite, [scenes], is_pairs_folder, error_type=DataError)
     found = find_scenes(scenes)
     splits = assign_splits(found, val_fraction, seed)
 

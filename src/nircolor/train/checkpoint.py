@@ -24,10 +24,9 @@ from safetensors.torch import save
 
 from ..errors import ModelError, error_reason
 from ..io import write_bytes_atomic
+from .common import CHECKPOINT, CHECKPOINT_FILE
 from .config import NetTrainConfig
 
-CHECKPOINT = "checkpoint"
-CHECKPOINT_FILE = f"{CHECKPOINT}.safetensors"
 FORMAT = "nircolor-checkpoint"
 FORMAT_VERSION = 2
 RESUME_OVERRIDES = ("epochs", "threads", "device", "resume", "overwrite", "val_limit")

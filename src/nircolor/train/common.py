@@ -7,14 +7,17 @@ import os
 import platform
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError
 from ..io import write_bytes_atomic, write_folder_atomic
 from ..metric_tables import metrics_table
-from ..models.registry import CONFIG_NAME
+from ..models.registry import CONFIG_NAME, is_model_folder, output_model_folder
+
+CHECKPOINT = "checkpoint"
+CHECKPOINT_FILE = f"{CHECKPOINT}.safetensors"
+"""The file of a training run's checkpoint, in its output folder."""
 
 
 @dataclass
@@ -46,21 +49,33 @@ def timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def check_output_folder(output: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing folder unless asked; fail early, before training."""
-    if output.exists() and not overwrite:
-        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
-    if output.exists() and not output.is_dir():
-        raise ModelError(f"{output}: exists and is not a folder")
+def is_training_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a model folder or a training run's (it holds a checkpoint)."""
+    return is_model_folder(folder) or (folder / CHECKPOINT_FILE).is_file()
 
 
-def save_model_folder(output: Path, write: Callable[[Path], None], overwrite: bool) -> Path:
+def check_output_folder(
+    output: Path, overwrite: bool, inputs: Iterable[str | os.PathLike] = ()
+) -> None:
+    """Refuse to replace an existing folder unless asked, a folder that holds one of
+    ``inputs`` (the training pairs) or one that is not a model folder; fail early, before
+    training (see :func:`~nircolor.models.registry.output_model_folder`)."""
+    output_model_folder(output, overwrite, inputs, is_ours=is_training_folder)
+
+
+def save_model_folder(
+    output: Path,
+    write: Callable[[Path], None],
+    overwrite: bool,
+    inputs: Iterable[str | os.PathLike] = (),
+) -> Path:
     """Write a model folder atomically: into a temporary sibling, then renamed into place.
 
     ``write(folder)`` fills the folder. An existing ``output`` is only replaced when
-    ``overwrite`` is set, and only once the new folder is complete.
+    ``overwrite`` is set (and :func:`check_output_folder` allows it), and only once the new
+    folder is complete.
     """
-    check_output_folder(output, overwrite)
+    check_output_folder(output, overwrite, inputs)
     return write_folder_atomic(output, write)
 
 

@@ -76,7 +76,7 @@ def train_l3(
     TrainResult
     """
     output = Path(output)
-    check_output_folder(output, overwrite)
+    check_output_folder(output, overwrite, [data])
     cell = None if cfa is None else cfa_cell(cfa)
     pairs = load_dataset(data, split=split, categories=categories, seed=seed)
     if not pairs:
@@ -123,7 +123,7 @@ def train_l3(
         model.save(folder)
         (folder / CARD_NAME).write_text(card)
 
-    save_model_folder(output, write, overwrite)
+    save_model_folder(output, write, overwrite, [data])
     return TrainResult(output, len(pairs), seconds, model.info, evaluation)
 
 

@@ -367,7 +367,7 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     if checkpoint is not None:
         cfg = resumed_config(cfg, checkpoint)
     else:
-        check_output_folder(output, cfg.overwrite)
+        check_output_folder(output, cfg.overwrite, [cfg.data])
     device = setup_torch(cfg)
 
     train_set = load_images(cfg, cfg.split, side=cfg.pair_side)

@@ -56,7 +56,7 @@ def train_reverse(
         (when ``split`` is ``fit``).
     """
     output = Path(output)
-    check_output_folder(output, overwrite)
+    check_output_folder(output, overwrite, [data])
     pairs = load_dataset(data, split=split, seed=seed)
     if not pairs:
         raise DataError(f"{data}: the '{split}' split holds no pairs")
@@ -79,5 +79,5 @@ def train_reverse(
         held_out = load_dataset(data, split="holdout", seed=seed)
         errors = [np.mean((model.predict(rgb) - nir) ** 2) for nir, rgb in map(load_pair, held_out)]
         model.info["holdout_mse"] = round(float(np.mean(errors)), 6) if errors else None
-    save_model_folder(output, model.save, overwrite)
+    save_model_folder(output, model.save, overwrite, [data])
     return TrainResult(output, len(pairs), seconds, model.info)
