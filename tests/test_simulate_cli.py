@@ -96,3 +96,19 @@ def test_an_envi_cube_renders(tmp_path, monkeypatch, capsys):
     make_pairs(monkeypatch, capsys, tmp_path / "S", tmp_path / "P")
     (pair,) = discover_pairs(tmp_path / "P")
     assert read_nir(pair.nir).shape == (16, 20) and pair.category == "field"
+
+
+def test_overwrite_never_replaces_the_scenes_nor_another_kind_of_folder(
+    tmp_path, monkeypatch, capsys
+):
+    make_scenes(monkeypatch, capsys, tmp_path / "S")
+    make_pairs(monkeypatch, capsys, tmp_path / "S", tmp_path / "P")
+    scenes, pairs = folder_bytes(tmp_path / "S"), folder_bytes(tmp_path / "P")
+    for args, words in (
+        (["pairs", "--scenes", tmp_path / "S", "-o", tmp_path / "S"], "is one of the inputs"),
+        (["pairs", "--scenes", tmp_path / "S", "-o", tmp_path], "holds"),
+        (["scenes", "-o", tmp_path / "P", "--n", 2], "not an earlier output"),
+    ):
+        code, _, err = run(monkeypatch, capsys, "simulate", *args, "--overwrite")
+        assert code == 1 and words in err and len(err.strip().splitlines()) == 1, err
+    assert folder_bytes(tmp_path / "S") == scenes and folder_bytes(tmp_path / "P") == pairs

@@ -99,6 +99,8 @@ def scan_inputs(
     searched: list[tuple[Path, Path]] = []
     for item in inputs:
         text = os.fspath(item)
+        if not text:  # Path("") is the current folder: never what was meant
+            raise NircolorError("an input is empty; name a file, folder or glob")
         path = Path(text)
         if path.is_dir():
             files = sorted(

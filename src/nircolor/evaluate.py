@@ -106,6 +106,11 @@ def score_row(pair: Pair, prediction: np.ndarray, rgb: np.ndarray) -> dict:
     return row
 
 
+def prediction_path(folder: str | os.PathLike, pair: Pair) -> Path:
+    """Where :func:`evaluate_model` saves the prediction of ``pair`` in ``folder``."""
+    return Path(folder) / f"{pair.id}.png"
+
+
 def evaluate_model(
     model: str | os.PathLike | Colorizer,
     pairs: Sequence[Pair],
@@ -161,7 +166,7 @@ def evaluate_model(
         row["ms"] = elapsed_ms
         evaluation.images.append(row)
         if save_images is not None:
-            write_image(Path(save_images) / f"{pair.id}.png", prediction, overwrite=True)
+            write_image(prediction_path(save_images, pair), prediction, overwrite=True)
         if on_prediction is not None:
             on_prediction(pair, prediction, rgb)
         if progress is not None:

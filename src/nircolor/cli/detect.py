@@ -38,7 +38,7 @@ def detect(
         list[str], typer.Argument(metavar="IMAGE", help="NIR images, folders or globs.")
     ],
     json_path: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--json", metavar="FILE", help="Write the detections of every image here."),
     ] = None,
     overlay: Annotated[
@@ -62,12 +62,12 @@ def detect(
     Prints 'IMAGE<TAB>X0,Y0,X1,Y1<TAB>LABEL<TAB>PROBABILITY' per box (input pixels, most
     probable first; 'IMAGE<TAB>-' for none); exit code 1 if an image failed.
     """
-    from ..api import check_not_input
     from ..batch import image_inputs
     from ..detection.api import DEFAULT_MIN_PROB, DEFAULT_TOP, check_min_prob, get_detector
     from ..detection.overlay import draw_detections
     from ..io import read_nir, write_bytes_atomic, write_image
-    from ..io.atomic import output_exists, output_path
+    from ..io.atomic import output_path
+    from ..io.outputs import check_output_files
 
     floor = _option(check_min_prob, min_prob, "--min-prob")
     floor = DEFAULT_MIN_PROB if floor is None else floor
@@ -78,12 +78,8 @@ def detect(
     if overlay is not None:
         for source, relative in found:
             targets[source] = output_path(overlay) / relative.parent / f"{source.stem}_detect.png"
-    outputs = list(targets.values()) + ([output_path(json_path)] if json_path else [])
-    for target in outputs:
-        if output_exists(target) and not overwrite:
-            raise NircolorError(f"{target}: already exists (use --overwrite to replace it)")
-        for source, _ in found:
-            check_not_input(source, target)
+    outputs = list(targets.values()) + ([json_path] if json_path is not None else [])
+    check_output_files(outputs, overwrite, [source for source, _ in found], NircolorError)
     detector = get_detector(model)
     entries, failures = [], 0
     for source, _ in found:

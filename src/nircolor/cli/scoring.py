@@ -47,6 +47,19 @@ def _select_pairs(data: Path, split, categories, seed: int, manifest: Path | Non
     return selection
 
 
+def _check_outputs(model, data, manifest, pairs, json_path, save_images, overwrite) -> None:
+    """Refuse, before scoring, outputs of ``evaluate`` that exist (without ``overwrite``) or
+    that are its inputs: files in the data folder, the manifest, the model's files."""
+    from ..evaluate import prediction_path
+    from ..io.outputs import check_output_files
+    from ..models import resolve_model_path
+
+    targets = [prediction_path(save_images, pair) for pair in pairs] if save_images else []
+    targets += [json_path] if json_path is not None else []
+    inputs = [data, *([manifest] if manifest else []), resolve_model_path(model)]
+    check_output_files(targets, overwrite, inputs, NircolorError)
+
+
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")],
@@ -57,12 +70,15 @@ def evaluate(
     guided: Annotated[
         str | None, typer.Option(metavar="R,EPS", help="Guided filter 'R,EPS', or 'off'.")
     ] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON.")] = None,
+    json_path: Annotated[
+        str | None, typer.Option("--json", metavar="FILE", help="Write metrics as JSON.")
+    ] = None,
     save_images: Annotated[
         Path | None, typer.Option("--save-images", help="Folder for the predictions.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
     limit: LimitOption = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Score a model per category and overall (PSNR, SSIM, AE, ΔE, colour ratio, hue acc,
     detail ratio, GMSD), beside the NIR shown as grey on the same pairs."""
@@ -74,6 +90,7 @@ def evaluate(
     loaded = get_model(model)
     selection = _select_pairs(data, split, categories, seed, manifest)
     pairs = selection.pairs[:limit]
+    _check_outputs(model, data, selection.manifest, pairs, json_path, save_images, overwrite)
     with progress_bar() as progress:
         task = progress.add_task(f"evaluating {model}", total=len(pairs))
         result = evaluate_model(

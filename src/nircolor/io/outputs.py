@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import ImageWriteError, NircolorError, is_an_input
-from .atomic import check_not_input, output_exists, output_path
+from .atomic import file_id, output_exists, output_path
 
 
 def holds(folder: str | os.PathLike, path: str | os.PathLike) -> bool:
@@ -29,15 +29,28 @@ def check_output_file(
     inputs: Iterable[str | os.PathLike] = (),
     error_type: type[NircolorError] = ImageWriteError,
 ) -> Path:
-    """``target`` as an output file this command may write, or a one-line error.
+    """``target`` as an output file this command may write, or a one-line error: see
+    :func:`check_output_files`."""
+    return check_output_files([target], overwrite, inputs, error_type)[0]
+
+
+def check_output_files(
+    targets: Iterable[str | os.PathLike],
+    overwrite: bool,
+    inputs: Iterable[str | os.PathLike] = (),
+    error_type: type[NircolorError] = ImageWriteError,
+) -> list[Path]:
+    """``targets`` as output files this command may write, or a one-line error.
+
+    Missing parent folders are no error: the writers create them.
 
     Parameters
     ----------
-    target : path
-        The file to write. Refused when empty, when it names a folder (an existing one or a
-        name ending in a slash), or when it exists and ``overwrite`` is not set.
+    targets : iterable of paths
+        The files to write. One is refused when empty, when it names a folder (an existing
+        one or a name ending in a slash), or when it exists and ``overwrite`` is not set.
     overwrite : bool
-        Replace an existing file (never an input).
+        Replace existing files (never an input).
     inputs : iterable of paths
         The command's inputs: files (the same file under any name is refused) and folders
         (every file inside them is refused), whatever ``overwrite`` says.
@@ -46,18 +59,22 @@ def check_output_file(
 
     Returns
     -------
-    Path
+    list of Path
     """
-    path = output_path(target)
-    if os.fspath(target).endswith(("/", os.sep)) or path.is_dir():
-        raise error_type(f"{target}: is a folder; name an output file")
-    for source in inputs:
-        if Path(source).is_dir() and holds(source, path):
+    inputs = [Path(path) for path in inputs]
+    folders = [path for path in inputs if path.is_dir()]
+    input_ids = {file_id(path) for path in inputs} - {None}
+    paths = []
+    for target in targets:
+        path = output_path(target)
+        if os.fspath(target).endswith(("/", os.sep)) or path.is_dir():
+            raise error_type(f"{target}: is a folder; name an output file")
+        if file_id(path) in input_ids or any(holds(folder, path) for folder in folders):
             raise is_an_input(target, error_type)
-        check_not_input(source, path)
-    if output_exists(path) and not overwrite:
-        raise error_type(f"{target}: already exists (use --overwrite to replace it)")
-    return path
+        if output_exists(path) and not overwrite:
+            raise error_type(f"{target}: already exists (use --overwrite to replace it)")
+        paths.append(path)
+    return paths
 
 
 def check_output_folder(
