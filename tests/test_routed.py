@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -142,6 +143,10 @@ def test_specialists_are_fine_tuned_from_the_general_model_and_routed(tmp_path):
     assert "Routed vs the general model" in card and "routing accuracy" in card
     with pytest.raises(ModelError, match="already exists"):
         train_specialists(base, str(general.model_path), str(classifier.model_path))
+    inside = dataclasses.replace(base, overwrite=True, data=str(specialist))
+    with pytest.raises(ModelError, match="refusing to replace a folder that holds"):
+        train_specialists(inside, str(general.model_path), str(classifier.model_path))
+    assert (result.model_path / "config.json").is_file()
 
 
 @TRAIN

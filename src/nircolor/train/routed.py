@@ -22,7 +22,13 @@ from ..errors import ModelError
 from ..io import write_bytes_atomic
 from ..metric_tables import Table, format_metric
 from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
-from .common import TrainResult, machine_description, model_card, timestamp
+from .common import (
+    TrainResult,
+    check_output_folder,
+    machine_description,
+    model_card,
+    timestamp,
+)
 from .nets import CHECKPOINT, CHECKPOINT_FILE, NetTrainConfig, Reporter, train_net
 from .photos import photos_by_class
 
@@ -61,9 +67,8 @@ def train_specialists(
         The routed model folder, the pairs used, the summed wall time of the runs.
     """
     output = Path(base.output)
-    if (output / CONFIG_NAME).exists() and not base.overwrite:
-        raise ModelError(f"{output}: already exists (use --overwrite to replace it)")
-    if (output / CONFIG_NAME).exists():
+    if (output / CONFIG_NAME).exists():  # a finished run: replaced only as any model folder is
+        check_output_folder(output, base.overwrite, [base.data])
         shutil.rmtree(output)
     known = load_model(classifier).categories
     categories = categories or known
