@@ -112,3 +112,38 @@ def test_overwrite_never_replaces_the_scenes_nor_another_kind_of_folder(
         code, _, err = run(monkeypatch, capsys, "simulate", *args, "--overwrite")
         assert code == 1 and words in err and len(err.strip().splitlines()) == 1, err
     assert folder_bytes(tmp_path / "S") == scenes and folder_bytes(tmp_path / "P") == pairs
+
+
+def one_line_error(monkeypatch, capsys, *args) -> str:
+    code, _, err = run(monkeypatch, capsys, "simulate", *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_non_finite_or_absurd_camera_settings_fail_on_one_line(tmp_path, monkeypatch, capsys):
+    scenes = tmp_path / "S"
+    (scenes / "lab").mkdir(parents=True)
+    for option, value in [("--read-noise", "nan"), ("--full-well", "inf"),
+                          ("--f-number", "1e9"), ("--pixel-pitch", "1e-9"),
+                          ("--exposure", "nan"), ("--seed", "-1")]:  # fmt: skip
+        err = one_line_error(monkeypatch, capsys, "pairs", "--scenes", scenes,
+                             "-o", tmp_path / "P", option, value)  # fmt: skip
+        assert "must be" in err
+    assert not (tmp_path / "P").exists()
+
+
+def test_a_truncated_mat_scene_fails_on_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "S").mkdir()
+    (tmp_path / "S" / "a.mat").write_bytes(b"")
+    err = one_line_error(monkeypatch, capsys, "pairs", "--scenes", tmp_path / "S",
+                         "-o", tmp_path / "P")  # fmt: skip
+    assert "unreadable .mat" in err
+
+
+def test_scene_size_and_count_have_upper_bounds(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "S"
+    assert "16 to 2048" in one_line_error(monkeypatch, capsys, "scenes", "-o", out,
+                                          "--size", 100000, "--n", 1)  # fmt: skip
+    assert "1 to 10000" in one_line_error(monkeypatch, capsys, "scenes", "-o", out,
+                                          "--n", 100001)  # fmt: skip
+    assert not out.exists()

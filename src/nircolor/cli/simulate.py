@@ -22,9 +22,9 @@ CAMERA_HELP = "A named camera ({names}) or a CSV file of channel sensitivities."
 @simulate_app.command("scenes")
 def scenes(
     output: Annotated[Path, typer.Option("-o", "--output", help="Scenes folder to write.")],
-    n: Annotated[int, typer.Option("--n", help="Number of scenes.")] = 40,
+    n: Annotated[int, typer.Option("--n", help="Number of scenes, 1 to 10000.")] = 40,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
-    size: Annotated[int, typer.Option(help="Height and width in pixels.")] = 128,
+    size: Annotated[int, typer.Option(help="Height and width in pixels, 16 to 2048.")] = 128,
     lights: Annotated[
         str, typer.Option("--illuminants", help="Comma-separated illuminants, one drawn per scene.")
     ] = "daylight,A",
@@ -60,10 +60,12 @@ def pairs(
     output: Annotated[Path, typer.Option("-o", "--output", help="Pairs folder to write.")],
     rgb_camera: Annotated[str, typer.Option(help=CAMERA_HELP.format(names="visible"))] = "visible",
     nir_camera: Annotated[str, typer.Option(help=CAMERA_HELP.format(names="nir"))] = "nir",
-    f_number: Annotated[float, typer.Option(help="Lens f-number.")] = 4.0,
-    pixel_pitch: Annotated[float, typer.Option(help="Pixel pitch in µm.")] = 2.2,
-    full_well: Annotated[float, typer.Option(help="Full-well capacity, electrons.")] = 10000.0,
-    read_noise: Annotated[float, typer.Option(help="Read noise, electrons RMS.")] = 5.0,
+    f_number: Annotated[float, typer.Option(help="Lens f-number, 0.5 to 64.")] = 4.0,
+    pixel_pitch: Annotated[float, typer.Option(help="Pixel pitch in µm, 0.5 to 50.")] = 2.2,
+    full_well: Annotated[
+        float, typer.Option(help="Full-well capacity, electrons, 1 to 1e7.")
+    ] = 10000.0,
+    read_noise: Annotated[float, typer.Option(help="Read noise, electrons RMS, 0 to 1e4.")] = 5.0,
     bits: Annotated[int, typer.Option(help="Sensor quantisation: 8, 10 or 12 bits.")] = 10,
     exposure: Annotated[
         float, typer.Option(help="Share of the full well the brightest 1 % reach.")

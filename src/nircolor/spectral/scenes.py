@@ -35,6 +35,11 @@ from ..io.outputs import check_output_folder
 from .curves import WAVELENGTHS_NM
 from .library import illuminant, reflectances
 
+MAX_SCENE_SIZE = 2048
+"""The largest scene side: a 2048² scene of 61 bands takes about 1 GB as float32, and its
+rendering several times that."""
+MAX_SCENES = 10_000
+"""The most scenes one call makes."""
 SCENE_EXTENSIONS = (".npz", ".mat", ".hdr")
 CATEGORIES = {
     "vegetation": {"vegetation": 0.6, "soil": 0.3, "esser": 0.1},
@@ -138,12 +143,13 @@ def _read_npz(path: Path) -> SpectralScene:
 
 def _read_iset_mat(path: Path) -> SpectralScene:
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         mat = loadmat(path, squeeze_me=True, struct_as_record=False)
     except NotImplementedError:
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not read; save with -v7") from None
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, MatReadError) as error:
         raise DataError(f"{path}: unreadable .mat ({error.__class__.__name__})") from None
     if "mcCOEF" not in mat or "basis" not in mat:
         raise DataError(f"{path}: an ISET scene needs 'mcCOEF' and 'basis'")
@@ -258,6 +264,18 @@ def save_scene(scene: SpectralScene) -> bytes:
     return buffer.getvalue()
 
 
+def check_scene_size(size: int) -> None:
+    """Refuse a scene side outside 16 to :data:`MAX_SCENE_SIZE` pixels (:class:`DataError`)."""
+    if not 16 <= size <= MAX_SCENE_SIZE:
+        raise DataError(f"scene size must be 16 to {MAX_SCENE_SIZE} pixels, not {size}")
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a negative random seed (:class:`DataError`); NumPy takes only seeds ≥ 0."""
+    if seed < 0:
+        raise DataError(f"the seed must be 0 or more, not {seed}")
+
+
 def make_scene(
     name: str,
     category: str = "mixed",
@@ -274,7 +292,7 @@ def make_scene(
     category : str
         One of :data:`CATEGORIES`: which reflectance libraries fill the regions.
     size : int
-        Height and width in pixels (16 or more).
+        Height and width in pixels, 16 to :data:`MAX_SCENE_SIZE`.
     light : str
         An illuminant name or CSV file (see :func:`~.library.illuminant`).
     seed : int
@@ -284,8 +302,7 @@ def make_scene(
     """
     if category not in CATEGORIES:
         raise DataError(f"unknown scene category {category!r}; known: {', '.join(CATEGORIES)}")
-    if size < 16:
-        raise DataError(f"scene size must be at least 16 pixels, not {size}")
+    check_scene_size(size)
     rng = np.random.default_rng(seed)
     grid = np.asarray(wavelength_nm, dtype=np.float64)
     labels = region_map(size, int(rng.integers(6, 18)), rng)
@@ -362,8 +379,10 @@ def make_scenes(
     """
     output = Path(output).expanduser()
     check_output_folder(output, overwrite, is_ours=is_scenes_folder, error_type=DataError)
-    if count < 1:
-        raise DataError(f"the number of scenes must be at least 1, not {count}")
+    if not 1 <= count <= MAX_SCENES:
+        raise DataError(f"the number of scenes must be 1 to {MAX_SCENES}, not {count}")
+    check_scene_size(size)
+    check_seed(seed)
     unknown = [c for c in categories if c not in CATEGORIES] or not categories
     if unknown:
         raise DataError(f"scene categories must be among {', '.join(CATEGORIES)}")

@@ -38,7 +38,16 @@ from ..io.atomic import write_folder_atomic
 from ..io.outputs import check_output_folder
 from .cameras import Camera, camera
 from .library import reflectances
-from .scenes import SCENE_EXTENSIONS, SpectralScene, read_scene
+from .scenes import SCENE_EXTENSIONS, SpectralScene, check_seed, read_scene
+
+SETTING_RANGES = (
+    ("f_number", "f-number", 0.5, 64.0),
+    ("pixel_pitch_um", "pixel pitch (µm)", 0.5, 50.0),
+    ("full_well", "full well", 1.0, 1e7),
+    ("read_noise", "read noise", 0.0, 1e4),
+)
+"""``(setting, name, lowest, highest)`` of :class:`CameraSettings`: finite, and within what a
+real camera has (the blur's σ, 0.42 λ N / pitch, then stays under 60 pixels)."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,12 @@ class CameraSettings:
     def __post_init__(self) -> None:
         if self.bits not in (8, 10, 12):
             raise DataError(f"bits must be 8, 10 or 12, not {self.bits}")
-        if not (self.f_number > 0 and self.pixel_pitch_um > 0 and self.full_well >= 1):
-            raise DataError("f-number, pixel pitch and full well must be positive")
-        if self.read_noise < 0 or not 0 < self.exposure_level <= 1:
-            raise DataError("read noise must be ≥ 0 and the exposure level in (0, 1]")
+        for setting, name, low, high in SETTING_RANGES:
+            value = getattr(self, setting)
+            if not low <= value <= high:  # NaN fails too
+                raise DataError(f"{name} must be {low:g} to {high:g}, not {value}")
+        if not 0 < self.exposure_level <= 1:
+            raise DataError(f"the exposure level must be in (0, 1], not {self.exposure_level}")
 
 
 def photons(spectrum: np.ndarray, wavelength_nm: np.ndarray, units: str) -> np.ndarray:
@@ -296,6 +307,7 @@ def write_pairs(
     ``MANIFEST.csv``, atomically (see :func:`simulate_pairs`)."""
     output = Path(output).expanduser()
     check_output_folder(output, overwrite, [scenes], is_pairs_folder, error_type=DataError)
+    check_seed(seed)
     found = find_scenes(scenes)
     splits = assign_splits(found, val_fraction, seed)
 
