@@ -147,3 +147,9 @@ def test_scene_size_and_count_have_upper_bounds(tmp_path, monkeypatch, capsys):
     assert "1 to 10000" in one_line_error(monkeypatch, capsys, "scenes", "-o", out,
                                           "--n", 100001)  # fmt: skip
     assert not out.exists()
+
+
+def test_an_output_that_cannot_be_made_fails_on_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_bytes(b"")  # a file where the output's folder should be
+    err = one_line_error(monkeypatch, capsys, "scenes", "-o", tmp_path / "file" / "S", "--n", 1)
+    assert "cannot write" in err

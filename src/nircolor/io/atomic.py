@@ -39,6 +39,22 @@ def current_umask() -> int:
     return umask
 
 
+def make_staging_folder(output: Path) -> Path:
+    """A new temporary folder beside ``output`` (its parents made as needed).
+
+    Raises
+    ------
+    ImageWriteError
+        Where the folder cannot be made (no permission, a read-only or virtual file system,
+        a file in the way), naming ``output``.
+    """
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    except OSError as error:
+        raise ImageWriteError(f"{output}: cannot write ({error_reason(error)})") from None
+
+
 def write_folder_atomic(
     output: Path, write: Callable[[Path], None], before_swap: Callable[[], None] | None = None
 ) -> Path:
@@ -46,10 +62,10 @@ def write_folder_atomic(
 
     An existing ``output`` is replaced only once the new folder is complete (callers decide
     whether that is allowed); ``before_swap()`` runs just before, to check again. On any error
-    the temporary folder is removed and ``output`` is left as it was.
+    the temporary folder is removed and ``output`` is left as it was; a folder that cannot be
+    made raises :class:`ImageWriteError`.
     """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    staging = make_staging_folder(output)
     try:
         os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         write(staging)
