@@ -183,3 +183,22 @@ def test_cluster_errors_are_one_line(monkeypatch, capsys, inputs, tiny_model, tm
     )
     assert code == 1 and "cannot reach the Dask scheduler" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--cluster", "garbage", "not a Dask scheduler address"),
+        ("--cluster", "", "not a Dask scheduler address"),
+        ("--cluster", "http://h:1", "not a Dask scheduler address"),
+        ("--cluster", "tcp://h:99999", "not a Dask scheduler address"),
+        ("--workers", "100000", "--workers must be 1 to 64"),
+    ],
+)
+def test_bad_cluster_options_fail_on_one_line_before_any_work(
+    monkeypatch, capsys, inputs, tmp_path, option, value, message
+):
+    out = tmp_path / "out"
+    code, _, err = run(monkeypatch, capsys, "colorize", inputs, "-o", out, option, value)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -188,7 +188,7 @@ def test_report_rejects_bad_inputs_with_one_line_and_writes_nothing(
     assert one_line_error(code, err) and "--overwrite" in err
     assert [p.name for p in output.iterdir()] == ["keep.txt"]
 
-    for args in (["--limit", "0"], ["--threads", "0"]):
+    for args in (["--limit", "0"], ["--threads", "0"], ["--threads", "100000"]):
         code, _, err = report_cli(monkeypatch, capsys, ["l3"], pair_tree, output, *args)
         assert one_line_error(code, err)
     code, _, err = report_cli(monkeypatch, capsys, ["l3", "l3"], pair_tree, output)

@@ -31,6 +31,7 @@ from pathlib import Path
 from .errors import NircolorError
 from .extras import require_extra
 from .jobs import FAILED, SKIPPED, Job, Options, Outcome, process_job
+from .runtime import check_parallel
 
 CONNECT_TIMEOUT = "20s"
 """How long the client waits for a remote scheduler."""
@@ -41,6 +42,39 @@ def _import_distributed():
     import distributed
 
     return distributed
+
+
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+"""The Dask comm schemes a scheduler address may name (none: tcp)."""
+
+
+def check_cluster_options(address: str | None, n_workers: int | None) -> None:
+    """Refuse ``--cluster`` with ``--workers``, a worker count out of range
+    (:func:`~nircolor.runtime.check_parallel`) or an address that is not
+    ``[SCHEME://]HOST:PORT``, before any work.
+
+    Raises
+    ------
+    NircolorError
+    """
+    if address is not None and n_workers is not None:
+        raise NircolorError("--cluster and --workers exclude each other")
+    check_parallel("--workers", n_workers)
+    if address is not None:
+        check_address(address)
+
+
+def check_address(address: str) -> None:
+    """Refuse a scheduler address that is not ``[SCHEME://]HOST:PORT`` (SCHEME among
+    :data:`SCHEMES`, PORT 1 to 65535) with one line naming it."""
+    scheme, _, location = address.rpartition("://")
+    host, _, port = location.rpartition(":")
+    valid = (scheme or "tcp") in SCHEMES and host.strip("[]") and port.isdigit()
+    if not (valid and 0 < int(port) < 65536):
+        raise NircolorError(
+            f"--cluster {address!r}: not a Dask scheduler address; give "
+            "[tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        )
 
 
 def model_reference(model):
@@ -73,10 +107,9 @@ def run_on_dask(
     Give ``address`` (an existing scheduler) or ``n_workers`` (a local cluster started for
     the run: processes, one thread each); not both.
     """
-    if (address is None) == (n_workers is None):
-        raise NircolorError("give either --cluster ADDRESS or --workers N, not both")
-    if n_workers is not None and n_workers < 1:
-        raise NircolorError("--workers must be at least 1")
+    if address is None and n_workers is None:
+        raise NircolorError("give either --cluster ADDRESS or --workers N")
+    check_cluster_options(address, n_workers)
     distributed = _import_distributed()
     absolute = [Job(_absolute(job.source), _absolute(job.target)) for job in jobs]
     outcomes: list[Outcome | None] = [None] * len(jobs)

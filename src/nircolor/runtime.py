@@ -15,7 +15,9 @@ import ctypes
 import os
 import sys
 
-__all__ = ["keep_freed_memory", "usable_cores"]
+from .errors import NircolorError
+
+__all__ = ["MAX_PARALLEL", "check_parallel", "keep_freed_memory", "usable_cores"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -23,6 +25,25 @@ MMAP_THRESHOLD = 32 * 2**20
 """Allocations up to this size come from the heap (the largest threshold glibc accepts)."""
 TRIM_THRESHOLD = 256 * 2**20
 """Free memory at the top of the heap beyond this is given back to the system."""
+
+
+MAX_PARALLEL = 64
+"""The most threads (``--threads``) or worker processes and threads (``--workers``) any
+command takes: each costs memory (a worker process holds its own model) and start-up time,
+and far more than there are cores only slows a run down (100000 threads did not finish)."""
+
+
+def check_parallel(name: str, count: int | None) -> None:
+    """Refuse a thread or worker count outside 1 to :data:`MAX_PARALLEL`; ``None`` (the
+    default) passes.
+
+    Raises
+    ------
+    NircolorError
+        Naming ``name`` (an option, ``--threads``, or an argument, ``threads``).
+    """
+    if count is not None and not 1 <= count <= MAX_PARALLEL:
+        raise NircolorError(f"{name} must be 1 to {MAX_PARALLEL}, not {count}")
 
 
 def usable_cores() -> int:

@@ -10,9 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import NircolorError
+from ..io.decoding import MAX_PIXELS
+from ..runtime import MAX_PARALLEL, check_parallel
 from ..video.keyframes import CONTEXT_EVERY
 from .common import (
     app,
+    check_limit,
     console,
     context_option,
     detail_option,
@@ -90,7 +93,11 @@ def colorize(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", metavar="N", help="Distribute over N local Dask processes."),
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help=f"Distribute over N local Dask processes, 1 to {MAX_PARALLEL}.",
+        ),
     ] = None,
     tile: Annotated[
         int | None,
@@ -208,10 +215,9 @@ def colorize(
             timeout=timeout,
         )
         return
-    if cluster is not None and workers is not None:
-        raise NircolorError("--cluster and --workers exclude each other")
-    if workers is not None and workers < 1:
-        raise NircolorError("--workers must be at least 1")
+    from ..cluster import check_cluster_options
+
+    check_cluster_options(cluster, workers)
     batch = plan_batch(inputs, output)
     jobs = batch.jobs
     check_outputs(jobs, options)
@@ -342,6 +348,15 @@ def _file_size(size_bytes: int) -> str:
 
 # ---------------------------------------------------------------- serve
 
+SERVE_LIMITS = {
+    "--max-upload-mb": 1000,
+    "--max-pixels": MAX_PIXELS,
+    "--time-limit": 86400,
+    "--body-timeout": 86400,
+    "--max-per-client": 1024,
+}
+"""The largest value each limit of 'nircolor serve' takes (the pixels: the CLI's own limit)."""
+
 
 @app.command()
 def serve(
@@ -355,12 +370,13 @@ def serve(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Colorizations run at once, in threads (default: one per CPU, 2 to 8), each "
-            "running the model on CPUs // WORKERS threads."
+            help=f"Colorizations run at once, in threads, 1 to {MAX_PARALLEL} (default: one "
+            "per CPU, 2 to 8), each running the model on CPUs // WORKERS threads."
         ),
     ] = None,
     max_upload_mb: Annotated[
-        float, typer.Option("--max-upload-mb", help="Largest accepted image file, in MB.")
+        float,
+        typer.Option("--max-upload-mb", help="Largest accepted image file, in MB (at most 1000)."),
     ] = 25.0,
     max_pixels: Annotated[
         int,
@@ -369,13 +385,20 @@ def serve(
         ),
     ] = 4_000_000,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Seconds one colorization may run.")
+        float,
+        typer.Option("--time-limit", help="Seconds one colorization may run (at most a day)."),
     ] = 60.0,
     body_timeout: Annotated[
-        float, typer.Option("--body-timeout", help="Seconds an upload may take to arrive.")
+        float,
+        typer.Option(
+            "--body-timeout", help="Seconds an upload may take to arrive (at most a day)."
+        ),
     ] = 60.0,
     max_per_client: Annotated[
-        int, typer.Option("--max-per-client", help="Requests one client address may have open.")
+        int,
+        typer.Option(
+            "--max-per-client", help="Requests one client address may have open (at most 1024)."
+        ),
     ] = 16,
 ) -> None:
     """Serve a web page and an HTTP API (POST /colorize) for colorizing NIR images."""
@@ -386,13 +409,15 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise NircolorError(f"--port must be between 0 and 65535, not {port}")
-    if workers is not None and workers < 1:
-        raise NircolorError(f"--workers must be at least 1, not {workers}")
-    if min(max_upload_mb, max_pixels, time_limit, body_timeout, max_per_client) <= 0:
-        raise NircolorError(
-            "--max-upload-mb, --max-pixels, --time-limit, --body-timeout and "
-            "--max-per-client must be positive"
-        )
+    check_parallel("--workers", workers)
+    for option, value in (
+        ("--max-upload-mb", max_upload_mb),
+        ("--max-pixels", max_pixels),
+        ("--time-limit", time_limit),
+        ("--body-timeout", body_timeout),
+        ("--max-per-client", max_per_client),
+    ):
+        check_limit(option, value, SERVE_LIMITS[option])
     web_app = create_app(
         model,
         max_upload_bytes=max(1, round(max_upload_mb * 1e6)),

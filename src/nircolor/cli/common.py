@@ -158,6 +158,20 @@ def setting_option(of, text: str | None, option: str):
         raise NircolorError(f"{option}: {error}") from None
 
 
+def check_limit(option: str, value: float, most: float) -> None:
+    """Refuse a limit that is not a number in (0, ``most``] (NaN and infinity included),
+    naming ``option``.
+
+    Raises
+    ------
+    NircolorError
+    """
+    from ..errors import NircolorError
+
+    if not 0 < value <= most:
+        raise NircolorError(f"{option} must be positive and at most {most:g}, not {value}")
+
+
 def detail_option(text: str | None):
     from ..filters import DetailTransfer
 

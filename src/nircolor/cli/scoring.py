@@ -9,6 +9,7 @@ import typer
 
 from ..data import SPLITS
 from ..errors import NircolorError
+from ..runtime import MAX_PARALLEL, check_parallel
 from .common import (
     app,
     console,
@@ -30,7 +31,7 @@ LimitOption = Annotated[int | None, typer.Option(metavar="N", help="Score the fi
 
 
 def check_at_least_one(**options: int | None) -> None:
-    """Refuse an option given below 1 (``--limit``, ``--threads``), naming it."""
+    """Refuse an option given below 1 (``--limit``), naming it."""
     for name, value in options.items():
         if value is not None and value < 1:
             raise NircolorError(f"--{name} must be at least 1, not {value}")
@@ -127,7 +128,10 @@ def report(
     limit: LimitOption = None,
     threads: Annotated[
         int | None,
-        typer.Option(metavar="N", help="CPU threads of the models (default: each model's)."),
+        typer.Option(
+            metavar="N",
+            help=f"CPU threads of the models, 1 to {MAX_PARALLEL} (default: each model's).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split when there is no manifest.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty report folder.")] = False,
@@ -141,7 +145,8 @@ def report(
     names = parse_list(models)
     if not names:
         raise NircolorError("--models: give at least one model")
-    check_at_least_one(limit=limit, threads=threads)
+    check_at_least_one(limit=limit)
+    check_parallel("--threads", threads)
     selection = _select_pairs(data, split, None, seed, manifest)
     pairs = selection.pairs[:limit]
     with progress_bar() as progress:

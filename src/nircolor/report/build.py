@@ -26,6 +26,7 @@ from ..extras import require_extra
 from ..io import write_folder_atomic
 from ..io.outputs import check_output_folder
 from ..models import Colorizer, resolve_model_path
+from ..runtime import check_parallel
 from .documents import (
     METRICS_DOC,
     metric_definitions,
@@ -81,9 +82,9 @@ def require_matplotlib() -> None:
 
 
 def load_colorizer(model: str | os.PathLike, threads: int | None = None) -> Colorizer:
-    """:func:`nircolor.api.get_model`, with ``threads`` checked (at least 1) when given."""
-    if threads is not None and threads < 1:
-        raise NircolorError(f"threads must be at least 1, not {threads}")
+    """:func:`nircolor.api.get_model`, with ``threads`` checked when given (1 to
+    :data:`~nircolor.runtime.MAX_PARALLEL`)."""
+    check_parallel("threads", threads)
     return get_model(model, threads)
 
 
@@ -267,8 +268,7 @@ def build_report(
         raise NircolorError(f"models given more than once: {', '.join(duplicates)}")
     if not pairs:
         raise DataError("no NIR/RGB pairs to report on")
-    if threads is not None and threads < 1:
-        raise NircolorError(f"threads must be at least 1, not {threads}")
+    check_parallel("threads", threads)
     if n_chosen < 0 or n_worst < 0:
         raise NircolorError("n_chosen and n_worst must not be negative")
     keep = [p.nir for p in pairs] + [p.rgb for p in pairs]
