@@ -574,3 +574,22 @@ def test_a_cfa_model_serves_16_bit_mosaics_and_refuses_ordinary_images():
     assert 400 <= refused.status_code < 500
     assert "8-bit image, not a raw CFA mosaic" in refused.json()["error"]
     assert "\n" not in refused.json()["error"]
+
+
+def jpeg_header_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose SOF0 header is patched to announce ``width`` × ``height``."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@SERVE
+def test_an_oversized_jpeg_is_refused_with_its_width_and_height(client):
+    response = post(client, jpeg_header_claiming(65000, 60000), name="bomb.jpg")
+    assert response.status_code == 413
+    assert "bomb.jpg: image of 65000x60000 pixels is larger" in response.json()["error"]
