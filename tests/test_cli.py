@@ -370,6 +370,21 @@ def test_shipped_classifier_names_a_scene_category(monkeypatch, capsys):
     assert 1 / len(categories) <= float(confidence) <= 1
 
 
+def test_the_classifier_looks_at_a_copy_of_bounded_size(monkeypatch):
+    from nircolor import load_model
+    from nircolor.models.onnx import CLASSIFY_SIDE, OnnxNet
+
+    seen = []
+    real_run = OnnxNet.run
+    monkeypatch.setattr(OnnxNet, "run", lambda self, nir: seen.append(nir) or real_run(self, nir))
+    classifier = load_model("classifier")
+    small = np.random.default_rng(0).random((300, 500)).astype(np.float32)
+    classifier.classify(small)
+    assert seen[-1] is small  # an image up to CLASSIFY_SIDE is classified as it is
+    classifier.classify(np.zeros((2 * CLASSIFY_SIDE + 10, 100), np.float32))
+    assert seen[-1].shape == (CLASSIFY_SIDE, 50)  # a larger one shrunk first, aspect kept
+
+
 def test_shipped_cnn_has_its_guided_filter():
     from nircolor import load_model
 

@@ -32,12 +32,13 @@ import copy
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
 from ..colorspace import OUTPUT_SPACES, to_srgb
 from ..context import DEFAULT as DEFAULT_CONTEXT
-from ..context import ColourContext
+from ..context import ColourContext, context_shape
 from ..errors import ModelError, error_reason
 from ..filters import DetailTransfer, GuidedFilter, shift_lightness
 from ..filters.detail import MAX_LIGHTNESS_OFFSET
@@ -52,6 +53,10 @@ FLOAT_KEY = "float_onnx"
 LIGHTNESS_OFFSET_KEY = "lightness_offset"
 """The config key of a colorizer's fitted lightness offset (:mod:`nircolor.models.lightness`)."""
 DEFAULT_THREADS = 2
+CLASSIFY_SIDE = 1024
+"""The long side, in pixels, of the copy a scene classifier looks at: the largest images it
+was trained on (the shipped data's); a larger image is shrunk to it first (area
+interpolation), which keeps the net's memory (about 46 bytes a pixel) bounded."""
 _UNSET = object()
 TEMPERATURE_INPUT = "inverse_temperature"
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
@@ -345,8 +350,9 @@ class OnnxClassifier(OnnxNet):
         return f"OnnxClassifier(categories={self.categories})"
 
     def probabilities(self, nir: np.ndarray) -> np.ndarray:
-        """Probability of every category, ``(K,)`` float32 summing to 1."""
-        return self.run(check_nir(nir)).astype(np.float32, copy=False)
+        """Probability of every category, ``(K,)`` float32 summing to 1, of ``nir`` or, when
+        its long side exceeds :data:`CLASSIFY_SIDE`, of a copy shrunk to that."""
+        return self.run(classifier_copy(check_nir(nir))).astype(np.float32, copy=False)
 
     def classify(self, nir: np.ndarray) -> tuple[str, dict[str, float]]:
         """The most probable category of an ``(H, W)`` NIR image, and every probability."""
@@ -361,6 +367,15 @@ class OnnxClassifier(OnnxNet):
 
     def save(self, folder: str | os.PathLike) -> None:
         raise ModelError("ONNX models are written by 'nircolor train'; copy the folder instead")
+
+
+def classifier_copy(nir: np.ndarray) -> np.ndarray:
+    """``nir`` itself when its long side is at most :data:`CLASSIFY_SIDE`, else a copy of
+    that long side (area interpolation, aspect kept)."""
+    if max(nir.shape) <= CLASSIFY_SIDE:
+        return nir
+    height, width = context_shape(nir.shape, CLASSIFY_SIDE)
+    return cv2.resize(nir, (width, height), interpolation=cv2.INTER_AREA)
 
 
 @register_kind("onnx")
