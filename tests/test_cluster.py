@@ -202,3 +202,14 @@ def test_bad_cluster_options_fail_on_one_line_before_any_work(
     code, _, err = run(monkeypatch, capsys, "colorize", inputs, "-o", out, option, value)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_local_workers_log_nothing_below_critical(monkeypatch):
+    # A worker's heartbeat meeting the closed scheduler at shutdown logged a CommClosedError
+    # traceback (an ERROR) on stderr after a successful run.
+    import logging
+
+    made = {}
+    monkeypatch.setattr(distributed, "LocalCluster", lambda **kwargs: made.update(kwargs))
+    cluster_module.start_local_cluster(2)
+    assert made["silence_logs"] == logging.CRITICAL and made["n_workers"] == 2

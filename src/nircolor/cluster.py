@@ -35,6 +35,10 @@ from .runtime import check_parallel
 
 CONNECT_TIMEOUT = "20s"
 """How long the client waits for a remote scheduler."""
+WORKER_LOG_LEVEL = logging.CRITICAL
+"""What the processes of a ``--workers`` cluster log on stderr. At shutdown a worker whose
+heartbeat meets the closed scheduler logs a ``CommClosedError`` traceback (an ERROR) after
+a run that succeeded; a task's own failure reaches the client as its outcome instead."""
 
 
 def _import_distributed():
@@ -190,7 +194,7 @@ def start_local_cluster(n_workers: int):
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            silence_logs=logging.ERROR,
+            silence_logs=WORKER_LOG_LEVEL,
         )
 
 
