@@ -1,9 +1,9 @@
 """Command line: a thin layer over the Python API (``nircolor --help``).
 
 :mod:`.common` holds the apps, consoles and option parsing; :mod:`.commands` the commands
-that use models; :mod:`.scoring` evaluate and report; :mod:`.train` the training commands;
-:mod:`.simulate` the camera simulation; :mod:`.quantize` int8 models; :mod:`.calibrate` the
-lightness offset. Importing this package registers them.
+that use models; :mod:`.serve` the web service; :mod:`.scoring` evaluate and report;
+:mod:`.train` the training commands; :mod:`.simulate` the camera simulation; :mod:`.quantize`
+int8 models; :mod:`.calibrate` the lightness offset. Importing this package registers them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import warnings
 
 from ..errors import NircolorError
 from ..runtime import keep_freed_memory
-from . import calibrate, commands, detect, quantize, scoring, simulate, train  # noqa: F401
+from . import calibrate, commands, detect, quantize, scoring, serve, simulate, train  # noqa: F401
 from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]
