@@ -77,8 +77,8 @@ def test_report_writes_documents_whose_numbers_are_evaluates(
     document = json.loads((written_report / "metrics.json").read_text())
     assert list(document["models"]) == [str(tiny_model), "l3"]
     assert document["split"] == "all"
-    for model in (str(tiny_model), "l3"):
-        json_path = tmp_path / "evaluate.json"
+    for index, model in enumerate((str(tiny_model), "l3")):
+        json_path = tmp_path / f"evaluate{index}.json"  # evaluate never replaces a file
         code, _, err = run(
             monkeypatch,
             capsys,
