@@ -190,7 +190,7 @@ def test_fine_tuning_adversarially_with_init(runs, tmp_path):
     [
         ({"gan_weight": -0.1}, "gan_weight must be a finite number >= 0"),
         ({"gan_weight": float("nan")}, "gan_weight must be a finite number >= 0"),
-        ({"gan_width": 0}, "gan_width must be at least 1"),
+        ({"gan_width": 0}, "gan_width must be 1 to 256, not 0"),
         ({"arch": "classifier", "gan_weight": 0.1}, "not a colorizer"),
     ],
 )
@@ -203,7 +203,7 @@ def test_invalid_gan_settings(tmp_path, settings, message):
     ("args", "message"),
     [
         (["unet", "--gan-weight", "-1"], "gan_weight must be a finite number >= 0, not -1.0"),
-        (["unet", "--gan-width", "0"], "gan_width must be at least 1"),
+        (["unet", "--gan-width", "0"], "gan_width must be 1 to 256, not 0"),
         (["classifier", "--gan-weight", "0.1"], "not a colorizer"),
     ],
 )

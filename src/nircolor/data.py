@@ -185,6 +185,12 @@ def _find_rgb(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def check_split(split: str) -> None:
+    """``split`` is one of :data:`SPLITS`, or a one-line DataError."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split '{split}' (use one of {', '.join(SPLITS)})")
+
+
 def split_pairs(
     pairs: Sequence[Pair],
     split: str,
@@ -201,8 +207,7 @@ def split_pairs(
     about ``val_fraction`` of their scenes): model selection (keep-best, tuning) uses
     ``holdout`` so that the ``val`` pairs stay untouched for reporting.
     """
-    if split not in SPLITS:
-        raise DataError(f"unknown split '{split}' (use one of {', '.join(SPLITS)})")
+    check_split(split)
     if split == "all":
         return list(pairs)
     if split in ("fit", "holdout"):

@@ -13,6 +13,7 @@ import typer
 from ..data import SPLITS
 from ..errors import NircolorError
 from ..train.defaults import DEFAULTS, DEGRADE_ARCHS
+from ..train.limits import HELP
 from .common import (
     command_line,
     console,
@@ -124,14 +125,12 @@ def _train_net_command(arch: str):
         output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
         epochs: Annotated[int, typer.Option(help="Epochs (a validation + checkpoint each).")] = 10,
         steps_per_epoch: Annotated[int, typer.Option(help="Optimizer steps per epoch.")] = 200,
-        batch: Annotated[int, typer.Option(help="Patches per step.")] = defaults["batch"],
-        patch: Annotated[int, typer.Option(help="Patch side.")] = defaults["patch"],
-        lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 1e-3,
+        batch: Annotated[int, typer.Option(help=HELP["batch"])] = defaults["batch"],
+        patch: Annotated[int, typer.Option(help=HELP["patch"])] = defaults["patch"],
+        lr: Annotated[float, typer.Option(help=HELP["lr"])] = 1e-3,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-        threads: Annotated[
-            int | None, typer.Option(help="CPU threads (default: all available).")
-        ] = None,
-        device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+        threads: Annotated[int | None, typer.Option(help=HELP["threads"])] = None,
+        device: Annotated[str, typer.Option(help=HELP["device"])] = "auto",
         resume: Annotated[
             bool, typer.Option(help="Continue from the checkpoint in the output folder.")
         ] = False,
@@ -139,10 +138,7 @@ def _train_net_command(arch: str):
             str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier or is_zhang)
         ] = defaults["output_space"],
         loss: Annotated[str, typer.Option(help=LOSS_HELP[is_classifier])] = defaults["loss"],
-        width: Annotated[
-            int | None,
-            typer.Option(help="Base width of the net; with --init, a larger one widens it (unet)."),
-        ] = None,
+        width: Annotated[int | None, typer.Option(help=HELP["width"])] = None,
         categories: Annotated[str | None, typer.Option(help=CATEGORIES_HELP[is_classifier])] = None,
         classifier: Annotated[
             Path | None,
@@ -169,9 +165,7 @@ def _train_net_command(arch: str):
         report_split: Annotated[
             str, typer.Option(help="Rows scored in the model card ('' for none).")
         ] = "val",
-        val_limit: Annotated[
-            int | None, typer.Option(help="Validate on the first N images only.")
-        ] = None,
+        val_limit: Annotated[int | None, typer.Option(help=HELP["val_limit"])] = None,
         vflip: Annotated[bool, typer.Option(help="Also flip patches upside down.")] = False,
         guided_sweep: Annotated[
             bool,
@@ -370,13 +364,13 @@ def train_specialists_command(
         int | None, typer.Option(help="Patches per step (default: the general model's).")
     ] = None,
     patch: Annotated[int | None, typer.Option(help="Patch side (default: the general's).")] = None,
-    lr: Annotated[float, typer.Option(help="Peak learning rate of the fine-tuning.")] = 3e-4,
+    lr: Annotated[float, typer.Option(help=HELP["lr"])] = 3e-4,
     loss: Annotated[
         str | None, typer.Option(help="mse, l1 or l1+ssim (default: the general model's).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help=HELP["threads"])] = None,
+    device: Annotated[str, typer.Option(help=HELP["device"])] = "auto",
     report_split: Annotated[
         str, typer.Option(help="Rows scored in the model card ('' for none).")
     ] = "val",
@@ -409,8 +403,8 @@ def train_specialists_command(
         output=str(output),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        batch=batch or trained.get("batch"),
-        patch=patch or trained.get("patch"),
+        batch=trained.get("batch") if batch is None else batch,
+        patch=trained.get("patch") if patch is None else patch,
         lr=lr,
         loss=loss or trained.get("loss"),
         seed=seed,

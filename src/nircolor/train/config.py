@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..data import check_split
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS, DEGRADE_ARCHS
+from .limits import check_limits
 from .photos import check_photo_settings
 from .selection import COLOUR_TERMS
 from .task_registry import task_for
@@ -75,16 +77,18 @@ class NetTrainConfig:
         if self.arch not in ARCHS:
             raise ModelError(f"unknown architecture '{self.arch}' (use one of {', '.join(ARCHS)})")
         defaults = DEFAULTS[self.arch]
-        self.patch = self.patch or defaults["patch"]
-        self.batch = self.batch or defaults["batch"]
+        self.patch = defaults["patch"] if self.patch is None else self.patch
+        self.batch = defaults["batch"] if self.batch is None else self.batch
         self.loss = self.loss or defaults["loss"]
         self.output_space = self.output_space or defaults["output_space"]
         if self.class_weight is None:
             self.class_weight = defaults.get("class_weight")
         task_for(self.arch).configure(self)
-        for name in ("epochs", "steps_per_epoch", "batch", "patch", "gan_width"):
-            if int(getattr(self, name)) < 1:
-                raise ModelError(f"{name} must be at least 1")
+        check_limits(self)
+        check_split(self.split)
+        for split in (self.val_split, self.report_split):  # '' or None: none
+            if split:
+                check_split(split)
         if self.pair_side and not self.patch <= self.pair_side <= MAX_PAIR_SIDE:
             raise ModelError(
                 f"pair_side must be 0 (full size) or {self.patch} (the patch) to "

@@ -84,15 +84,27 @@ __all__ = [
 
 def setup_torch(cfg: NetTrainConfig) -> torch.device:
     """Seed, make deterministic, set the threads; return the device to train on."""
+    device = training_device(cfg.device)
     threads = cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
-    if cfg.device == "auto":
+    return device
+
+
+def training_device(name: str) -> torch.device:
+    """The device ``name`` stands for (``auto``: CUDA when present, else the CPU), or a
+    one-line ModelError when it names a GPU this machine does not have."""
+    if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
+    device = torch.device(name)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type == "cuda" and (device.index or 0) >= count:
+        reason = f"no such GPU (this machine has {count})" if count else "CUDA is not available"
+        raise ModelError(f"device {name}: {reason} (use --device cpu)")
+    return device
 
 
 # ----------------------------------------------------------------------------- data
