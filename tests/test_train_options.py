@@ -8,9 +8,14 @@ import pytest
 
 from nircolor.errors import DataError, ModelError
 
-from .helpers import requires
+from .helpers import has, requires
 from .helpers.cli import run_cli
 from .helpers.training import one_torch_thread, tiny_config, write_pairs  # noqa: F401 (fixture)
+
+if has("torch") and has("onnx") and has("safetensors"):
+    from nircolor.train.nets import Reporter, train_net
+else:  # a core-only install: every test here is skipped, the module still imports
+    Reporter = object
 
 pytestmark = requires("torch", "onnx", "safetensors")
 
@@ -98,3 +103,39 @@ def test_help_says_the_ranges(monkeypatch, capsys):
     assert code == 0
     for phrase in ("CPU threads, 1 to 256", "net, 1 to 256", "in (0, 1]", "(N >= 1;", "2^26"):
         assert phrase in text, phrase
+
+
+# ----------------------------------------------------------------------------- clean up
+
+
+class FailAtFirstStep(Reporter):
+    def step(self, state, loss: float, lr: float) -> None:
+        raise RuntimeError("pred contains NaN or infinite values")  # as a diverging run
+
+
+def test_a_run_failing_before_its_first_checkpoint_leaves_no_folder(tmp_path):
+    data = write_pairs(tmp_path / "data", count=2)
+    cfg = tiny_config(tmp_path, data, "new/run", epochs=1, report_split=None)
+    with pytest.raises(RuntimeError):
+        train_net(cfg, FailAtFirstStep())
+    assert not (tmp_path / "new").exists()  # the parents it made too
+    assert train_net(cfg).model_path.is_dir()  # the rerun is not blocked
+
+
+def test_a_failing_run_never_removes_a_folder_that_was_there(tmp_path):
+    data = write_pairs(tmp_path / "data", count=2)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "keep.txt").write_text("mine")
+    cfg = tiny_config(tmp_path, data, "old", epochs=1, report_split=None, overwrite=True)
+    with pytest.raises(RuntimeError):
+        train_net(cfg, FailAtFirstStep())
+    assert (tmp_path / "old" / "keep.txt").read_text() == "mine"
+
+
+def test_run_folder_keeps_a_folder_with_a_checkpoint(tmp_path):
+    from nircolor.train.checkpoint import CHECKPOINT_FILE, run_folder
+
+    with pytest.raises(KeyboardInterrupt), run_folder(tmp_path / "run") as folder:
+        (folder / CHECKPOINT_FILE).write_bytes(b"resumable")
+        raise KeyboardInterrupt
+    assert (tmp_path / "run" / CHECKPOINT_FILE).is_file()

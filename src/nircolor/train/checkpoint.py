@@ -14,6 +14,9 @@ import hashlib
 import json
 import math
 import numbers
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -96,6 +99,31 @@ def checkpoint_bytes(scalars: dict, tensors: dict[str, torch.Tensor]) -> bytes:
         "sha256": digest(text, tensors),
     }
     return save(tensors, metadata=metadata)
+
+
+@contextmanager
+def run_folder(output: Path) -> Iterator[Path]:
+    """Make the run's ``output`` folder (and its missing parents) for the ``with`` block; if
+    the block fails before the first checkpoint, remove what it made, so that nothing blocks a
+    rerun. A folder that existed before, or one holding a checkpoint (resumable), is kept."""
+    made = first_missing(output)
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        yield output
+    except BaseException:
+        if made is not None and not (output / CHECKPOINT_FILE).exists():
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def first_missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist (``None``: it exists)."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
 
 
 def save_checkpoint(

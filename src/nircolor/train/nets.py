@@ -51,6 +51,7 @@ from .checkpoint import (
     read_checkpoint,
     restore,
     resumed_config,
+    run_folder,
     save_checkpoint,
 )
 from .common import TrainResult, check_output_folder
@@ -419,16 +420,25 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     }
     if photo_info is not None:
         info["photos"] = photo_info
-    output.mkdir(parents=True, exist_ok=True)
     reporter.start(cfg, state, info)
     try:
-        while state.epoch < cfg.epochs:
-            images = photo_set if in_pretraining(cfg, state.epoch) else train_set
-            run_epoch(
-                net, optimizer, images, val_set, cfg, device, state, reporter, adversary, average
-            )
-            save_checkpoint(output, cfg, net, optimizer, state, adversary, average)
-            reporter.epoch(state.history[-1])
+        with run_folder(output):
+            while state.epoch < cfg.epochs:
+                images = photo_set if in_pretraining(cfg, state.epoch) else train_set
+                run_epoch(
+                    net,
+                    optimizer,
+                    images,
+                    val_set,
+                    cfg,
+                    device,
+                    state,
+                    reporter,
+                    adversary,
+                    average,
+                )
+                save_checkpoint(output, cfg, net, optimizer, state, adversary, average)
+                reporter.epoch(state.history[-1])
     finally:
         reporter.close()
     result = write_model_folder(output, net if average is None else average, cfg, state, info)
