@@ -139,3 +139,23 @@ def test_run_folder_keeps_a_folder_with_a_checkpoint(tmp_path):
         (folder / CHECKPOINT_FILE).write_bytes(b"resumable")
         raise KeyboardInterrupt
     assert (tmp_path / "run" / CHECKPOINT_FILE).is_file()
+
+
+# ----------------------------------------------------------------------------- specialists
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--classifier", "l3"], "l3: not a scene classifier (kind 'l3')"),
+        (["--classifier", "unet"], "unet: not a scene classifier (kind 'onnx')"),
+        (["--batch", "0"], "batch must be at least 1, not 0"),
+        (["--threads", "-1"], "threads must be 1 to 256"),
+    ],
+)
+def test_specialists_refuse_bad_options_in_one_line(tmp_path, monkeypatch, capsys, option, message):
+    data = write_pairs(tmp_path / "data", count=2)
+    command = ["train", "specialists", "--data", data, "-o", tmp_path / "r", "--general", "unet"]
+    code, _, err = run_cli(monkeypatch, capsys, *command, *option)
+    one_line(code, err, message)
+    assert not (tmp_path / "r").exists()

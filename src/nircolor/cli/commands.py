@@ -356,12 +356,10 @@ def classify(
     """Recognise the scene of NIR images: prints 'IMAGE<TAB>CATEGORY<TAB>CONFIDENCE' per image."""
     from ..batch import image_inputs
     from ..io import read_nir
-    from ..models import CLASSIFIER_KIND, load_model
+    from ..models import load_classifier
 
     sources = [source for source, _ in image_inputs(inputs)]
-    loaded = load_model(model)
-    if loaded.kind != CLASSIFIER_KIND:
-        raise NircolorError(f"{model}: not a scene classifier (kind '{loaded.kind}')")
+    loaded = load_classifier(model)
     failures = 0
     for source in sources:
         try:

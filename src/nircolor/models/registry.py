@@ -200,6 +200,15 @@ def load_model(model: str | Path, threads: int | None = None) -> Colorizer:
         ) from error
 
 
+def load_classifier(model: str | Path, threads: int | None = None) -> Colorizer:
+    """:func:`load_model` for a scene classifier: any other kind is refused from its config,
+    without loading it."""
+    kind = _kind(resolve_model_path(model))
+    if kind != CLASSIFIER_KIND:
+        raise ModelError(f"{shown_model(model)}: not a scene classifier (kind '{kind}')")
+    return load_model(model, threads)
+
+
 def list_models() -> list[ModelInfo]:
     """Describe every shipped model: name, kind, size on disk, model card."""
     infos = []

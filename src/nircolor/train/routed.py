@@ -21,7 +21,14 @@ from ..data import load_dataset
 from ..errors import ModelError
 from ..io import write_bytes_atomic
 from ..metric_tables import Table, format_metric
-from ..models import CARD_NAME, CONFIG_NAME, load_model, resolve_model_path, shipped_names
+from ..models import (
+    CARD_NAME,
+    CONFIG_NAME,
+    load_classifier,
+    load_model,
+    resolve_model_path,
+    shipped_names,
+)
 from .common import (
     TrainResult,
     check_output_folder,
@@ -67,10 +74,10 @@ def train_specialists(
         The routed model folder, the pairs used, the summed wall time of the runs.
     """
     output = Path(base.output)
+    known = load_classifier(classifier).categories
     if (output / CONFIG_NAME).exists():  # a finished run: replaced only as any model folder is
         check_output_folder(output, base.overwrite, [base.data])
         shutil.rmtree(output)
-    known = load_model(classifier).categories
     categories = categories or known
     unknown = sorted(set(categories) - set(known))
     if unknown:
@@ -123,7 +130,7 @@ def class_photos(base: NetTrainConfig, classifier: str, reporter: Reporter):
         return None
     try:
         groups, _ = photos_by_class(
-            replace(base, categories=None), load_model(classifier), reporter.stage
+            replace(base, categories=None), load_classifier(classifier), reporter.stage
         )
     finally:
         reporter.close()
