@@ -211,7 +211,8 @@ def test_resume_in_the_middle_of_pretraining_is_bit_exact(tmp_path, photo_nir):
     [
         ({"colour_photos": None, "pretrain_epochs": 1}, "needs --colour-photos"),
         ({"pretrain_epochs": 0}, "must be 1 to 1"),
-        ({"pretrain_epochs": 2}, "must be 1 to 1"),
+        ({"pretrain_epochs": 2}, "must be 1 to 1 with --epochs 2, not 2"),
+        ({"epochs": 1, "pretrain_epochs": 1}, "--colour-photos needs --epochs 2 or more, not 1"),
         ({"photo_nir": "infrared"}, "unknown --photo-nir 'infrared'"),
         ({"arch": "classifier", "width": None}, "not the scene classifier"),
         ({"photo_side": 16}, "smaller than the patch"),

@@ -67,10 +67,16 @@ def check_photo_settings(cfg) -> None:
         return
     if cfg.arch == "classifier":
         raise ModelError("colour photographs pre-train colorizers, not the scene classifier")
+    if cfg.epochs < 2:
+        raise ModelError(
+            f"--colour-photos needs --epochs 2 or more, not {cfg.epochs}: --epochs counts the "
+            "pre-training epochs on the photos and at least one more fine-tunes on the pairs"
+        )
     if not 1 <= cfg.pretrain_epochs < cfg.epochs:
         raise ModelError(
-            f"--pretrain-epochs must be 1 to {cfg.epochs - 1} (--epochs {cfg.epochs} counts "
-            "the pre-training epochs; at least one epoch fine-tunes on the pairs)"
+            f"--pretrain-epochs must be 1 to {cfg.epochs - 1} with --epochs {cfg.epochs}, not "
+            f"{cfg.pretrain_epochs} (--epochs counts the pre-training epochs; at least one "
+            "epoch fine-tunes on the pairs)"
         )
     if cfg.photo_side < cfg.patch:
         raise ModelError(f"--photo-side {cfg.photo_side} is smaller than the patch {cfg.patch}")
