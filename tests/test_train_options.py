@@ -73,6 +73,8 @@ def test_cli_refuses_an_option_out_of_range_before_making_the_folder(
         ({"split": "nope"}, "unknown split 'nope'"),
         ({"report_split": "nope"}, "unknown split 'nope'"),
         ({"batch": 256, "patch": 512, "width": None}, "too large a step"),
+        ({"arch": "classifier", "width": 8}, "the classifier's net has a fixed width"),
+        ({"arch": "detector", "patch": 64, "width": 8}, "the detector's net has a fixed width"),
     ],
 )
 def test_the_config_refuses_settings_out_of_range(tmp_path, settings, message):

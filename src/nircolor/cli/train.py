@@ -138,7 +138,7 @@ def _train_net_command(arch: str):
             str | None, typer.Option(help="rgb, lab or lab_ab.", hidden=is_classifier or is_zhang)
         ] = defaults["output_space"],
         loss: Annotated[str, typer.Option(help=LOSS_HELP[is_classifier])] = defaults["loss"],
-        width: Annotated[int | None, typer.Option(help=HELP["width"])] = None,
+        width: Annotated[int | None, typer.Option(help=HELP["width"], hidden=is_classifier)] = None,
         categories: Annotated[str | None, typer.Option(help=CATEGORIES_HELP[is_classifier])] = None,
         classifier: Annotated[
             Path | None,

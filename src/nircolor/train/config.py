@@ -9,7 +9,7 @@ from ..data import check_split
 from ..errors import ModelError
 from ..nets.classifier import EPFL_CATEGORIES
 from .defaults import ARCHS, CLASS_WEIGHT_ARCHS, DEFAULTS, DEGRADE_ARCHS
-from .limits import check_limits
+from .limits import check_fixed_width, check_limits
 from .photos import check_photo_settings
 from .selection import COLOUR_TERMS
 from .task_registry import task_for
@@ -102,6 +102,7 @@ class NetTrainConfig:
             raise ModelError(f"average must be a decay in [0, 1), not {self.average}")
         check_weights(self)
         check_photo_settings(self)
+        check_fixed_width(self)
 
     @property
     def class_names(self) -> list[str]:

@@ -84,3 +84,9 @@ def check_step_size(cfg) -> None:
             f"{given} is too large a step for memory: batch × patch² × width must be at most "
             f"{MAX_STEP_SIZE:,} (a net's default width counts as {STEP_WIDTH}), e.g. 16 × 512² × 16"
         )
+
+
+def check_fixed_width(cfg) -> None:
+    """Only a colorizer's net has a width setting (the classifier's and detector's is fixed)."""
+    if cfg.width is not None and cfg.output_space is None:
+        raise ModelError(f"width: the {cfg.arch}'s net has a fixed width (no width setting)")
