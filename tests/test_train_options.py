@@ -161,3 +161,12 @@ def test_specialists_refuse_bad_options_in_one_line(tmp_path, monkeypatch, capsy
     code, _, err = run_cli(monkeypatch, capsys, *command, *option)
     one_line(code, err, message)
     assert not (tmp_path / "r").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch, capsys):
+    data = write_pairs(tmp_path / "data", count=2)
+    (tmp_path / "a_file").write_text("not a folder")
+    command = ["train", "cnn", "--data", data, "-o", tmp_path / "a_file" / "x", *TINY]
+    code, _, err = run_cli(monkeypatch, capsys, *command)
+    one_line(code, err, "cannot write")
+    assert (tmp_path / "a_file").read_text() == "not a folder"

@@ -39,6 +39,22 @@ def current_umask() -> int:
     return umask
 
 
+def make_folder(folder: Path) -> Path:
+    """``folder`` made with its missing parents (an existing one is fine).
+
+    Raises
+    ------
+    ImageWriteError
+        Where it cannot be made (no permission, a read-only or virtual file system, a file
+        in the way), naming ``folder``.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImageWriteError(f"{folder}: cannot write ({error_reason(error)})") from None
+    return folder
+
+
 def make_staging_folder(output: Path) -> Path:
     """A new temporary folder beside ``output`` (its parents made as needed).
 
@@ -48,8 +64,8 @@ def make_staging_folder(output: Path) -> Path:
         Where the folder cannot be made (no permission, a read-only or virtual file system,
         a file in the way), naming ``output``.
     """
+    make_folder(output.parent)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     except OSError as error:
         raise ImageWriteError(f"{output}: cannot write ({error_reason(error)})") from None

@@ -27,6 +27,7 @@ from safetensors.torch import save
 
 from ..errors import ModelError, error_reason
 from ..io import write_bytes_atomic
+from ..io.atomic import make_folder
 from .common import CHECKPOINT, CHECKPOINT_FILE
 from .config import NetTrainConfig
 
@@ -107,7 +108,7 @@ def run_folder(output: Path) -> Iterator[Path]:
     the block fails before the first checkpoint, remove what it made, so that nothing blocks a
     rerun. A folder that existed before, or one holding a checkpoint (resumable), is kept."""
     made = first_missing(output)
-    output.mkdir(parents=True, exist_ok=True)
+    make_folder(output)
     try:
         yield output
     except BaseException:
