@@ -126,7 +126,8 @@ def test_a_run_failing_before_its_first_checkpoint_leaves_no_folder(tmp_path):
 
 def test_a_failing_run_never_removes_a_folder_that_was_there(tmp_path):
     data = write_pairs(tmp_path / "data", count=2)
-    (tmp_path / "old").mkdir()
+    (tmp_path / "old").mkdir()  # an earlier model folder, which --overwrite may replace
+    (tmp_path / "old" / "config.json").write_text("{}")
     (tmp_path / "old" / "keep.txt").write_text("mine")
     cfg = tiny_config(tmp_path, data, "old", epochs=1, report_split=None, overwrite=True)
     with pytest.raises(RuntimeError):
