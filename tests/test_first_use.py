@@ -91,6 +91,22 @@ def test_an_unknown_model_lists_only_colorizers(monkeypatch, capsys, nir_file):
 # ------------------------------------------------------------ messages in the user's words
 
 
+def test_a_folder_named_like_a_shipped_model_is_not_silently_the_shipped_one(
+    monkeypatch, capsys, nir_file, tmp_path
+):
+    trained = tmp_path / "unet"  # as after 'nircolor train ... -o unet'
+    trained.mkdir()
+    for part in (WEIGHTS_DIR / "l3").iterdir():
+        (trained / part.name).write_bytes(part.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(monkeypatch, capsys, "colorize", nir_file, "-o", "a.png", "-m", "unet")
+    one_line_error(code, err, "write ./unet for the folder")
+    assert not (tmp_path / "a.png").exists()
+    code, _, err = run(monkeypatch, capsys, "colorize", nir_file, "-o", "b.png", "-m", "./unet")
+    assert code == 0, err
+    assert nircolor.models.load_model("./unet").kind == "l3"
+
+
 def test_an_empty_output_path_says_so(monkeypatch, capsys, nir_file):
     monkeypatch.chdir(nir_file.parent)  # where "" would have written
     before = nir_file.read_bytes()

@@ -141,6 +141,7 @@ def resolve_model_path(model: str | Path) -> Path:
         raise ModelError("no model given (the model name is empty)")
     name = ALIASES.get(text, text)
     if name in shipped_names():
+        _refuse_a_shadowed_folder(text, WEIGHTS_DIR / name)
         return WEIGHTS_DIR / name
     known = ", ".join(colorizer_names())
     try:  # a name too long, "~nosuchuser", an unreadable folder: not a usable path
@@ -159,6 +160,21 @@ def resolve_model_path(model: str | Path) -> Path:
     if not is_model:
         raise ModelError(f"{path}: not a model folder (it needs a {CONFIG_NAME})")
     return path
+
+
+def _refuse_a_shadowed_folder(text: str, shipped: Path) -> None:
+    """A bare name that is both a shipped model and a model folder in the current folder
+    (``train ... -o unet``) is ambiguous: refused, rather than silently the shipped one."""
+    try:
+        local = Path(text)
+        ambiguous = (local / CONFIG_NAME).is_file() and local.resolve() != shipped.resolve()
+    except OSError:
+        return
+    if ambiguous:
+        raise ModelError(
+            f"{text!r} is a shipped model and also a model folder here: "
+            f"write ./{text} for the folder, or rename it"
+        )
 
 
 def _kind(folder: Path) -> str:
