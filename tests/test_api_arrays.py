@@ -148,3 +148,45 @@ def test_bool_arrays_stay_accepted_as_black_and_white(tiny_model, tmp_path):
         colorize(mask, model=tiny_model), colorize(mask.astype(np.float32), model=tiny_model)
     )
     assert np.array_equal(read_image(write_image(tmp_path / "mask.png", mask)), mask)
+
+
+def test_a_colour_array_is_a_value_error_for_colorize_and_detect():
+    import nircolor
+
+    grey = np.random.default_rng(0).random((40, 50)).astype(np.float32)
+    colour = np.stack([grey, grey * 0.5, grey], -1)
+    for call in (nircolor.colorize, nircolor.detect):
+        with pytest.raises(ValueError, match="colour image"):
+            call(colour)
+
+
+@pytest.mark.parametrize("model", [None, 5, object()])
+def test_colorize_refuses_what_is_no_model_with_a_type_error(model):
+    with pytest.raises(TypeError, match="model must be a name"):
+        colorize(np.zeros((8, 8), np.float32), model=model)
+
+
+@pytest.mark.parametrize("tile", ["8", -1, 0, 2.5, True])
+def test_tile_is_checked_for_a_context_model_too(tile):
+    """The default colours an image this small whole, but a bad tile is still an error."""
+    with pytest.raises(ValueError, match="tile must be an integer"):
+        colorize(np.zeros((8, 8), np.float32), tile=tile)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [GuidedFilter(-1, 0.0), GuidedFilter("a", "b"), GuidedFilter(3, float("nan"))],
+    ids=["negative radius", "text", "nan eps"],
+)
+def test_a_guided_filter_object_is_validated_not_taken_as_off(setting):
+    with pytest.raises(ValueError):
+        colorize(np.zeros((8, 8), np.float32), model="l3", guided=setting)
+
+
+def test_a_detail_object_is_validated_not_taken_as_off():
+    from nircolor.filters import DetailTransfer
+
+    for setting in (DetailTransfer(1.0, -1.0), DetailTransfer("x", "y")):
+        with pytest.raises(ValueError):
+            colorize(np.zeros((8, 8), np.float32), detail=setting)
+    assert colorize(np.zeros((8, 8), np.float32), detail=DetailTransfer.OFF).shape == (8, 8, 3)

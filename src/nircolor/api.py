@@ -10,6 +10,7 @@ streamed by row bands through :func:`colorize_large_file` (:mod:`nircolor.stream
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +30,14 @@ from .models import Colorizer, check_nir, load_model, refuse_classifier, shown_m
 from .models.l3.cfa import check_mosaic_rendering, takes_mosaic
 from .models.l3.reverse import pseudo_nir  # noqa: F401  (the API's RGB -> NIR)
 from .streamed import RowProgress, colorize_large_file
-from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, STREAM_PIXELS, STREAM_TILE, tile_colorize
+from .tiling import (
+    AUTO_TILE_PIXELS,
+    DEFAULT_TILE,
+    STREAM_PIXELS,
+    STREAM_TILE,
+    check_int,
+    tile_colorize,
+)
 
 
 @lru_cache(maxsize=8)
@@ -48,8 +56,12 @@ def get_model(model: str | os.PathLike | Colorizer, threads: int | None = None) 
     ------
     ModelError
         For an unknown or invalid model, or a scene classifier.
+    TypeError
+        For anything else than a name, a path or a loaded model (``None``, a number...).
     """
     loaded = _cached_model(str(model), threads) if isinstance(model, (str, os.PathLike)) else model
+    if not callable(getattr(loaded, "predict", None)) or not hasattr(loaded, "kind"):
+        raise TypeError(f"model must be a name, a model folder or a loaded model, not {model!r}")
     refuse_classifier(loaded.kind, model)
     return loaded
 
@@ -136,7 +148,7 @@ def colorize(
     Raises
     ------
     TypeError
-        If ``nir`` is a path rather than an array.
+        If ``nir`` is a path rather than an array, or ``model`` is no model (``None``...).
     ValueError
         For a bad array (shape, sample type, NaN, values outside [0, 1]) or a bad setting.
     """
@@ -147,6 +159,7 @@ def colorize(
         )
     nir = nir_array(nir, input_bits)
     denoise = check_denoise(denoise)
+    tile = None if tile is None else check_int(tile, "tile", 1)  # checked even when unused
     loaded = get_model(model)
     if not takes_mosaic(loaded):  # a mosaic's pixel pattern is no noise
         nir = denoise_input(nir, denoise)
@@ -168,7 +181,8 @@ def nir_array(nir, input_bits: int | None = None) -> np.ndarray:
     ``input_bits``): ``(H, W)`` float32 in [0, 1]; ``ValueError`` for a bad array."""
     nir = _as_unit_float(nir, check_input_bits(input_bits))
     if nir.ndim == 3 and nir.shape[2] != 1:
-        nir = as_grey(nir, name="input")
+        with _array_errors():
+            nir = as_grey(nir, name="input")
     return check_nir(nir)
 
 
@@ -253,7 +267,15 @@ def _as_unit_float(image: np.ndarray, input_bits: int | None = None) -> np.ndarr
     check_array_type(image, "NIR image")
     if image.size == 0:
         return image.astype(np.float32)  # check_nir names the empty shape
-    try:
+    with _array_errors():
         return samples_to_float(image, "NIR image", sample_bits(image.dtype, None, input_bits))
-    except ImageReadError as error:  # arrays from Python code: a ValueError, as numpy's
+
+
+@contextmanager
+def _array_errors():
+    """An array from Python code that is no NIR image is a ValueError, as numpy's are (the
+    readers' checks raise ImageReadError for files)."""
+    try:
+        yield
+    except ImageReadError as error:
         raise ValueError(str(error)) from None

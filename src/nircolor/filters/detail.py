@@ -28,6 +28,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from .guided import is_off
+
 __all__ = ["DetailTransfer", "shift_lightness", "transfer_detail"]
 
 MAX_GAIN = 4.0
@@ -244,7 +246,7 @@ class DetailTransfer(NamedTuple):
         """
         if value is None:
             return None
-        if value is False or (isinstance(value, DetailTransfer) and not value):
+        if value is False or is_off(value, DetailTransfer, "sigma"):
             return cls.OFF
         if isinstance(value, str):
             if value.strip().lower() in ("off", "none"):

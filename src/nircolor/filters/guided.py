@@ -206,7 +206,7 @@ class GuidedFilter(NamedTuple):
             return cls.OFF
         if isinstance(value, str):
             return cls.parse(value)
-        if isinstance(value, GuidedFilter) and not value:
+        if is_off(value, GuidedFilter, "radius"):
             return cls.OFF
         try:
             radius, eps = value
@@ -217,6 +217,15 @@ class GuidedFilter(NamedTuple):
 
 
 GuidedFilter.OFF = GuidedFilter(0, 0.0)
+
+
+def is_off(value, setting: type, field: str) -> bool:
+    """Whether ``value`` is a ``setting`` whose ``field`` is exactly 0 (its ``OFF``): any
+    other value of it, a negative one say, is validated like a pair, not taken as off."""
+    if not isinstance(value, setting):
+        return False
+    number = getattr(value, field)
+    return isinstance(number, numbers.Real) and not isinstance(number, bool) and number == 0
 
 
 def apply_guided(nir, rgb, radius: int, eps: float) -> np.ndarray:
