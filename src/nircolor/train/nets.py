@@ -420,9 +420,9 @@ def train_net(cfg: NetTrainConfig, reporter: Reporter | None = None) -> TrainRes
     }
     if photo_info is not None:
         info["photos"] = photo_info
-    reporter.start(cfg, state, info)
     try:
-        with run_folder(output):
+        with run_folder(output):  # made (or refused on one line) before anything is printed
+            reporter.start(cfg, state, info)
             while state.epoch < cfg.epochs:
                 images = photo_set if in_pretraining(cfg, state.epoch) else train_set
                 run_epoch(
