@@ -248,3 +248,22 @@ def test_the_model_menu_names_the_default_once(served, labels):
     described = {m["name"]: m["label"] for m in ModelRegistry(served).describe()}
     assert {name: described[name] for name in labels} == labels
     assert all(label.count("default") <= 1 for label in described.values()), described
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["colorize", "x.png", "-o", "y.png", "--tile", "abc"], "Invalid value for '--tile'"),
+        (["colorize", "x.png", "-o", "y.png", "--no-such-option"], "No such option"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_help(monkeypatch, capsys, args, words):
+    code, _, err = run(monkeypatch, capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and words in err and "--help" in err, err
+
+
+def test_nircolor_alone_shows_its_help(monkeypatch, capsys):
+    code, out, err = run(monkeypatch, capsys)
+    assert code == 0 and "Usage:" in out + err and "colorize" in out + err

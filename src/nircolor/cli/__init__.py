@@ -11,12 +11,17 @@ from __future__ import annotations
 import sys
 import warnings
 
+import typer
+
 from ..errors import NircolorError
 from ..runtime import keep_freed_memory
 from . import calibrate, commands, detect, quantize, scoring, serve, simulate, train  # noqa: F401
 from .common import app, console, metrics_table, print_error, show_warning
 
 __all__ = ["app", "main", "metrics_table", "print_error"]
+
+USAGE_ERROR = next(kind for kind in typer.BadParameter.__mro__ if kind.__name__ == "UsageError")
+"""Click's usage error (Typer's own copy of Click in recent versions, Click's in older ones)."""
 
 
 def main() -> None:
@@ -25,12 +30,20 @@ def main() -> None:
     keep_freed_memory()
     saved, warnings.showwarning = warnings.showwarning, show_warning
     try:
-        app()
+        code = app(standalone_mode=False)
+    except USAGE_ERROR as error:  # a bad option or argument: one line too, not a box
+        if not error.format_message():  # a group named with no command: its help, as Click does
+            error.show()
+        else:
+            command = error.ctx.command_path if error.ctx is not None else "nircolor"
+            print_error(f"{error.format_message()} (see '{command} --help')")
+        sys.exit(error.exit_code)
     except NircolorError as error:
         print_error(error)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         console.print("interrupted", highlight=False)
         sys.exit(130)
     finally:
         warnings.showwarning = saved
+    sys.exit(code if isinstance(code, int) else 0)
