@@ -266,4 +266,4 @@ def test_a_usage_error_is_one_line_naming_the_help(monkeypatch, capsys, args, wo
 
 def test_nircolor_alone_shows_its_help(monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys)
-    assert code == 0 and "Usage:" in out + err and "colorize" in out + err
+    assert code == 2 and "Usage:" in out + err and "colorize" in out + err  # as Click does
