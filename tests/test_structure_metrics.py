@@ -134,8 +134,18 @@ def test_gmsd_grows_with_blur_and_refuses_tiny_images():
     true = smooth_image(8) + np.random.default_rng(9).normal(0, 0.05, (64, 80, 3))
     scores = [gmsd(gaussian_filter(true, (s, s, 0)), true) for s in (0.5, 1.0, 2.0, 4.0)]
     assert scores == sorted(scores) and scores[0] > 0
-    with pytest.raises(ValueError, match="2x2"):
+    with pytest.raises(ValueError, match="4x4"):
         gmsd(np.zeros((1, 8, 3)), np.zeros((1, 8, 3)))
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 3), (3, 3, 3), (3, 8, 3), (8, 2, 3)])
+def test_gmsd_refuses_images_whose_half_size_luma_has_no_spread(shape):
+    # Their halved luma is one pixel (or one row): the old code scored any pair a perfect 0.
+    with pytest.raises(ValueError, match=r"at least 4x4 pixels"):
+        gmsd(np.zeros(shape, np.float32), np.ones(shape, np.float32))
+    corner = np.zeros((4, 4, 3))
+    corner[:2, :2] = 1.0
+    assert gmsd(np.zeros((4, 4, 3)), corner) > 0
 
 
 def test_half_luma_averages_blocks_from_the_top_left_and_drops_an_odd_edge():

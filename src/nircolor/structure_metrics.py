@@ -29,6 +29,7 @@ from .metric_inputs import check_pair
 __all__ = [
     "DETAIL_SIGMA",
     "GMSD_C",
+    "GMSD_MIN_SIZE",
     "LUMA_WEIGHTS",
     "POOLED_FROM",
     "PREWITT_X",
@@ -52,6 +53,10 @@ PREWITT_X = np.array([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]]) / 3
 
 GMSD_C = 170.0
 """GMSD's stability constant ``c`` for luma on 0–255 (Xue et al. 2014)."""
+
+GMSD_MIN_SIZE = 4
+"""Smallest image side GMSD accepts: its half-size luma must be at least 2x2 pixels (a single
+pixel has no spread, so any pair would score a perfect 0)."""
 
 POOLED_FROM: dict[str, tuple[str, str]] = {"detail_ratio": ("detail", "detail_true")}
 """For each pooled metric, the per-image (numerator, denominator) sums it is the ratio of."""
@@ -122,7 +127,7 @@ def gradient_magnitude(y: np.ndarray) -> np.ndarray:
 
 
 def gms_deviation(pred: np.ndarray, true: np.ndarray) -> float:
-    """GMSD of two sRGB images in [0, 1] of the same shape, at least 2×2 (not checked here).
+    """GMSD of two sRGB images in [0, 1] of the same shape, at least 4×4 (not checked here).
 
     ``GMS = (2 m_t m_p + c) / (m_t² + m_p² + c)`` per pixel of the half-size luma, with
     ``m`` the gradient magnitudes (:func:`gradient_magnitude` of :func:`half_luma`) and
@@ -170,7 +175,8 @@ def gmsd(pred, true) -> float:
     Parameters
     ----------
     pred, true : (H, W, 3) ndarray of float
-        Predicted and true sRGB images, values in [0, 1], at least 2x2 pixels.
+        Predicted and true sRGB images, values in [0, 1], at least 4x4 pixels
+        (:data:`GMSD_MIN_SIZE`).
 
     Returns
     -------
@@ -180,9 +186,15 @@ def gmsd(pred, true) -> float:
     Raises
     ------
     ValueError
-        As for :func:`nircolor.metrics.mse`, and if a side is shorter than 2 pixels.
+        As for :func:`nircolor.metrics.mse`, and if a side is shorter than
+        :data:`GMSD_MIN_SIZE` pixels: a half-size luma of one pixel (or one row) has no
+        spread, and any pair would score 0.
     """
     pred, true = check_pair(pred, true)
-    if min(pred.shape[:2]) < 2:
-        raise ValueError(f"GMSD needs images of at least 2x2 pixels, got {pred.shape[:2]}")
+    height, width = pred.shape[:2]
+    if min(height, width) < GMSD_MIN_SIZE:
+        raise ValueError(
+            f"GMSD needs images of at least {GMSD_MIN_SIZE}x{GMSD_MIN_SIZE} pixels, "
+            f"got {height}x{width}"
+        )
     return gms_deviation(pred, true)
