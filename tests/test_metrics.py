@@ -431,6 +431,24 @@ def test_colourfulness_of_grey_is_zero_and_of_known_images_is_closed_form():
     assert colourfulness(halves) == pytest.approx(255 + 0.3 * 127.5)
 
 
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((4, 5, 3), np.uint8), "floating-point image"),
+        (np.zeros((4, 5), np.float32), r"shape \(H, W, 3\)"),
+        (np.zeros((4, 5, 4), np.float32), r"shape \(H, W, 3\)"),
+        (np.zeros((0, 5, 3), np.float32), "must not be empty"),
+        (np.full((4, 5, 3), np.nan), "NaN or infinite"),
+        (None, r"shape \(H, W, 3\), got None"),
+    ],
+)
+def test_colourfulness_checks_its_image_as_the_pair_metrics_do(image, message):
+    # It used to read uint8 red as 21810, a grey (H, W) image as RGB triples and return nan
+    # for an empty one.
+    with pytest.raises(ValueError, match=message):
+        colourfulness(image)
+
+
 def test_hue_accuracy_ignores_chroma_scale_and_counts_only_chromatic_truth():
     true = _smooth_image(6)
     lab = rgb2lab(true)

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .metric_inputs import check_image
+
 __all__ = [
     "HUE_MIN_CHROMA",
     "HUE_TOLERANCE_DEG",
@@ -61,7 +63,18 @@ def colourfulness(image) -> float:
         ``M = √(σ_rg² + σ_yb²) + 0.3·√(μ_rg² + μ_yb²)`` with ``rg = R − G`` and
         ``yb = (R + G)/2 − B``, population means and standard deviations over all pixels.
         0 for any grey image.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not a non-empty (H, W, 3) floating-point array of finite values (as
+        :func:`nircolor.metrics.mse` checks each of its images): 8-bit images must be
+        divided by 255 first.
     """
+    return _colourfulness(check_image(image))
+
+
+def _colourfulness(image: np.ndarray) -> float:
     rgb = np.asarray(image, dtype=np.float64).reshape(-1, 3) * 255.0
     rg = rgb[:, 0] - rgb[:, 1]
     yb = 0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]
@@ -102,8 +115,8 @@ def colour_scores(pred, true, lab_pred: np.ndarray, lab_true: np.ndarray) -> dic
     """
     hits, pixels = hue_hits(lab_pred, lab_true)
     scores = {
-        "colourfulness": colourfulness(pred),
-        "colourfulness_true": colourfulness(true),
+        "colourfulness": _colourfulness(pred),
+        "colourfulness_true": _colourfulness(true),
         "hue_hits": float(hits),
         "hue_pixels": float(pixels),
     }
