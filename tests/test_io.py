@@ -141,6 +141,37 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((0, 0, 3), np.float32),
+        np.zeros((0, 30), np.float32),
+        np.zeros((20, 30, 2), np.float32),
+        np.zeros((20, 30, 4), np.float32),
+        0.5,
+        np.random.default_rng(0).random(3),
+        np.zeros((1, 20, 30, 3), np.float32),
+    ],
+    ids=["0x0x3", "0x30", "2-channel", "4-channel", "scalar", "1-D", "4-D"],
+)
+@pytest.mark.parametrize("extension", [".png", ".tif"])
+def test_write_refuses_anything_but_an_image_shape_before_touching_a_file(
+    tmp_path, image, extension
+):
+    # They used to be cv2 errors, libpng noise or (1-D) a 1 x 3 grey PNG.
+    with pytest.raises(ValueError, match=r"non-empty \(H, W\) or \(H, W, 3\) array"):
+        write_image(tmp_path / f"out{extension}", image)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_still_takes_bool_uint8_and_uint16_images(tmp_path):
+    grey = write_image(tmp_path / "b.png", np.eye(4, dtype=bool))
+    assert read_image(grey).max() == 1.0
+    for dtype in (np.uint8, np.uint16):
+        path = write_image(tmp_path / f"{dtype.__name__}.png", np.zeros((4, 5, 3), dtype))
+        assert read_image(path).shape == (4, 5, 3)
+
+
 def test_write_leaves_no_temporary_files(tmp_path):
     write_image(tmp_path / "sub" / "out.png", random_rgb())
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["out.png"]

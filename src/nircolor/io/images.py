@@ -34,6 +34,7 @@ from .orientation import (
 )
 from .png import PNG_SIGNATURE, checked_16bit_colour_png, png_header, unshifted_bits
 from .samples import (
+    check_image_shape,
     check_input_bits,
     sample_bits,
     samples_to_float,
@@ -330,7 +331,12 @@ def encode_image(
 ) -> bytes:
     """Encode an image to the bytes of a file of the given extension: floats in [0, 1],
     or uint8 / uint16 samples (their full range); see :func:`to_uint`. ``software`` names
-    the program that wrote it (PNG, TIFF and JPEG keep it; :mod:`.marks`)."""
+    the program that wrote it (PNG, TIFF and JPEG keep it; :mod:`.marks`).
+
+    Raises ValueError for an array that is not a non-empty ``(H, W)`` or ``(H, W, 3)``
+    image (:func:`check_image_shape`) or whose samples :func:`to_uint` refuses."""
+    image = np.asarray(image)
+    check_image_shape(image)
     extension = extension.lower()
     if extension not in WRITE_EXTENSIONS:
         raise ImageWriteError(
@@ -387,11 +393,13 @@ def write_image(
     Raises
     ------
     ValueError
-        For NaN or infinite values, or samples of another type, such as int32 (nothing is
-        written).
+        For an array that is not a non-empty ``(H, W)`` or ``(H, W, 3)`` image (a scalar,
+        1-D, 4-D, 2 or 4 channels), NaN or infinite values, or samples of another type, such
+        as int32 (nothing is written).
     ImageWriteError
         If ``path`` is empty, exists (without ``overwrite``) or cannot be written.
     """
+    check_image_shape(np.asarray(image))
     path = output_path(path)
     if output_exists(path) and not overwrite:
         raise already_exists(path)
