@@ -270,3 +270,15 @@ def test_chosen_and_worst_images_are_deterministic():
     second = Evaluation("n", [{"de00": v} for v in (1.0, 1.0, 1.0, 3.0)])
     assert [p.id for p in worst_images([first, second], pairs, 2)] == ["d", "b"]
     assert worst_images([first], pairs, 0) == []
+
+
+@pytest.mark.parametrize("pairs", ["abc", b"abc", 3, None, ["a.png"], (p for p in ())])
+def test_evaluate_refuses_pairs_that_are_not_a_sequence_of_pair(pairs):
+    from nircolor.evaluate import evaluate_grey, evaluate_model
+
+    # A string used to fail deep inside with AttributeError: 'str' object has no attribute 'nir'.
+    # The check comes first: even before the (here unknown) model is looked up.
+    with pytest.raises(TypeError, match=r"pairs must be a sequence of nircolor\.data\.Pair"):
+        evaluate_model("no-such-model", pairs)
+    with pytest.raises(TypeError, match=r"pairs must be a sequence of nircolor\.data\.Pair"):
+        evaluate_grey(pairs)

@@ -111,6 +111,26 @@ def prediction_path(folder: str | os.PathLike, pair: Pair) -> Path:
     return Path(folder) / f"{pair.id}.png"
 
 
+def check_pairs(pairs) -> None:
+    """Refuse ``pairs`` unless it is a sequence (list, tuple) of :class:`nircolor.data.Pair`.
+
+    Raises
+    ------
+    TypeError
+        For a string, a non-sequence or any item that is not a Pair, before any work.
+    """
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(
+            f"pairs must be a sequence of nircolor.data.Pair, got {type(pairs).__name__}"
+        )
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, Pair):
+            raise TypeError(
+                f"pairs must be a sequence of nircolor.data.Pair, item {index} is "
+                f"{type(pair).__name__}"
+            )
+
+
 def evaluate_model(
     model: str | os.PathLike | Colorizer,
     pairs: Sequence[Pair],
@@ -153,7 +173,13 @@ def evaluate_model(
     Evaluation
         Per-image rows: ``image, category, collection, ms`` and the metrics of
         :func:`nircolor.metrics.compute_metrics` (``inf`` PSNR is capped at 100 dB).
+
+    Raises
+    ------
+    TypeError
+        If ``pairs`` is not a sequence of :class:`~nircolor.data.Pair` (:func:`check_pairs`).
     """
+    check_pairs(pairs)
     loaded = get_model(model)
     evaluation = Evaluation(model=str(model) if isinstance(model, (str, os.PathLike)) else "model")
     mosaic = takes_mosaic(loaded)  # its inputs are raw mosaics, read as such
@@ -184,7 +210,8 @@ def evaluate_grey(
     """Score the NIR image shown as grey (R = G = B = NIR) against each pair's RGB image: the
     reference every colorizer must beat, named :data:`GREY`; ``progress(pair)`` after each;
     ``load(pair) -> (nir, rgb)`` in place of reading the pair's files, as in
-    :func:`evaluate_model`."""
+    :func:`evaluate_model`. TypeError unless ``pairs`` is a sequence of Pair."""
+    check_pairs(pairs)
     evaluation = Evaluation(model=GREY)
     for pair in pairs:
         nir, rgb = load(pair) if load is not None else load_pair(pair)
