@@ -244,3 +244,32 @@ def test_valid_config_fields_still_load(tmp_path):
     folder = with_config(grey_rgb_model(tmp_path / "m"), stride=4, min_size=0, guided="2,1e-3")
     model = load_model(folder)
     assert (model.stride, model.min_size, tuple(model.guided)) == (4, 0, (2, 1e-3))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 50), (50, 1), (16, 16), (24, 31)])
+def test_shipped_fusion_colorizes_tiny_images(shape):
+    # Its classifier global branch needs 32 pixels a side; the shipped config says min_size 0,
+    # so these were an onnxruntime InvalidArgument (Conv ... Invalid input shape: {1,1}).
+    from nircolor import colorize
+
+    rgb = colorize(np.full(shape, 0.5, np.float32), model="fusion")
+    assert rgb.shape == (*shape, 3) and np.isfinite(rgb).all()
+
+
+def test_shipped_fusion_colorizes_a_one_pixel_file(tmp_path):
+    from nircolor import colorize_file
+    from nircolor.io import read_image, write_image
+
+    source = write_image(tmp_path / "nir.png", np.full((1, 1), 0.5, np.float32))
+    target = colorize_file(source, tmp_path / "rgb.png", model="fusion")
+    assert read_image(target).shape == (1, 1, 3)
+
+
+@requires("onnx")
+@pytest.mark.parametrize(("branch", "expected"), [("classifier", 32), ("light", 0), (None, 32)])
+def test_fusion_configs_get_their_global_branch_minimum_size(tmp_path, branch, expected):
+    net = {"width": 4} if branch is None else {"width": 4, "global_branch": branch}
+    folder = with_config(grey_rgb_model(tmp_path / "m"), arch="fusion", min_size=0, net=net)
+    model = load_model(folder)
+    assert model.min_size == expected
+    assert model.predict(np.full((3, 5), 0.5, np.float32)).shape == (3, 5, 3)

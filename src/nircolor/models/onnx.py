@@ -57,6 +57,10 @@ CLASSIFY_SIDE = 1024
 """The long side, in pixels, of the copy a scene classifier looks at: the largest images it
 was trained on (the shipped data's); a larger image is shrunk to it first (area
 interpolation), which keeps the net's memory (about 46 bytes a pixel) bounded."""
+CLASSIFIER_MIN_SIZE = 32
+"""Smallest padded side the scene classifier's convolutions take (its own config says so, as
+:attr:`nircolor.nets.classifier.SceneClassifier.min_size`); a ``fusion`` net whose global
+branch is that classifier needs it too, though configs exported before it said 0."""
 _UNSET = object()
 TEMPERATURE_INPUT = "inverse_temperature"
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 10.0
@@ -89,6 +93,16 @@ def pad_to_multiple(image: np.ndarray, stride: int, min_size: int = 0) -> np.nda
         return image
     padding = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (image.ndim - 2)
     return np.pad(image, padding, mode="reflect")
+
+
+def arch_min_size(config: dict) -> int:
+    """The smallest padded side a net of this config's ``arch`` takes, whatever its config's
+    ``min_size`` says: :data:`CLASSIFIER_MIN_SIZE` for a ``fusion`` net with the classifier as
+    its global branch (below it the classifier's last convolution gets a 1-pixel map and
+    onnxruntime fails; at 17-31 its global features come from an empty map), else 0."""
+    net = config.get("net")
+    branch = net.get("global_branch", "classifier") if isinstance(net, dict) else "classifier"
+    return CLASSIFIER_MIN_SIZE if config.get("arch") == "fusion" and branch == "classifier" else 0
 
 
 def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
@@ -138,7 +152,8 @@ class OnnxNet:
         self.config_path = self.folder / CONFIG_NAME
         self.arch = string_field(config, "arch", self.config_path, "?")
         self.stride = integer_field(config, "stride", self.config_path, 1, minimum=1)
-        self.min_size = integer_field(config, "min_size", self.config_path, 0, minimum=0)
+        min_size = integer_field(config, "min_size", self.config_path, 0, minimum=0)
+        self.min_size = max(min_size, arch_min_size(config))
         self.path = self._graph_path(config, "onnx")
         self.float_path = self._graph_path(config, FLOAT_KEY) if FLOAT_KEY in config else None
         self.threads = DEFAULT_THREADS if threads is None else int(threads)

@@ -44,7 +44,7 @@ class LightGlobal(nn.Module):
 @register_net("fusion")
 class FusionNet(nn.Module):
     stride = 8
-    min_size = 0  # any padded size works
+    min_size = 0  # any padded size works with the light global branch; see __init__
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class FusionNet(nn.Module):
         self.head = OutputHead(output_space)
         if global_branch == "classifier":
             self.global_branch = SceneClassifier(num_classes=num_classes)
+            self.min_size = SceneClassifier.min_size  # its convolutions need it
         elif global_branch == "light":
             self.global_branch = LightGlobal(width)
         else:
