@@ -97,6 +97,21 @@ def test_missing_file(tmp_path):
         read_image(tmp_path / "nope.png")
 
 
+@pytest.mark.parametrize("reader", [read_image, read_nir, image_size, open_rows])
+def test_a_folder_or_a_device_or_fifo_is_not_called_missing(tmp_path, reader):
+    # They used to say "no such file"; /dev/zero and a FIFO must not be read at all.
+    import os
+
+    with pytest.raises(ImageReadError, match="is a folder"):
+        reader(tmp_path)
+    with pytest.raises(ImageReadError, match="/dev/zero: not a regular file"):
+        reader(Path("/dev/zero"))
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opening it to read would block forever
+    with pytest.raises(ImageReadError, match="pipe.png: not a regular file"):
+        reader(fifo)
+
+
 @pytest.mark.parametrize("extension", [".png", ".jpg", ".tif"])
 def test_truncated_file(tmp_path, extension):
     path = write_image(tmp_path / f"x{extension}", random_rgb(2, (64, 64, 3)))

@@ -11,6 +11,8 @@ follows it before anything is allocated.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 import warnings
 from contextlib import contextmanager
@@ -18,10 +20,32 @@ from contextlib import contextmanager
 import cv2
 from PIL import Image
 
-from ..errors import ImageReadError
+from ..errors import ImageReadError, error_reason
 
 MAX_PIXELS = 400_000_000
 """Largest image (width × height) nircolor accepts; beyond it an image is taken as absurd."""
+
+
+def check_input_file(path: os.PathLike) -> None:
+    """Refuse an image path that is not a regular file, before anything is read from it.
+
+    Raises
+    ------
+    ImageReadError
+        ``no such file``, ``is a folder``, ``not a regular file`` (a device such as
+        ``/dev/zero``, a FIFO, a socket: never read, as they may never end) or
+        ``cannot read`` (the reason: no permission to look, say).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageReadError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ImageReadError(f"{path}: cannot read ({error_reason(error)})") from None
+    if stat.S_ISDIR(mode):
+        raise ImageReadError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        raise ImageReadError(f"{path}: not a regular file")
 
 
 def check_size(width: int, height: int, name) -> None:

@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageReadError, ImageWriteError, already_exists, error_reason
 from .atomic import output_exists, output_path, write_bytes_atomic
-from .decoding import check_size, quiet_decoders
+from .decoding import check_input_file, check_size, quiet_decoders
 from .marks import with_software
 from .orientation import (
     UPRIGHT,
@@ -123,8 +123,7 @@ def decode_file(path: str | os.PathLike, upright: bool = True) -> Decoded:
     """:func:`read_raw`, with the bits per sample the file declares; ``upright=False``
     leaves the samples as stored (a raw sensor mosaic), with the file's orientation."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
+    check_input_file(path)
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
     try:

@@ -25,7 +25,7 @@ import tifffile
 from PIL import Image
 
 from ..errors import ImageReadError, NircolorError, error_reason
-from .decoding import quiet_decoders
+from .decoding import check_input_file, quiet_decoders
 from .images import (
     TIFF_EXTENSIONS,
     as_grey,
@@ -54,8 +54,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         If the file is missing, its header cannot be read or it gives a zero size.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
+    check_input_file(path)
     try:
         with quiet_decoders():
             height, width = _header_size(path)
@@ -225,8 +224,7 @@ def open_rows(path: Path, input_bits: int | None = None) -> RowSource:
     """Open an image file for reading by rows (streamed for TIFF, see the module notes);
     ``input_bits`` is as for :func:`~nircolor.io.read_image`."""
     input_bits = check_input_bits(input_bits)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
+    check_input_file(path)
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
     name = str(path)
