@@ -455,3 +455,12 @@ def test_config_fields_of_the_wrong_type_are_refused_at_load(tmp_path, truth_and
     message = str(error.value)
     assert message.startswith(f"{folder / 'config.json'}: invalid L3 config ({name} ")
     assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("nircolor").load_model("l3"), lambda: 3])
+def test_pseudo_nir_with_a_colorizer_says_it_needs_a_reverse_model(make):
+    # A colorizer used to fail in Path(): "expected str, bytes or os.PathLike object, not L3Model".
+    from nircolor.api import pseudo_nir
+
+    with pytest.raises(TypeError, match=r"needs a reverse \(RGB→NIR\) model"):
+        pseudo_nir(np.zeros((8, 8, 3), np.float32), make())

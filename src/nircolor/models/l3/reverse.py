@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -277,7 +278,20 @@ def pseudo_nir(rgb: np.ndarray, model: ReverseL3 | str | Path) -> np.ndarray:
     Returns
     -------
     ndarray, ``(H, W)`` float32 in [0, 1]
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither a :class:`ReverseL3` nor a path: a colorizer (NIR→RGB, such
+        as ``load_model("l3")``) cannot make NIR from RGB.
+    ModelError
+        If the folder holds no reverse model.
     """
+    if not isinstance(model, (ReverseL3, str, os.PathLike)):
+        raise TypeError(
+            "pseudo_nir needs a reverse (RGB→NIR) model: a ReverseL3 or its folder "
+            f"('nircolor train reverse'), not {type(model).__name__}"
+        )
     if not isinstance(model, ReverseL3):
         model = ReverseL3.load(model)
     return model.predict(rgb)
