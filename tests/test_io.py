@@ -297,3 +297,10 @@ def test_a_mark_changes_nothing_else_and_odd_files_are_unmarked(tmp_path, extens
         (tmp_path / name).write_bytes(content)
         assert software_of(tmp_path / name) is None
     assert software_of(tmp_path / "missing.png") is None
+
+
+def test_write_takes_one_channel_as_grey(tmp_path):
+    image = np.random.default_rng(1).random((4, 5, 1)).astype(np.float32)
+    path = write_image(tmp_path / "grey.png", image)
+    assert read_image(path).shape == (4, 5)
+    assert np.abs(read_image(path) - image[..., 0]).max() <= 0.5 / 255 + 1e-6

@@ -334,8 +334,7 @@ def encode_image(
 
     Raises ValueError for an array that is not a non-empty ``(H, W)`` or ``(H, W, 3)``
     image (:func:`check_image_shape`) or whose samples :func:`to_uint` refuses."""
-    image = np.asarray(image)
-    check_image_shape(image)
+    image = check_image_shape(image)
     extension = extension.lower()
     if extension not in WRITE_EXTENSIONS:
         raise ImageWriteError(
@@ -398,7 +397,7 @@ def write_image(
     ImageWriteError
         If ``path`` is empty, exists (without ``overwrite``) or cannot be written.
     """
-    check_image_shape(np.asarray(image))
+    image = check_image_shape(image)
     path = output_path(path)
     if output_exists(path) and not overwrite:
         raise already_exists(path)

@@ -49,17 +49,20 @@ def check_array_type(image: np.ndarray, name: str = "image", integers: bool = Tr
     raise ValueError(f"{name}: pixel type {dtype} is not accepted; give {accepted}")
 
 
-def check_image_shape(image: np.ndarray, name: str = "image") -> None:
-    """Refuse an array that is not a non-empty ``(H, W)`` or ``(H, W, 3)`` image.
+def check_image_shape(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """``image`` as a non-empty ``(H, W)`` or ``(H, W, 3)`` array (``(H, W, 1)`` becomes
+    ``(H, W)``), or a ValueError.
 
     Raises
     ------
     ValueError
         For any other shape: a scalar, 1-D or 4-D array, 2 or 4 channels, or a side of 0.
     """
-    shape = np.shape(image)
-    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 3) or 0 in shape[:2]:
+    image = np.asarray(image)
+    shape = image.shape
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3)) or 0 in shape[:2]:
         raise ValueError(f"{name} must be a non-empty (H, W) or (H, W, 3) array, got shape {shape}")
+    return image[..., 0] if image.ndim == 3 and shape[2] == 1 else image
 
 
 def check_input_bits(input_bits) -> int | None:
