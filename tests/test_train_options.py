@@ -103,7 +103,7 @@ def test_help_says_the_ranges(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "train", "cnn", "--help")
     text = " ".join(out.replace("│", " ").split())
     assert code == 0
-    for phrase in ("CPU threads, 1 to 256", "net, 1 to 256", "in (0, 1]", "(N >= 1;", "2^26"):
+    for phrase in ("CPU threads, 1 to 256", "net, 1 to 256", "in (0, 1]", "(N >= 1;", "2^30"):
         assert phrase in text, phrase
 
 

@@ -14,9 +14,10 @@ from ..errors import ModelError
 
 MAX_THREADS = 256
 MAX_WIDTH = 256
-MAX_STEP_SIZE = 2**26
-"""The most ``batch × patch² × width`` of one step (16 × 512² × 16, or 8 × 512² × 32): it
-bounds the activations a step holds in memory (a few GB)."""
+MAX_STEP_SIZE = 2**30
+"""The most ``batch × patch² × width`` of one step (128 × 512² × 32): what a large GPU holds
+(the shipped runs' steps are 2^24 to 2^26, a few GB on the CPU); it refuses a mistyped
+batch or patch before the allocation of hundreds of GB fails."""
 STEP_WIDTH = 32
 """The width counted for a net without ``--width`` (no default width is larger)."""
 MAX_LR = 1.0
@@ -82,7 +83,8 @@ def check_step_size(cfg) -> None:
         given = f"batch {cfg.batch} × patch {cfg.patch}²" + (f" × width {width}" * bool(cfg.width))
         raise ModelError(
             f"{given} is too large a step for memory: batch × patch² × width must be at most "
-            f"{MAX_STEP_SIZE:,} (a net's default width counts as {STEP_WIDTH}), e.g. 16 × 512² × 16"
+            f"{MAX_STEP_SIZE:,} (a net's default width counts as {STEP_WIDTH}), "
+            "e.g. 128 × 512² × 32"
         )
 
 
