@@ -49,6 +49,7 @@ from nircolor.data import load_pair
 from nircolor.io import write_image
 from nircolor.models.base import ColorizerBase
 from nircolor.models.l3 import L3Config, fit_l3, fit_l3_cfa
+from nircolor.models.l3.cfa import SMOOTH_SIGMA
 from nircolor.spectral.simulate import srgb_encode
 from nircolor.train.l3 import LazyPairs
 
@@ -190,7 +191,9 @@ map (3×3 + offset) fitted by least squares on the train pairs in linear sRGB, n
 *bilinear RGB − IR*: the same with the interpolated IR pixel as a fourth input (the fit
 subtracts a share of IR per channel); *L3, no pixel types*: L3 on the mosaic as if it were
 an NIR image (level × contrast classes only); *L3 CFA*: `nircolor train l3 --cfa rgbir`,
-4 pixel types × 16 levels × 16 contrasts, 5×5 raw patches (default L3 settings otherwise).
+4 pixel types × 16 levels × 16 contrasts, 5×5 raw patches, its colours smoothed by a
+Gaussian of σ {SMOOTH_SIGMA:g} px (`smooth_sigma`, docs/simulation.md; default L3 settings
+otherwise).
 Training: {timings}. Means over the val pairs of each category.
 
 {table}

@@ -122,9 +122,11 @@ def test_a_crop_at_an_odd_offset_renders_with_the_shifted_pattern(model):
     raw = mosaic_pairs(1, 24)[0][0]
     whole = model.predict(raw)
     crop = model.shifted(1, 1).predict(raw[1:, 1:])
-    np.testing.assert_allclose(crop[2:-2, 2:-2], whole[3:-2, 3:-2], atol=1e-6)
+    h = model.halo  # the patch's reach and the smoothing's
+    assert model.shifted(1, 1).smooth == model.smooth
+    np.testing.assert_allclose(crop[h:-h, h:-h], whole[1 + h : -h, 1 + h : -h], atol=1e-6)
     wrong_phase = model.predict(raw[1:, 1:])
-    assert np.abs(wrong_phase[2:-2, 2:-2] - whole[3:-2, 3:-2]).mean() > 0.02
+    assert np.abs(wrong_phase[h:-h, h:-h] - whole[1 + h : -h, 1 + h : -h]).mean() > 0.02
 
 
 def test_save_and_load_keep_the_pattern(model, tmp_path):
@@ -133,6 +135,7 @@ def test_save_and_load_keep_the_pattern(model, tmp_path):
     assert config["kind"] == "l3-cfa" and config["cfa_cell"] == ["g", "r", "b", "ir"]
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, L3CFAModel) and loaded.cell == model.cell
+    assert loaded.smooth == model.smooth == config["smooth_sigma"] > 0
     raw = np.random.default_rng(1).random((9, 10), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict(raw), model.predict(raw))
     config["cfa_cell"] = ["r", "g", "g", "b"]
@@ -231,3 +234,28 @@ def test_the_benchmarks_bilinear_demosaic_keeps_samples_and_fills_flat_planes():
     np.testing.assert_allclose(red[:, red_column::2], ramp[:, red_column::2])  # samples kept
     between = slice(3 - red_column, -1, 2)  # interior columns between two red columns
     np.testing.assert_allclose(red[:, between], ramp[:, between], atol=1e-6)  # linear ramp
+
+
+def test_the_smoothing_lowers_the_speckle_and_stays_exact_in_row_bands(model):
+    """Each pixel type has its own maps: the raw rendering is speckled; the smoothed one is
+    less so, and row bands (with the halo grown by the smoothing) give the same pixels."""
+    from nircolor.tiling import tile_colorize
+
+    raw = mosaic_pairs(1, 40)[0][0]
+    raw_render = model.shifted(0, 0)
+    raw_render.smooth = 0.0
+    rough, smooth = raw_render.predict(raw), model.predict(raw)
+    assert np.abs(np.diff(smooth, axis=1)).mean() < 0.8 * np.abs(np.diff(rough, axis=1)).mean()
+    assert model.halo == raw_render.halo + 2  # ceil(3 × 0.6)
+    banded = tile_colorize(raw, model, tile=8)
+    np.testing.assert_allclose(banded, smooth, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), 5.0, "0.6", True])
+def test_a_bad_smoothing_in_the_config_is_refused(model, tmp_path, value):
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["smooth_sigma"] = value
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="smooth_sigma"):
+        load_model(tmp_path / "m")

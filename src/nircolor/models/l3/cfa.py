@@ -15,6 +15,8 @@ which keeps the pattern's phase at the borders of images of any size, odd ones i
 
 from __future__ import annotations
 
+import math
+import numbers
 from pathlib import Path
 
 import cv2
@@ -40,6 +42,14 @@ from .patches import classify, pad, patch_stats
 CFA_KIND = "l3-cfa"
 MOSAIC_BORDER = cv2.BORDER_REFLECT_101
 """Padding of mosaics: row −1 mirrors row 1, so every padded pixel keeps its type."""
+SMOOTH_SIGMA = 0.6
+"""Gaussian σ (px) over a trained model's colours: each pixel type has its own maps, whose
+errors differ pixel by pixel, so the raw rendering has twice the truth's fine detail. On 40
+simulated RGB-IR pairs of scenes unseen in training (``simulate scenes --seed 1``), σ 0.6
+brought the detail ratio from 1.97 to 0.98, ΔE00 from 9.26 to 8.87 and PSNR from 21.63 to
+22.13 dB (0.5: 1.28, 8.96; 0.8: 0.70, 8.80); removing only the 2×2 periodic part changed
+nothing (docs/simulation.md)."""
+MAX_SMOOTH_SIGMA = 4.0
 
 
 class L3CFAModel(L3Model):
@@ -57,12 +67,26 @@ class L3CFAModel(L3Model):
 
     kind = CFA_KIND
 
-    def __init__(self, config: L3Config, cell, *args, **kwargs) -> None:
+    def __init__(self, config: L3Config, cell, *args, smooth: float = 0.0, **kwargs) -> None:
         try:
             self.cell = cfa_cell(cell)
         except DataError as error:
             raise ValueError(str(error)) from None
+        self.smooth = check_smooth(smooth)
         super().__init__(config, *args, **kwargs)
+
+    @property
+    def halo(self) -> int:
+        """The patch's reach plus the smoothing's (exact row bands, :mod:`nircolor.tiling`)."""
+        return super().halo + _smooth_radius(self.smooth)
+
+    def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        """Render a raw mosaic, then smooth its colours by :attr:`smooth` px (0: none)."""
+        rgb = super().predict(nir, threads=threads)
+        if not self.smooth:
+            return rgb
+        size = 2 * _smooth_radius(self.smooth) + 1
+        return cv2.GaussianBlur(rgb, (size, size), self.smooth, borderType=cv2.BORDER_REFLECT)
 
     @property
     def n_classes(self) -> int:
@@ -87,6 +111,7 @@ class L3CFAModel(L3Model):
             self.lambdas,
             self.source,
             self.info,
+            smooth=self.smooth,
         )
         model.threads = self.threads
         return model
@@ -104,7 +129,8 @@ class L3CFAModel(L3Model):
         return pad(raw, self.patch // 2, MOSAIC_BORDER), self.classify(raw)
 
     def config_dict(self) -> dict:
-        return {**super().config_dict(), "cfa": cfa_name(self.cell), "cfa_cell": list(self.cell)}
+        cell = {"cfa": cfa_name(self.cell), "cfa_cell": list(self.cell)}
+        return {**super().config_dict(), **cell, "smooth_sigma": self.smooth}
 
     @classmethod
     def config_extras(cls, config: dict, path: Path) -> dict:
@@ -112,9 +138,22 @@ class L3CFAModel(L3Model):
         if not isinstance(cell, list) or not all(isinstance(kind, str) for kind in cell):
             raise ModelError(f"{path}: an {CFA_KIND} model needs its 'cfa_cell' (4 pixel types)")
         try:
-            return {"cell": cfa_cell(cell)}
-        except DataError as error:
+            return {"cell": cfa_cell(cell), "smooth": check_smooth(config.get("smooth_sigma", 0.0))}
+        except (DataError, ValueError) as error:
             raise ModelError(f"{path}: {error}") from None
+
+
+def check_smooth(sigma) -> float:
+    """A smoothing σ in px: a real number in [0, :data:`MAX_SMOOTH_SIGMA`] (0: none)."""
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise ValueError(f"smooth_sigma must be a number of pixels, not {sigma!r}")
+    if not (math.isfinite(sigma) and 0 <= sigma <= MAX_SMOOTH_SIGMA):
+        raise ValueError(f"smooth_sigma must be 0 to {MAX_SMOOTH_SIGMA:g} px, not {sigma!r}")
+    return float(sigma)
+
+
+def _smooth_radius(sigma: float) -> int:
+    return math.ceil(3 * sigma) if sigma else 0
 
 
 def takes_mosaic(model) -> bool:
@@ -217,4 +256,6 @@ def fit_l3_cfa(
         "cfa": cfa_name(cell),
     }
     cuts = (level_cuts, contrast_cuts)
-    return L3CFAModel(config, cell, weights, *cuts, counts, lambdas, source, info)
+    return L3CFAModel(
+        config, cell, weights, *cuts, counts, lambdas, source, info, smooth=SMOOTH_SIGMA
+    )
