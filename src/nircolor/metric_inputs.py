@@ -36,11 +36,15 @@ def check_image(image, name: str = "image") -> np.ndarray:
         raise ValueError(f"{name} must be an RGB image of shape (H, W, 3), got None")
     image = np.asarray(image)
     _check_rgb_float(name, image)
+    _check_filled(name, image)
+    return image
+
+
+def _check_filled(name: str, image: np.ndarray) -> None:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"images must not be empty, got shape {image.shape}")
     if not np.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    return image
 
 
 def check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +57,6 @@ def check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"pred and true must have the same shape, got {pred.shape} and {true.shape}"
         )
-    if pred.shape[0] == 0 or pred.shape[1] == 0:
-        raise ValueError(f"images must not be empty, got shape {pred.shape}")
     for name, image in (("pred", pred), ("true", true)):
-        if not np.isfinite(image).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
+        _check_filled(name, image)  # the same shape: an empty pair fails on pred
     return pred, true

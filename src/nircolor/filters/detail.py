@@ -41,11 +41,11 @@ _EXPECTED = (
     f"(0, {MAX_SIGMA:g}] px), or 'off'"
 )
 
-_LUMINANCE = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-"""Relative luminance Y of linear sRGB (D65)."""
 _RGB_TO_XYZ = np.array(
     [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
 )
+_LUMINANCE = _RGB_TO_XYZ[1].astype(np.float32)
+"""Relative luminance Y of linear sRGB (D65): the Y row of its XYZ matrix."""
 _RGB_TO_XYZ_WHITE = _RGB_TO_XYZ / _RGB_TO_XYZ.sum(axis=1, keepdims=True)
 """Linear sRGB → X/Xn, Y/Yn, Z/Zn (relative to sRGB white, D65), for ``cv2.transform``."""
 _XYZ_WHITE_TO_RGB = np.linalg.inv(_RGB_TO_XYZ_WHITE)

@@ -35,10 +35,15 @@ from ..filters.detail import MAX_LIGHTNESS_OFFSET, srgb_lightness
 from ..io.atomic import write_folder_atomic
 from .onnx import LIGHTNESS_OFFSET_KEY, OnnxColorizer
 from .quantize import CALIBRATION_SPLIT, calibration_pairs
-from .registry import CONFIG_NAME, load_model, output_model_folder, resolve_model_path
+from .registry import (
+    CARD_NAME,
+    CONFIG_NAME,
+    load_model,
+    output_model_folder,
+    resolve_model_path,
+)
 
 RECORD_KEY = "lightness_calibration"
-CARD_NAME = "MODEL_CARD.md"
 CARD_HEADING = "## Lightness calibration"
 
 

@@ -206,16 +206,6 @@ class OnnxNet:
         feeds = {self.input_name: batch} | self.extra_feeds()
         return self.session_for(threads).run(None, feeds)[0][0]
 
-    def with_lightness_offset(self, offset: float) -> OnnxColorizer:
-        """A copy that moves its net's lightness by ``offset`` L* instead (0: as trained)."""
-        copied = copy.copy(self)
-        copied.lightness_offset = self._lightness_offset({LIGHTNESS_OFFSET_KEY: offset})
-        return copied
-
-    def _lightness_offset(self, config: dict) -> float:
-        low, high = -MAX_LIGHTNESS_OFFSET, MAX_LIGHTNESS_OFFSET
-        return number_field(config, LIGHTNESS_OFFSET_KEY, self.config_path, 0.0, low, high)
-
     def extra_feeds(self) -> dict[str, np.ndarray]:
         """The graph's inputs besides the image (none for most nets)."""
         if self.extra_input_names:
@@ -325,6 +315,16 @@ class OnnxColorizer(OnnxNet):
 
     def for_image(self, nir: np.ndarray) -> Colorizer:
         return self
+
+    def with_lightness_offset(self, offset: float) -> OnnxColorizer:
+        """A copy that moves its net's lightness by ``offset`` L* instead (0: as trained)."""
+        copied = copy.copy(self)
+        copied.lightness_offset = self._lightness_offset({LIGHTNESS_OFFSET_KEY: offset})
+        return copied
+
+    def _lightness_offset(self, config: dict) -> float:
+        low, high = -MAX_LIGHTNESS_OFFSET, MAX_LIGHTNESS_OFFSET
+        return number_field(config, LIGHTNESS_OFFSET_KEY, self.config_path, 0.0, low, high)
 
     def predict(self, nir: np.ndarray, *, threads: int | None = None) -> np.ndarray:
         """Colorize an ``(H, W)`` NIR image in [0, 1]: ``(H, W, 3)`` float32 sRGB in [0, 1]."""
